@@ -1,0 +1,25 @@
+# newswire: `make publish` installs and publishes the example journal into feeds/;
+# `make test` runs the test suite. Both create the virtual environment if needed.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: publish test bench serve clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+publish: $(BIN)/.installed
+	$(BIN)/newswire --config config.yaml publish
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf feeds newswire.db newswire.db-* newswire.db.lock .pytest_cache

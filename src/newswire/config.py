@@ -1,0 +1,392 @@
+"""config.yaml → typed, validated settings.
+
+Every problem is reported as one line, ``file:line: key: what is wrong``, so an
+operator can fix it without reading code. Unknown keys are errors too: a typo in a
+key name would otherwise silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from .errors import ConfigError
+from .text import tag_uri
+from .yamlio import Located, compose, error_line
+
+T = TypeVar("T")
+
+FORMATS = ("atom", "rss", "json")
+CONTENT_MODES = ("full", "summary")
+AUTHOR_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class JournalConfig:
+    title: str
+    site_url: str
+    feeds_url: str
+    id_authority: str
+    id_date: str
+    subtitle: str = ""
+    language: str = "en"
+    timezone: str = "UTC"
+    permalink: str = "{year}/{month}/{slug}.html"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def tag(self, specific: str) -> str:
+        """An id in the journal's tag-URI space (RFC 4151)."""
+        return tag_uri(self.id_authority, self.id_date, specific)
+
+    def post_url(self, slug: str, published: datetime) -> str:
+        return self.site_url + self.permalink.format(
+            year=f"{published.year:04d}", month=f"{published.month:02d}", day=f"{published.day:02d}",
+            slug=quote(slug))
+
+    def feed_url(self, path: str) -> str:
+        """The public URL of a file below the output directory."""
+        return self.feeds_url + quote(path)
+
+
+@dataclass(frozen=True)
+class AuthorConfig:
+    key: str
+    name: str
+    affiliation: str = ""
+    email: str | None = None
+    uri: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    formats: tuple[str, ...] = FORMATS
+    entries: int = 25
+    content: str = "full"
+    authors: bool = True
+    labels: bool = True
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    store: Path
+    content: Path
+    output: Path
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    secret_env: str
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    websub: tuple[str, ...] = ()
+    weblogs: tuple[str, ...] = ()
+    webhooks: tuple[WebhookConfig, ...] = ()
+    timeout: float = 10.0
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    timezone: str = "UTC"
+    publish: str = "*/15 * * * *"
+    verify: str = "0 * * * *"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    url: str
+    label: str | None = None
+    author: str | None = None
+    every: str = "1h"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    journal: JournalConfig
+    authors: tuple[AuthorConfig, ...]
+    feeds: FeedsConfig
+    paths: PathsConfig
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    sources: tuple[SourceConfig, ...] = ()
+
+    @property
+    def lock_path(self) -> Path:
+        return self.paths.store.with_name(self.paths.store.name + ".lock")
+
+
+# --- reading YAML with line numbers -------------------------------------------------
+
+
+class _Reader:
+    """Typed access to one mapping of the config, reporting ``file:line: key: ...``."""
+
+    def __init__(self, file: Path, node: Located, prefix: str):
+        self.file = file
+        self.node = node
+        self.prefix = prefix
+        if not isinstance(node.value, dict):
+            self.fail(prefix.rstrip("."), node.line, "must be a mapping of keys to values")
+        self.items: dict[str, Located] = node.value
+
+    def fail(self, key: str, line: int, what: str) -> None:
+        raise ConfigError(f"{self.file}:{line}: {key}: {what}")
+
+    def check_keys(self, allowed: set[str]) -> None:
+        for key, node in self.items.items():
+            if key not in allowed:
+                hint = get_close_matches(key, sorted(allowed), n=1)
+                tip = f" (did you mean '{hint[0]}'?)" if hint else f" (known keys: {', '.join(sorted(allowed))})"
+                self.fail(self.prefix + key, node.line, "unknown key" + tip)
+
+    def get(self, key: str, kind: Callable[[Any], T] | type, default: Any = ..., what: str = "") -> Any:
+        node = self.items.get(key)
+        full = self.prefix + key
+        if node is None or node.value is None:
+            if default is ...:
+                self.fail(full, self.node.line, f"is required{what and ' (' + what + ')'}")
+            return default
+        value = node.value
+        if kind is str:
+            if isinstance(value, (dict, list)) or isinstance(value, bool):
+                self.fail(full, node.line, "must be a text value")
+            return str(value)
+        if kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.fail(full, node.line, f"must be a whole number, not {value!r}")
+            return value
+        if kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.fail(full, node.line, f"must be a number, not {value!r}")
+            return float(value)
+        if kind is bool:
+            if not isinstance(value, bool):
+                self.fail(full, node.line, f"must be true or false, not {value!r}")
+            return value
+        return kind(node)
+
+    def line_of(self, key: str) -> int:
+        node = self.items.get(key)
+        return node.line if node is not None else self.node.line
+
+    def sub(self, key: str) -> "_Reader":
+        node = self.items.get(key)
+        if node is None or node.value is None:
+            node = Located({}, self.node.line)
+        return _Reader(self.file, node, self.prefix + key + ".")
+
+    def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        node = self.items.get(key)
+        if node is None or node.value is None:
+            return default
+        if isinstance(node.value, str):
+            return (node.value,)
+        if not isinstance(node.value, list) or any(
+            isinstance(n.value, (dict, list)) or n.value is None for n in node.value
+        ):
+            self.fail(self.prefix + key, node.line, "must be a list of text values")
+        return tuple(str(n.value) for n in node.value)
+
+
+def _check_url(reader: _Reader, key: str, url: str, *, slash: bool = False) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        reader.fail(reader.prefix + key, reader.line_of(key),
+                    f"must be an absolute http(s) URL, not {url!r}")
+    if slash and not url.endswith("/"):
+        reader.fail(reader.prefix + key, reader.line_of(key), f"must end with '/' (write {url + '/'!r})")
+    return url
+
+
+def _journal(r: _Reader) -> JournalConfig:
+    r.check_keys({"title", "subtitle", "site_url", "feeds_url", "language", "timezone",
+                  "id_authority", "id_date", "permalink"})
+    site_url = _check_url(r, "site_url", r.get("site_url", str), slash=True)
+    feeds_url = _check_url(r, "feeds_url", r.get("feeds_url", str, site_url + "feeds/"), slash=True)
+    timezone = r.get("timezone", str, "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("journal.timezone", r.line_of("timezone"),
+               f"unknown time zone {timezone!r} (use an IANA name such as America/New_York)")
+    authority = r.get("id_authority", str, urlsplit(site_url).hostname)
+    if not re.fullmatch(r"[A-Za-z0-9.-]+|[^@\s]+@[A-Za-z0-9.-]+", authority):
+        r.fail("journal.id_authority", r.line_of("id_authority"),
+               "must be a domain name or an email address (RFC 4151)")
+    id_date = r.get("id_date", str, "2000")
+    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", id_date):
+        r.fail("journal.id_date", r.line_of("id_date"), "must be a date: YYYY, YYYY-MM or YYYY-MM-DD")
+    permalink = r.get("permalink", str, "{year}/{month}/{slug}.html")
+    if "{slug}" not in permalink:
+        r.fail("journal.permalink", r.line_of("permalink"), "must contain {slug}")
+    try:
+        permalink.format(year="2000", month="01", day="01", slug="x")
+    except (KeyError, IndexError, ValueError):
+        r.fail("journal.permalink", r.line_of("permalink"),
+               "may use only {year}, {month}, {day} and {slug}")
+    language = r.get("language", str, "en")
+    if not re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", language):
+        r.fail("journal.language", r.line_of("language"), f"must be a language tag such as 'en' or 'en-US'")
+    title = r.get("title", str).strip()
+    if not title:
+        r.fail("journal.title", r.line_of("title"), "must not be empty")
+    return JournalConfig(
+        title=title,
+        subtitle=r.get("subtitle", str, ""),
+        site_url=site_url,
+        feeds_url=feeds_url,
+        language=language,
+        timezone=timezone,
+        id_authority=authority,
+        id_date=id_date,
+        permalink=permalink,
+    )
+
+
+def _authors(r: _Reader) -> tuple[AuthorConfig, ...]:
+    out = []
+    for key, node in r.items.items():
+        if not AUTHOR_KEY.match(key):
+            r.fail("authors." + key, node.line, "an author key may use letters, digits, '_', '.' and '-'")
+        if isinstance(node.value, str):
+            out.append(AuthorConfig(key=key, name=node.value))
+            continue
+        a = _Reader(r.file, node, f"authors.{key}.")
+        a.check_keys({"name", "affiliation", "email", "uri"})
+        uri = a.get("uri", str, None)
+        if uri is not None:
+            _check_url(a, "uri", uri)
+        email = a.get("email", str, None)
+        if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", email):
+            a.fail(f"authors.{key}.email", a.line_of("email"), f"{email!r} is not an email address")
+        out.append(AuthorConfig(key=key, name=a.get("name", str), affiliation=a.get("affiliation", str, ""),
+                                email=email, uri=uri))
+    return tuple(out)
+
+
+def _feeds(r: _Reader) -> FeedsConfig:
+    r.check_keys({"formats", "entries", "content", "authors", "labels"})
+    formats = r.strings("formats", FORMATS)
+    for f in formats:
+        if f not in FORMATS:
+            r.fail("feeds.formats", r.line_of("formats"), f"unknown format {f!r} (use atom, rss, json)")
+    if not formats:
+        r.fail("feeds.formats", r.line_of("formats"), "must name at least one format")
+    entries = r.get("entries", int, 25)
+    if not 1 <= entries <= 1000:
+        r.fail("feeds.entries", r.line_of("entries"), "must be between 1 and 1000")
+    content = r.get("content", str, "full")
+    if content not in CONTENT_MODES:
+        r.fail("feeds.content", r.line_of("content"), "must be 'full' or 'summary'")
+    return FeedsConfig(formats=tuple(dict.fromkeys(formats)), entries=entries, content=content,
+                       authors=r.get("authors", bool, True), labels=r.get("labels", bool, True))
+
+
+def _paths(r: _Reader, base: Path) -> PathsConfig:
+    r.check_keys({"store", "content", "output"})
+    return PathsConfig(
+        store=base / r.get("store", str, "newswire.db"),
+        content=base / r.get("content", str, "content"),
+        output=base / r.get("output", str, "feeds"),
+    )
+
+
+def _notify(r: _Reader) -> NotifyConfig:
+    r.check_keys({"websub", "weblogs", "webhooks", "timeout", "max_attempts"})
+    websub = tuple(_check_url(r, "websub", u) for u in r.strings("websub"))
+    weblogs = tuple(_check_url(r, "weblogs", u) for u in r.strings("weblogs"))
+    hooks = []
+    node = r.items.get("webhooks")
+    if node is not None and node.value is not None:
+        if not isinstance(node.value, list):
+            r.fail("notify.webhooks", node.line, "must be a list of {url, secret_env}")
+        for i, item in enumerate(node.value):
+            h = _Reader(r.file, item, f"notify.webhooks[{i}].")
+            h.check_keys({"url", "secret_env"})
+            env = h.get("secret_env", str, what="the name of an environment variable holding the secret")
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+                h.fail(h.prefix + "secret_env", h.line_of("secret_env"),
+                       "must be the name of an environment variable, not the secret itself")
+            hooks.append(WebhookConfig(url=_check_url(h, "url", h.get("url", str)), secret_env=env))
+    timeout = r.get("timeout", float, 10.0)
+    if not 0 < timeout <= 300:
+        r.fail("notify.timeout", r.line_of("timeout"), "must be between 0 and 300 seconds")
+    attempts = r.get("max_attempts", int, 8)
+    if not 1 <= attempts <= 100:
+        r.fail("notify.max_attempts", r.line_of("max_attempts"), "must be between 1 and 100")
+    return NotifyConfig(websub=websub, weblogs=weblogs, webhooks=tuple(hooks), timeout=timeout,
+                        max_attempts=attempts)
+
+
+def _schedule(r: _Reader) -> ScheduleConfig:
+    r.check_keys({"timezone", "publish", "verify"})
+    return ScheduleConfig(timezone=r.get("timezone", str, "UTC"),
+                          publish=r.get("publish", str, "*/15 * * * *"),
+                          verify=r.get("verify", str, "0 * * * *"))
+
+
+def _sources(file: Path, node: Located | None) -> tuple[SourceConfig, ...]:
+    if node is None or node.value is None:
+        return ()
+    if not isinstance(node.value, list):
+        raise ConfigError(f"{file}:{node.line}: sources: must be a list of {{url, label, author, every}}")
+    out = []
+    for i, item in enumerate(node.value):
+        s = _Reader(file, item, f"sources[{i}].")
+        s.check_keys({"url", "label", "author", "every"})
+        every = s.get("every", str, "1h")
+        if not re.fullmatch(r"\d+[smhd]", every):
+            s.fail(s.prefix + "every", s.line_of("every"), "must look like 30m, 1h or 1d")
+        out.append(SourceConfig(url=_check_url(s, "url", s.get("url", str)), label=s.get("label", str, None),
+                                author=s.get("author", str, None), every=every))
+    return tuple(out)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate a config file; relative paths in it are taken from its folder."""
+    file = Path(path or os.environ.get("NEWSWIRE_CONFIG") or "config.yaml")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such file (create one with 'newswire init')") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot be read: {exc}") from None
+    try:
+        root = compose(text)
+    except yaml.YAMLError as exc:
+        line, problem = error_line(exc)
+        raise ConfigError(f"{file}:{line or 1}: not valid YAML: {problem}") from None
+    if root is None:
+        raise ConfigError(f"{file}: is empty (it needs at least a 'journal:' section)")
+    top = _Reader(file, root, "")
+    top.check_keys({"journal", "authors", "feeds", "paths", "notify", "schedule", "sources"})
+    if "journal" not in top.items:
+        top.fail("journal", 1, "is required (title, site_url, ...)")
+    base = file.resolve().parent
+    authors = _authors(top.sub("authors"))
+    return Config(
+        path=file,
+        journal=_journal(top.sub("journal")),
+        authors=authors,
+        feeds=_feeds(top.sub("feeds")),
+        paths=_paths(top.sub("paths"), base),
+        notify=_notify(top.sub("notify")),
+        schedule=_schedule(top.sub("schedule")),
+        sources=_sources(file, top.items.get("sources")),
+    )

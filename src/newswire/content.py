@@ -1,0 +1,235 @@
+"""The Markdown content directory → the store.
+
+One file per post: YAML front matter between ``---`` lines, then Markdown (CommonMark,
+raw HTML kept). A file that cannot be read is reported as ``file:line: what`` and
+skipped; the post the store holds for it stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+
+from .config import Config, JournalConfig
+from .store import PostInput, Store
+from .text import clean, is_absolute_iri, one_line, slugify
+from .yamlio import Located, compose, error_line
+
+SOURCE_PREFIX = "md:"
+KEYS = {"title", "date", "updated", "author", "affiliation", "labels", "id", "slug", "summary", "draft"}
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+_markdown = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+class SourceError(Exception):
+    """A problem in one content file, with the line it is on."""
+
+    def __init__(self, file: str, line: int, message: str):
+        super().__init__(f"{file}:{line}: {message}")
+        self.file, self.line, self.message = file, line, message
+
+
+@dataclass
+class SyncReport:
+    added: int = 0
+    updated: int = 0
+    restored: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    kept_deleted: list[str] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (f"synced {self.added + self.updated + self.restored + self.unchanged} posts: {self.added} added, "
+                f"{self.updated} updated, {self.restored} restored, {self.deleted} deleted, "
+                f"{self.unchanged} unchanged")
+        if self.errors:
+            text += f"; {len(self.errors)} file{'s' if len(self.errors) != 1 else ''} skipped"
+        return text
+
+
+def parse_date(value: Any, journal: JournalConfig) -> datetime:
+    """ISO 8601 date or date-time; without a zone it takes the journal's zone."""
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, date):
+        when = datetime.combine(value, time())
+    else:
+        text = str(value).strip()
+        try:
+            when = datetime.fromisoformat(text.replace(" ", "T", 1) if len(text) > 10 else text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an ISO 8601 date (write e.g. 2009-11-06 or 2009-11-06T09:30:00-05:00)")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=journal.zone)
+    return when.replace(microsecond=0)
+
+
+def split_front_matter(text: str, name: str) -> tuple[str, str, int]:
+    """(front matter, body, line where the body starts)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise SourceError(name, 1, "must start with a '---' line opening the front matter")
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() in ("---", "..."):
+            return "".join(lines[1:i]), "".join(lines[i + 1:]), i + 2
+    raise SourceError(name, len(lines), "the front matter is never closed (add a '---' line after it)")
+
+
+def read_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> PostInput:
+    """One Markdown file as a post, or ``SourceError`` naming the line that is wrong."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(rel, 1, f"cannot be read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SourceError(rel, 1, f"is larger than {MAX_FILE_BYTES // 2**20} MB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise SourceError(rel, line, "is not UTF-8 text") from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    front, body, body_line = split_front_matter(text, rel)
+    try:
+        meta = compose(front, first_line=2)
+    except yaml.YAMLError as exc:
+        line, problem = error_line(exc, first_line=2)
+        raise SourceError(rel, line or 2, f"front matter is not valid YAML: {problem}") from None
+    if meta is None or not isinstance(meta.value, dict):
+        raise SourceError(rel, 2, "front matter must be a mapping with at least title and date")
+    fields: dict[str, Located] = meta.value
+    for key, node in fields.items():
+        if key not in KEYS:
+            raise SourceError(rel, node.line, f"unknown front matter key {key!r} (known: {', '.join(sorted(KEYS))})")
+
+    def text_of(key: str, required: bool = False) -> str | None:
+        node = fields.get(key)
+        if node is None or node.value is None:
+            if required:
+                raise SourceError(rel, meta.line, f"front matter needs '{key}'")
+            return None
+        if isinstance(node.value, (dict, list, bool)):
+            raise SourceError(rel, node.line, f"'{key}' must be text")
+        return str(node.value)
+
+    def date_of(key: str) -> datetime | None:
+        node = fields.get(key)
+        if node is None or node.value is None:
+            return None
+        try:
+            return parse_date(node.value, config.journal)
+        except (ValueError, OverflowError) as exc:
+            raise SourceError(rel, node.line, f"'{key}': {exc}") from None
+
+    title = one_line(text_of("title", required=True) or "")
+    if not title:
+        raise SourceError(rel, fields["title"].line, "'title' must not be empty")
+    published = date_of("date")
+    if published is None:
+        raise SourceError(rel, meta.line, "front matter needs 'date'")
+    updated = date_of("updated")
+    if updated is not None and updated < published:
+        raise SourceError(rel, fields["updated"].line, "'updated' is earlier than 'date'")
+
+    labels_node = fields.get("labels")
+    labels: list[str] = []
+    if labels_node is not None and labels_node.value is not None:
+        items = labels_node.value if isinstance(labels_node.value, list) else [labels_node]
+        for item in items:
+            if isinstance(item.value, (dict, list)):
+                raise SourceError(rel, item.line, "each label must be text")
+            if item.value is not None and one_line(str(item.value)):
+                labels.append(one_line(str(item.value)))
+
+    draft_node = fields.get("draft")
+    if draft_node is not None and not isinstance(draft_node.value, (bool, type(None))):
+        raise SourceError(rel, draft_node.line, "'draft' must be true or false")
+
+    author = one_line(text_of("author", required=True) or "")
+    if not author:
+        raise SourceError(rel, fields["author"].line, "'author' must not be empty")
+    affiliation = text_of("affiliation")
+    explicit_id = text_of("id")
+    key = slugify(Path(rel).stem, fallback="post")
+    entry_id = None
+    if explicit_id is not None:
+        explicit_id = explicit_id.strip()
+        if not explicit_id or any(c.isspace() for c in explicit_id):
+            raise SourceError(rel, fields["id"].line, "'id' must be an IRI or a key without spaces")
+        if is_absolute_iri(explicit_id):
+            entry_id = explicit_id
+        else:
+            entry_id = config.journal.tag("post/" + explicit_id)
+    slug = slugify(text_of("slug") or title, fallback=key)
+    return PostInput(
+        source=SOURCE_PREFIX + rel,
+        key=key,
+        title=title,
+        body=clean(_markdown.render(body)),
+        summary=one_line(text_of("summary") or ""),
+        author_key=author if author in author_keys else "",
+        author_name=None if author in author_keys else author,
+        affiliation=one_line(affiliation) if affiliation else None,
+        labels=tuple(labels),
+        slug=slug,
+        published=published,
+        updated=updated,
+        draft=bool(draft_node.value) if draft_node is not None else False,
+        entry_id=entry_id,
+        proposed_id=config.journal.tag(f"post/{published:%Y-%m-%d}/{slug}"),
+    )
+
+
+def content_files(root: Path) -> list[tuple[Path, str]]:
+    """Every ``*.md`` below the content directory, sorted, skipping hidden files."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(".md") and not name.startswith("."):
+                path = Path(dirpath, name)
+                found.append((path, path.relative_to(root).as_posix()))
+    return found
+
+
+def sync(config: Config, store: Store, now: datetime) -> SyncReport:
+    """Bring the content directory into the store: add, update, delete; never lose a post."""
+    report = SyncReport()
+    root = config.paths.content
+    if not root.is_dir():
+        report.errors.append(SourceError(str(root), 1, "the content directory does not exist"))
+        return report
+    author_keys = {a.key for a in config.authors}
+    known = store.sources(SOURCE_PREFIX)
+    seen: set[str] = set()
+    ids: dict[str, str] = {}
+    for path, rel in content_files(root):
+        seen.add(SOURCE_PREFIX + rel)
+        try:
+            post = read_post(path, rel, config, author_keys)
+            if post.entry_id and post.entry_id in ids:
+                raise SourceError(rel, 1, f"id {post.entry_id!r} is already used by {ids[post.entry_id]}")
+        except SourceError as exc:
+            report.errors.append(exc)
+            continue
+        if post.entry_id:
+            ids[post.entry_id] = rel
+        outcome = store.upsert_post(post, now)
+        if outcome == "deleted":
+            report.kept_deleted.append(rel)
+        else:
+            setattr(report, outcome, getattr(report, outcome) + 1)
+    for source, (post_id, deleted_by) in known.items():
+        if source not in seen and deleted_by is None and store.mark_deleted(post_id, now, by="sync"):
+            report.deleted += 1
+    return report

@@ -1,0 +1,83 @@
+"""The domain: what a journal holds and what a feed is, independent of any format."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Author:
+    key: str
+    name: str
+    affiliation: str = ""
+    email: str | None = None
+    uri: str | None = None
+
+    @property
+    def signature(self) -> str:
+        """How the journal signs a post: 'John Morton, U.S. Immigration and Customs Enforcement'."""
+        return f"{self.name}, {self.affiliation}" if self.affiliation else self.name
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class Post:
+    """A post as it stands in the store. Dates are timezone-aware, whole seconds."""
+
+    entry_id: str
+    source: str
+    slug: str
+    title: str
+    body_html: str
+    summary: str
+    author: Author
+    labels: tuple[Label, ...]
+    published: datetime
+    updated: datetime
+    url: str
+    content_hash: str
+    draft: bool = False
+    deleted_at: datetime | None = None
+
+
+class FeedKind(str, enum.Enum):
+    JOURNAL = "journal"
+    AUTHOR = "author"
+    LABEL = "label"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One feed: a selection of posts published in every configured format.
+
+    ``dir`` is the folder below the output directory ('' for the journal, 'authors/x',
+    'labels/y'); each format's document lives in it under a fixed file name.
+    """
+
+    kind: FeedKind
+    key: str
+    dir: str
+    feed_id: str
+    title: str
+    subtitle: str
+    author: Author | None = None
+    label: Label | None = None
+
+    def path(self, fmt: str) -> str:
+        name = FILE_NAMES[fmt]
+        return f"{self.dir}/{name}" if self.dir else name
+
+
+FILE_NAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}
+MEDIA_TYPES = {
+    "atom": "application/atom+xml",
+    "rss": "application/rss+xml",
+    "json": "application/feed+json",
+}

@@ -1,0 +1,258 @@
+"""The publish job: plan → render → verify → write → record, under the journal's lock.
+
+Only documents whose fingerprint changed (or whose file on disk is missing or was
+altered) are rendered; only bytes that differ are written; a document that fails
+verification is not written and keeps its last good version. The store records a
+document only after its file is in place, so a crash at any moment leaves readers
+the previous version and the next run converges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import content
+from .config import Config
+from .lock import journal_lock
+from .model import Author
+from .plan import Plan, PlannedFeed, make_plan, settings_digest
+from .render import EntryView, Site, entry_view, feed_view, render_document, render_entry
+from .render.index import Listing, html_page, opml
+from .store import DocumentState, Store, from_utc_text
+from .verify import Problem, verify_document
+from .writer import WriteError, clean_temporaries, file_digest, remove, write_atomic
+
+INDEX_FILES = ("index.opml", "index.html")
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class DocumentResult:
+    path: str
+    feed: str
+    status: str  # written | unchanged | failed
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class PublishReport:
+    feeds: int = 0
+    documents: int = 0
+    rendered: int = 0
+    written: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+    results: list[DocumentResult] = field(default_factory=list)
+    sync: content.SyncReport | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[DocumentResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.errors and not (self.sync and self.sync.errors)
+
+    def summary(self) -> str:
+        changed = len({r.feed for r in self.results if r.status == "written" and r.feed != "index"})
+        failed = len({r.feed for r in self.failed})
+        verb = "would publish" if self.dry_run else "published"
+        return (f"{verb} {changed} of {self.feeds} feeds ({self.written} of {self.documents} documents written, "
+                f"{self.rendered} rendered), {failed} failed in {self.seconds:.1f} s")
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok, "dry_run": self.dry_run, "feeds": self.feeds, "documents": self.documents,
+            "rendered": self.rendered, "written": self.written, "removed": self.removed,
+            "seconds": round(self.seconds, 3), "errors": self.errors,
+            "sync_errors": [str(e) for e in self.sync.errors] if self.sync else [],
+            "results": [{"path": r.path, "feed": r.feed, "status": r.status,
+                         "problems": [str(p) for p in r.problems]} for r in self.results],
+        }
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def site_of(config: Config) -> Site:
+    return Site(journal=config.journal, hubs=config.notify.websub, content=config.feeds.content)
+
+
+def open_store(config: Config) -> Store:
+    store = Store(config.paths.store)
+    store.sync_authors(Author(a.key, a.name, a.affiliation, a.email, a.uri) for a in config.authors)
+    return store
+
+
+def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: bool = True,
+            now: datetime | None = None, wait: float = 0.0, progress: Progress | None = None) -> PublishReport:
+    """Run one publish of the journal; see the module docstring for the guarantees."""
+    started = time.monotonic()
+    now = now or utcnow()
+    with journal_lock(config.lock_path, wait), open_store(config) as store:
+        report = PublishReport(dry_run=dry_run)
+        if sync and config.paths.content.is_dir():
+            report.sync = content.sync(config, store, now)
+        plan = make_plan(config, store, now)
+        _Run(config, store, plan, report, full, dry_run, progress).run()
+        report.seconds = time.monotonic() - started
+        if not dry_run:
+            store.log_publish(now, utcnow(), "ok" if report.ok else "failed", report.feeds, report.written,
+                              len(report.failed), report.as_json())
+        return report
+
+
+def check_published(config: Config, *, now: datetime | None = None) -> PublishReport:
+    """Compare every published document with what the store says it should be (no writes).
+
+    Reports missing files, files changed on disk and documents the store has moved
+    past; every expected document is also read back and verified.
+    """
+    started = time.monotonic()
+    now = now or utcnow()
+    with open_store(config) as store:
+        report = PublishReport(dry_run=True)
+        _Run(config, store, make_plan(config, store, now), report, full=True, dry_run=True, progress=None,
+             check=True).run()
+        report.seconds = time.monotonic() - started
+        return report
+
+
+class _Run:
+    """One publish's state: what to render, the entries rendered so far, what was written."""
+
+    def __init__(self, config: Config, store: Store, plan: Plan, report: PublishReport, full: bool,
+                 dry_run: bool, progress: Progress | None, check: bool = False):
+        self.config, self.store, self.plan, self.report = config, store, plan, report
+        self.full, self.dry_run, self.progress, self.check = full, dry_run, progress, check
+        self.site = site_of(config)
+        self.formats = config.feeds.formats
+        self.out = config.paths.output
+        self.states = store.documents()
+        self.views: dict[int, EntryView] = {}
+        self.fragments: dict[tuple[int, str], bytes] = {}
+        self.recorded: list[DocumentState] = []
+
+    def run(self) -> None:
+        if not self.dry_run:
+            clean_temporaries(self.out)
+        todo = [(pf, fmt) for pf in self.plan.feeds for fmt in self.formats
+                if self.full or not self._in_place(pf.feed.path(fmt), pf.fingerprint)]
+        self.report.feeds = len(self.plan.feeds)
+        self.report.documents = len(self.plan.feeds) * len(self.formats) + len(INDEX_FILES)
+        self._load_views([pf for pf, _ in todo])
+        for done, (pf, fmt) in enumerate(todo, 1):
+            self._publish_document(pf, fmt)
+            if self.progress:
+                self.progress(done, len(todo))
+        self._publish_indexes()
+        self._remove_orphans()
+        if not self.dry_run and self.recorded:
+            self.store.record_documents(self.recorded, self.plan.now)
+
+    def _in_place(self, path: str, fingerprint: str) -> bool:
+        """True if the recorded document has this fingerprint and its file is as written."""
+        state = self.states.get(path)
+        if state is None or state.fingerprint != fingerprint:
+            return False
+        try:
+            st = (self.out / path).stat()
+        except FileNotFoundError:
+            return False
+        if st.st_size == state.size and st.st_mtime_ns == state.mtime_ns:
+            return True
+        return st.st_size == state.size and file_digest(self.out / path) == state.sha256
+
+    def _load_views(self, feeds: list[PlannedFeed]) -> None:
+        posts = self.store.posts(self.plan.post_ids(feeds), self.config.journal.post_url)
+        self.views = {pid: entry_view(post, self.site) for pid, post in posts.items()}
+
+    def _fragment(self, post_id: int, fmt: str) -> bytes:
+        key = (post_id, fmt)
+        if key not in self.fragments:
+            self.fragments[key] = render_entry(fmt, self.views[post_id])
+        return self.fragments[key]
+
+    def _publish_document(self, pf: PlannedFeed, fmt: str) -> None:
+        path = pf.feed.path(fmt)
+        entries = [self.views[ref.post_id] for ref in pf.entries]
+        fv = feed_view(pf.feed, entries, self.site, self.formats)
+        data = render_document(fmt, fv, [self._fragment(ref.post_id, fmt) for ref in pf.entries])
+        self.report.rendered += 1
+        problems = verify_document(fmt, data, fv, entries, path)
+        if problems:
+            self.report.results.append(DocumentResult(path, pf.feed.dir or "journal", "failed", problems))
+            return
+        self._write(path, pf.feed.dir or "journal", data, pf.fingerprint)
+
+    def _write(self, path: str, feed: str, data: bytes, fingerprint: str) -> None:
+        if self.dry_run:
+            changed = file_digest(self.out / path) != hashlib.sha256(data).hexdigest()
+            if self.check and changed:
+                self.report.results.append(DocumentResult(path, feed, "failed", [self._drift(path)]))
+                return
+            self.report.results.append(DocumentResult(path, feed, "written" if changed else "unchanged"))
+            self.report.written += changed
+            return
+        try:
+            written = write_atomic(self.out, path, data)
+        except WriteError as exc:
+            self.report.errors.append(str(exc))
+            self.report.results.append(DocumentResult(path, feed, "failed"))
+            return
+        self.recorded.append(DocumentState(path, fingerprint, written.sha256, written.size, written.mtime_ns))
+        self.report.results.append(DocumentResult(path, feed, "written" if written.changed else "unchanged"))
+        self.report.written += written.changed
+
+    def _drift(self, path: str) -> Problem:
+        """How a published file differs from what the store says it should be."""
+        state = self.states.get(path)
+        on_disk = file_digest(self.out / path)
+        if on_disk is None:
+            return Problem(path, "", "file", "present", "missing")
+        if state is not None and state.sha256 != on_disk:
+            return Problem(path, "", "file", "the bytes newswire wrote", "changed on disk since then")
+        return Problem(path, "", "file", "up to date with the store", "older (run 'newswire publish')")
+
+    def _publish_indexes(self) -> None:
+        authors_count, labels_count = self.store.counts(self.plan.now)
+        listings = []
+        for pf in self.plan.feeds:
+            feed = pf.feed
+            count = (authors_count.get(feed.key, 0) if feed.author else labels_count.get(feed.key, 0)
+                     if feed.label else sum(authors_count.values()))
+            newest = max((ref.updated for ref in pf.entries), default=None)
+            listings.append(Listing(feed, count, from_utc_text(newest) if newest else None))
+        digest = hashlib.sha256(json.dumps(
+            [settings_digest(self.config)] + [[lst.feed.dir, lst.feed.title, lst.posts, str(lst.updated)]
+                                              for lst in listings]).encode()).hexdigest()
+        makers = {"index.opml": opml, "index.html": html_page}
+        for name in INDEX_FILES:
+            if self.full or not self._in_place(name, digest):
+                self._write(name, "index", makers[name](self.config.journal, listings, self.formats), digest)
+
+    def _remove_orphans(self) -> None:
+        """Documents of feeds or formats that no longer exist are taken down."""
+        wanted = {pf.feed.path(fmt) for pf in self.plan.feeds for fmt in self.formats} | set(INDEX_FILES)
+        gone = [path for path in self.states if path not in wanted]
+        if gone and not self.dry_run:
+            for path in gone:
+                remove(self.out, path)
+            self.store.forget_documents(gone)
+        self.report.removed = len(gone)
+
+
+def output_files(root: Path) -> list[str]:
+    """Every published file below the output directory, as relative paths."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
+                  and not p.name.startswith("."))
+

@@ -1,0 +1,101 @@
+"""The feed directory: ``index.opml`` (OPML 2.0) for readers and ``index.html`` for people."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from html import escape
+
+from lxml import etree
+
+from ..config import JournalConfig
+from ..model import MEDIA_TYPES, Feed, FeedKind
+
+FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+OPML_VERSIONS = {"atom": "ATOM1", "rss": "RSS2", "json": "JSONFeed1.1"}
+GROUPS = ((FeedKind.JOURNAL, "The journal"), (FeedKind.AUTHOR, "Authors"), (FeedKind.LABEL, "Labels"))
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A feed as the directory shows it: with its post count and newest date."""
+
+    feed: Feed
+    posts: int
+    updated: datetime | None
+
+
+def opml(journal: JournalConfig, listings: Sequence[Listing], formats: Sequence[str]) -> bytes:
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = f"{journal.title}: feeds"
+    newest = max((entry.updated for entry in listings if entry.updated), default=None)
+    if newest is not None:
+        etree.SubElement(head, "dateModified").text = format_datetime(newest)
+    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
+    body = etree.SubElement(root, "body")
+    for kind, heading in GROUPS:
+        members = [entry for entry in listings if entry.feed.kind is kind]
+        if not members:
+            continue
+        group = etree.SubElement(body, "outline", text=heading)
+        for entry in members:
+            for fmt in formats:
+                title = f"{entry.feed.title} ({FORMAT_NAMES[fmt]})"
+                etree.SubElement(group, "outline", type="rss", text=title, title=title,
+                                 xmlUrl=journal.feed_url(entry.feed.path(fmt)), htmlUrl=journal.site_url,
+                                 version=OPML_VERSIONS[fmt])
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+_STYLE = """
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:48rem;padding:1rem;color:#1c1c1c}
+header{border-bottom:1px solid #ddd;margin-bottom:1rem}h1{margin:.2rem 0}h2{margin-top:2rem;font-size:1.2rem}
+ul{list-style:none;padding:0}li{padding:.6rem 0;border-bottom:1px solid #eee}
+.meta{color:#555;font-size:.9rem}.formats a{margin-right:.8rem}
+input{width:100%;font:inherit;font-size:.85rem;border:1px solid #ccc;border-radius:4px;padding:.2rem .4rem;box-sizing:border-box}
+@media (prefers-color-scheme:dark){body{background:#161616;color:#eee}.meta{color:#aaa}li{border-color:#333}}
+""".strip()
+
+
+def html_page(journal: JournalConfig, listings: Sequence[Listing], formats: Sequence[str]) -> bytes:
+    out = [
+        "<!DOCTYPE html>",
+        f'<html lang="{escape(journal.language)}">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(journal.title)}: feeds</title>",
+    ]
+    for entry in listings:
+        if entry.feed.kind is FeedKind.JOURNAL:
+            for fmt in formats:
+                out.append(f'<link rel="alternate" type="{MEDIA_TYPES[fmt]}" '
+                           f'title="{escape(entry.feed.title)} ({FORMAT_NAMES[fmt]})" '
+                           f'href="{escape(journal.feed_url(entry.feed.path(fmt)))}">')
+    out += [f"<style>{_STYLE}</style>", "</head>", "<body>", "<header>",
+            f"<h1>{escape(journal.title)}</h1>"]
+    if journal.subtitle:
+        out.append(f"<p>{escape(journal.subtitle)}</p>")
+    out.append("<p>Subscribe in any feed reader: copy a feed's address into it.</p></header>")
+    for kind, heading in GROUPS:
+        members = [entry for entry in listings if entry.feed.kind is kind]
+        if not members:
+            continue
+        out.append(f"<section><h2>{heading}</h2><ul>")
+        for entry in members:
+            f = entry.feed
+            name = f.author.signature if f.author else f.label.name if f.label else f.title
+            count = f"{entry.posts} post{'s' if entry.posts != 1 else ''}"
+            first = journal.feed_url(f.path(formats[0]))
+            out.append(f"<li><strong>{escape(name)}</strong> <span class=\"meta\">{count}</span>")
+            out.append('<div class="formats">' + "".join(
+                f'<a href="{escape(f.path(fmt))}" type="{MEDIA_TYPES[fmt]}">{FORMAT_NAMES[fmt]}</a>'
+                for fmt in formats) + "</div>")
+            out.append(f'<input readonly value="{escape(first)}" aria-label="Feed address of {escape(name)}"'
+                       ' onfocus="this.select()"></li>')
+        out.append("</ul></section>")
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out).encode("utf-8")

@@ -1,0 +1,51 @@
+"""RSS 2.0 (RSS Advisory Board profile) through feedgen, one item fragment per post."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from feedgen.entry import FeedEntry
+from feedgen.feed import FeedGenerator
+
+from .ext import RSS_NSMAP, ChannelExtension, ItemExtension
+from .xml import fragment, splice
+
+if TYPE_CHECKING:
+    from . import EntryView, FeedView
+
+def entry(view: "EntryView") -> bytes:
+    fe = FeedEntry()
+    fe.register_extension("newswire", ItemExtension, atom=False, rss=True)
+    fe.title(view.title)
+    fe.link(href=view.link, rel="alternate")
+    fe.guid(view.id, permalink=False)
+    fe.pubDate(view.published)
+    if view.summary:
+        fe.description(view.summary)
+    if view.content_html:
+        fe.content(view.content_html)
+    if view.author.email:
+        fe.author(name=view.author.name, email=view.author.email)
+    else:
+        fe.newswire.creator = view.author.name
+    fe.newswire.updated = view.updated.isoformat()
+    for label in view.labels:
+        fe.category(term=label)
+    return fragment(fe.rss_entry(), RSS_NSMAP)
+
+
+def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
+    fg = FeedGenerator()
+    fg.register_extension("channel", ChannelExtension, None, atom=False, rss=True)
+    fg.title(feed.title)
+    fg.description(feed.subtitle or feed.title)
+    fg.link(href=feed.self_url("rss"), rel="self")
+    fg.link(href=feed.home, rel="alternate")
+    fg.language(feed.language)
+    fg.lastBuildDate(feed.updated)
+    fg.pubDate(feed.updated)
+    fg.generator("newswire")
+    fg.channel.hubs = list(feed.hubs)
+    return splice(fg.rss_str(pretty=False), b"</channel>", fragments)
+

@@ -1,0 +1,33 @@
+"""Helpers shared by the XML formats: fragment serialisation and splicing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lxml import etree
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+
+
+def fragment(element: etree._Element, nsmap: dict[str, str]) -> bytes:
+    """Serialise an element as it will sit inside a root that declares ``nsmap``.
+
+    The element is placed under a throw-away root declaring the namespaces, its
+    redundant declarations are cleaned up, and only its own bytes are kept, so the
+    fragment carries no namespace declarations of its own.
+    """
+    root = etree.Element("wrapper", nsmap=nsmap)  # type: ignore[arg-type]
+    root.append(element)
+    etree.cleanup_namespaces(root, top_nsmap=nsmap)  # type: ignore[arg-type]
+    data = etree.tostring(root, encoding="utf-8")
+    start = data.index(b">") + 1
+    return data[start:-len(b"</wrapper>")]
+
+
+def splice(head: bytes, closing: bytes, fragments: Sequence[bytes]) -> bytes:
+    """Put entry fragments before the last ``closing`` tag of a rendered document head."""
+    at = head.rindex(closing)
+    body = b"".join(b"\n" + f for f in fragments)
+    return head[:at] + body + b"\n" + head[at:]

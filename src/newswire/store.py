@@ -1,0 +1,495 @@
+"""The content store: posts, authors and labels in SQLite, plus what was published.
+
+Times are stored as UTC text ('2009-11-06T15:00:00Z', sortable) with the offset the
+author wrote kept beside them for display. An entry id is written once, at first
+insert, and no code path updates it. Deletions are marks, never row deletions, so a
+deleted post can be tombstoned and restored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .errors import StoreError
+from .model import Author, Label, Post
+from .text import slugify
+
+UTC = timezone.utc
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE authors (
+        key         TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        affiliation TEXT NOT NULL DEFAULT '',
+        email       TEXT,
+        uri         TEXT,
+        slug        TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE posts (
+        id           INTEGER PRIMARY KEY,
+        entry_id     TEXT NOT NULL UNIQUE,
+        source       TEXT NOT NULL UNIQUE,
+        slug         TEXT NOT NULL,
+        title        TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        summary      TEXT NOT NULL DEFAULT '',
+        author_key   TEXT NOT NULL REFERENCES authors(key),
+        affiliation  TEXT,
+        published    TEXT NOT NULL,
+        published_offset INTEGER NOT NULL,
+        updated      TEXT NOT NULL,
+        updated_offset INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        draft        INTEGER NOT NULL DEFAULT 0,
+        deleted_at   TEXT,
+        deleted_by   TEXT
+    );
+    CREATE INDEX posts_published ON posts(published DESC, id DESC);
+    CREATE INDEX posts_author ON posts(author_key, published DESC, id DESC);
+    CREATE TABLE labels (
+        id   INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        fold TEXT NOT NULL UNIQUE,
+        slug TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE post_labels (
+        post_id   INTEGER NOT NULL REFERENCES posts(id),
+        label_id  INTEGER NOT NULL REFERENCES labels(id),
+        position  INTEGER NOT NULL,
+        published TEXT NOT NULL,
+        PRIMARY KEY (post_id, label_id)
+    );
+    CREATE INDEX post_labels_feed ON post_labels(label_id, published DESC, post_id DESC);
+    CREATE TABLE documents (
+        path        TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        published_at TEXT NOT NULL
+    );
+    CREATE TABLE publish_log (
+        id          INTEGER PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        feeds_total INTEGER NOT NULL,
+        written     INTEGER NOT NULL,
+        failed      INTEGER NOT NULL,
+        detail      TEXT NOT NULL
+    );
+    """,
+)
+
+
+def to_utc_text(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_utc_text(text: str, offset_minutes: int = 0) -> datetime:
+    when = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return when.astimezone(timezone(timedelta(minutes=offset_minutes)))
+
+
+def offset_minutes(when: datetime) -> int:
+    delta = when.utcoffset()
+    return int(delta.total_seconds() // 60) if delta is not None else 0
+
+
+@dataclass(frozen=True)
+class PostInput:
+    """A post as a source (a Markdown file, an imported feed) describes it.
+
+    ``entry_id`` is an id the source fixes (matched and kept as is); otherwise the
+    post is matched by ``source`` and, when new, gets ``proposed_id`` (made unique).
+    """
+
+    source: str
+    key: str
+    title: str
+    body: str
+    author_key: str
+    published: datetime
+    labels: tuple[str, ...] = ()
+    slug: str = ""
+    summary: str = ""
+    updated: datetime | None = None
+    draft: bool = False
+    entry_id: str | None = None
+    proposed_id: str = ""
+    author_name: str | None = None
+    affiliation: str | None = None
+
+    def content_hash(self) -> str:
+        """What counts as the post's content: a change here moves ``updated``."""
+        data = json.dumps([self.title, self.body, self.summary, self.author_key, self.affiliation,
+                           sorted(label.casefold() for label in self.labels)], ensure_ascii=False)
+        return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    """The little a plan needs to know about an entry: who, when, and a digest of it."""
+
+    post_id: int
+    entry_id: str
+    published: str
+    updated: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    path: str
+    fingerprint: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+class Store:
+    """One SQLite database. Use as a context manager; every write is its own transaction."""
+
+    def __init__(self, path: Path, *, timeout: float = 10.0):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {exc} "
+                             "(check it with 'newswire store check', or restore a backup)") from None
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: the store is busy ({exc}); try again later") from None
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    @property
+    def version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest version, one recorded step at a time."""
+        if self.version > len(MIGRATIONS):
+            raise StoreError(f"{self.path}: the store was written by a newer newswire "
+                             f"(schema {self.version}, this one knows {len(MIGRATIONS)})")
+        while self.version < len(MIGRATIONS):
+            step = self.version
+            with self.transaction() as db:
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {step + 1}")
+
+    # --- authors ---------------------------------------------------------------------
+
+    def sync_authors(self, authors: Iterable[Author]) -> None:
+        """The config is the truth for the authors it names."""
+        with self.transaction() as db:
+            for a in authors:
+                row = db.execute("SELECT slug FROM authors WHERE key = ?", (a.key,)).fetchone()
+                if row is None:
+                    db.execute("INSERT INTO authors (key, name, affiliation, email, uri, slug) VALUES (?,?,?,?,?,?)",
+                               (a.key, a.name, a.affiliation, a.email, a.uri, self._free_author_slug(a.key)))
+                else:
+                    db.execute("UPDATE authors SET name=?, affiliation=?, email=?, uri=? WHERE key=?",
+                               (a.name, a.affiliation, a.email, a.uri, a.key))
+
+    def _free_author_slug(self, key: str) -> str:
+        base = slugify(key, fallback="author")
+        return _first_free(base, lambda s: self.db.execute(
+            "SELECT 1 FROM authors WHERE slug = ?", (s,)).fetchone() is None)
+
+    def ensure_author(self, name: str, affiliation: str | None) -> str:
+        """The key of the author with this display name, adding one if unknown."""
+        row = self.db.execute("SELECT key FROM authors WHERE name = ? ORDER BY key LIMIT 1", (name,)).fetchone()
+        if row is not None:
+            return row["key"]
+        key = _first_free(slugify(name, fallback="author"), lambda k: self.db.execute(
+            "SELECT 1 FROM authors WHERE key = ?", (k,)).fetchone() is None)
+        self.db.execute("INSERT INTO authors (key, name, affiliation, slug) VALUES (?,?,?,?)",
+                        (key, name, affiliation or "", self._free_author_slug(key)))
+        return key
+
+    def authors(self) -> dict[str, tuple[Author, str]]:
+        """Every author by key, with the slug that names its feed folder."""
+        return {r["key"]: (_author(r), r["slug"]) for r in self.db.execute("SELECT * FROM authors")}
+
+    # --- labels ----------------------------------------------------------------------
+
+    def _label_id(self, name: str) -> int:
+        """Labels are matched without regard to case; the first spelling is kept."""
+        fold = name.casefold()
+        row = self.db.execute("SELECT id FROM labels WHERE fold = ?", (fold,)).fetchone()
+        if row is not None:
+            return row["id"]
+        slug = _first_free(slugify(name, fallback="label"), lambda s: self.db.execute(
+            "SELECT 1 FROM labels WHERE slug = ?", (s,)).fetchone() is None)
+        return self.db.execute("INSERT INTO labels (name, fold, slug) VALUES (?,?,?)",
+                               (name, fold, slug)).lastrowid
+
+    # --- posts -----------------------------------------------------------------------
+
+    def upsert_post(self, p: PostInput, now: datetime) -> str:
+        """Insert or update one post; returns 'added', 'updated', 'restored' or 'unchanged'.
+
+        The entry id is chosen once; ``updated`` moves only when the content hash
+        changes and never goes backwards, even if the clock does.
+        """
+        digest = p.content_hash()
+        with self.transaction() as db:
+            author_key = p.author_key
+            if p.author_name is not None:
+                author_key = self.ensure_author(p.author_name, p.affiliation)
+            row = None
+            if p.entry_id:
+                row = db.execute("SELECT * FROM posts WHERE entry_id = ?", (p.entry_id,)).fetchone()
+            if row is None:
+                row = db.execute("SELECT * FROM posts WHERE source = ?", (p.source,)).fetchone()
+            published = p.published.replace(microsecond=0)
+            if row is None:
+                entry_id = p.entry_id or self._new_entry_id(p)
+                updated = (p.updated or published).replace(microsecond=0)
+                post_id = db.execute(
+                    """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
+                       published, published_offset, updated, updated_offset, content_hash, draft)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    (entry_id, p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
+                     to_utc_text(published), offset_minutes(published), to_utc_text(updated),
+                     offset_minutes(updated), digest, int(p.draft))).lastrowid
+                self._set_labels(post_id, p.labels, to_utc_text(published))
+                return "added"
+            if row["deleted_at"] is not None and row["deleted_by"] == "user":
+                return "deleted"
+            restored = row["deleted_at"] is not None
+            old_updated = from_utc_text(row["updated"], row["updated_offset"])
+            if p.updated is not None:
+                updated = max(p.updated.replace(microsecond=0), old_updated)
+            elif digest != row["content_hash"]:
+                updated = max(now.replace(microsecond=0), old_updated + timedelta(seconds=1))
+            else:
+                updated = old_updated
+            fields = (p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
+                      to_utc_text(published), offset_minutes(published), to_utc_text(updated),
+                      offset_minutes(updated), digest, int(p.draft))
+            current = (row["source"], row["slug"], row["title"], row["body"], row["summary"], row["author_key"],
+                       row["affiliation"], row["published"], row["published_offset"], row["updated"],
+                       row["updated_offset"], row["content_hash"], row["draft"])
+            if fields == current and not restored:
+                return "unchanged"
+            db.execute(
+                """UPDATE posts SET source=?, slug=?, title=?, body=?, summary=?, author_key=?, affiliation=?,
+                   published=?, published_offset=?, updated=?, updated_offset=?, content_hash=?, draft=?,
+                   deleted_at=NULL, deleted_by=NULL WHERE id=?""", (*fields, row["id"]))
+            self._set_labels(row["id"], p.labels, to_utc_text(published))
+            return "restored" if restored else "updated"
+
+    def _new_entry_id(self, p: PostInput) -> str:
+        return _first_free(p.proposed_id, lambda i: self.db.execute(
+            "SELECT 1 FROM posts WHERE entry_id = ?", (i,)).fetchone() is None)
+
+    def _set_labels(self, post_id: int, labels: Sequence[str], published: str) -> None:
+        self.db.execute("DELETE FROM post_labels WHERE post_id = ?", (post_id,))
+        seen: set[int] = set()
+        for position, name in enumerate(labels):
+            label_id = self._label_id(name)
+            if label_id not in seen:
+                seen.add(label_id)
+                self.db.execute("INSERT INTO post_labels (post_id, label_id, position, published) VALUES (?,?,?,?)",
+                                (post_id, label_id, position, published))
+
+    def mark_deleted(self, post_id: int, now: datetime, by: str) -> bool:
+        with self.transaction() as db:
+            cur = db.execute("UPDATE posts SET deleted_at = ?, deleted_by = ? WHERE id = ? AND deleted_at IS NULL",
+                             (to_utc_text(now), by, post_id))
+            return cur.rowcount == 1
+
+    def restore(self, post_id: int) -> bool:
+        with self.transaction() as db:
+            cur = db.execute("UPDATE posts SET deleted_at = NULL, deleted_by = NULL "
+                             "WHERE id = ? AND deleted_at IS NOT NULL", (post_id,))
+            return cur.rowcount == 1
+
+    def sources(self, prefix: str) -> dict[str, tuple[int, str | None]]:
+        """Post id and deletion mark of every post whose source starts with ``prefix``."""
+        rows = self.db.execute("SELECT id, source, deleted_by FROM posts WHERE substr(source, 1, ?) = ?",
+                               (len(prefix), prefix))
+        return {r["source"]: (r["id"], r["deleted_by"]) for r in rows}
+
+    def find_post(self, ref: str) -> int | None:
+        """A post by number, entry id, slug or source."""
+        if ref.isdigit():
+            row = self.db.execute("SELECT id FROM posts WHERE id = ?", (int(ref),)).fetchone()
+            if row:
+                return row["id"]
+        row = self.db.execute(
+            "SELECT id FROM posts WHERE entry_id = ? OR slug = ? OR source = ? OR source = ? ORDER BY id LIMIT 1",
+            (ref, ref, ref, "md:" + ref)).fetchone()
+        return row["id"] if row else None
+
+    def list_posts(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            """SELECT p.id, p.entry_id, p.slug, p.title, p.published, p.published_offset, p.draft, p.deleted_at,
+                      a.name AS author FROM posts p JOIN authors a ON a.key = p.author_key
+               ORDER BY p.published DESC, p.id DESC""").fetchall()
+
+    def posts(self, ids: Iterable[int], entry_url) -> dict[int, Post]:  # type: ignore[no-untyped-def]
+        """Full posts for the given ids; ``entry_url(slug, published)`` makes permalinks."""
+        ids = list(ids)
+        out: dict[int, Post] = {}
+        authors = {k: a for k, (a, _) in self.authors().items()}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            labels: dict[int, list[Label]] = {}
+            for r in self.db.execute(
+                    f"""SELECT pl.post_id, l.name, l.slug FROM post_labels pl JOIN labels l ON l.id = pl.label_id
+                        WHERE pl.post_id IN ({marks}) ORDER BY pl.post_id, pl.position""", chunk):
+                labels.setdefault(r["post_id"], []).append(Label(r["name"], r["slug"]))
+            for r in self.db.execute(f"SELECT * FROM posts WHERE id IN ({marks})", chunk):
+                author = authors[r["author_key"]]
+                if r["affiliation"]:
+                    author = replace(author, affiliation=r["affiliation"])
+                published = from_utc_text(r["published"], r["published_offset"])
+                out[r["id"]] = Post(
+                    entry_id=r["entry_id"], source=r["source"], slug=r["slug"], title=r["title"], body_html=r["body"],
+                    summary=r["summary"], author=author, labels=tuple(labels.get(r["id"], ())),
+                    published=published, updated=from_utc_text(r["updated"], r["updated_offset"]),
+                    url=entry_url(r["slug"], published), content_hash=r["content_hash"], draft=bool(r["draft"]),
+                    deleted_at=from_utc_text(r["deleted_at"]) if r["deleted_at"] else None)
+        return out
+
+    # --- what feeds hold ---------------------------------------------------------------
+
+    _VISIBLE = "p.draft = 0 AND p.deleted_at IS NULL AND p.published <= :now"
+    _REF = "p.id, p.entry_id, p.published, p.content_hash, p.updated, p.slug, p.author_key, p.affiliation"
+
+    def journal_entries(self, now: datetime, limit: int) -> list[EntryRef]:
+        return self._refs(f"SELECT {self._REF} FROM posts p WHERE {self._VISIBLE} "
+                          "ORDER BY p.published DESC, p.id DESC LIMIT :limit", now, limit)
+
+    def author_entries(self, key: str, now: datetime, limit: int) -> list[EntryRef]:
+        return self._refs(f"SELECT {self._REF} FROM posts p WHERE p.author_key = :key AND {self._VISIBLE} "
+                          "ORDER BY p.published DESC, p.id DESC LIMIT :limit", now, limit, key=key)
+
+    def label_entries(self, slug: str, now: datetime, limit: int) -> list[EntryRef]:
+        return self._refs(
+            f"""SELECT {self._REF} FROM post_labels pl JOIN posts p ON p.id = pl.post_id
+                WHERE pl.label_id = (SELECT id FROM labels WHERE slug = :key) AND {self._VISIBLE}
+                ORDER BY pl.published DESC, pl.post_id DESC LIMIT :limit""", now, limit, key=slug)
+
+    def _refs(self, sql: str, now: datetime, limit: int, key: str | None = None) -> list[EntryRef]:
+        rows = self.db.execute(sql, {"now": to_utc_text(now), "limit": limit, "key": key})
+        return [EntryRef(r["id"], r["entry_id"], r["published"], r["updated"],
+                         f'{r["content_hash"]}:{r["updated"]}:{r["slug"]}:{r["author_key"]}:{r["affiliation"]}')
+                for r in rows]
+
+    def feed_authors(self, now: datetime) -> list[str]:
+        """Authors that have published: each gets a feed (it stays, emptied, if all their posts go)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT author_key FROM posts WHERE draft = 0 AND published <= ? ORDER BY author_key",
+            (to_utc_text(now),))]
+
+    def feed_labels(self, now: datetime) -> list[Label]:
+        return [Label(r["name"], r["slug"]) for r in self.db.execute(
+            """SELECT l.name, l.slug FROM labels l WHERE EXISTS (
+                 SELECT 1 FROM post_labels pl JOIN posts p ON p.id = pl.post_id
+                 WHERE pl.label_id = l.id AND p.draft = 0 AND p.published <= ?) ORDER BY l.slug""",
+            (to_utc_text(now),))]
+
+    def counts(self, now: datetime) -> tuple[dict[str, int], dict[str, int]]:
+        """Visible posts per author key and per label slug (for the feed directory)."""
+        n = to_utc_text(now)
+        authors = {r[0]: r[1] for r in self.db.execute(
+            "SELECT author_key, count(*) FROM posts p WHERE " + self._VISIBLE.replace(":now", "?")
+            + " GROUP BY author_key", (n,))}
+        labels = {r[0]: r[1] for r in self.db.execute(
+            "SELECT l.slug, count(*) FROM post_labels pl JOIN posts p ON p.id = pl.post_id "
+            "JOIN labels l ON l.id = pl.label_id WHERE " + self._VISIBLE.replace(":now", "?")
+            + " GROUP BY l.slug", (n,))}
+        return authors, labels
+
+    def next_scheduled(self, now: datetime) -> datetime | None:
+        row = self.db.execute("SELECT min(published) FROM posts WHERE draft = 0 AND deleted_at IS NULL "
+                              "AND published > ?", (to_utc_text(now),)).fetchone()
+        return from_utc_text(row[0]) if row and row[0] else None
+
+    # --- what was published -----------------------------------------------------------
+
+    def documents(self) -> dict[str, DocumentState]:
+        return {r["path"]: DocumentState(r["path"], r["fingerprint"], r["sha256"], r["size"], r["mtime_ns"])
+                for r in self.db.execute("SELECT * FROM documents")}
+
+    def record_documents(self, states: Iterable[DocumentState], now: datetime) -> None:
+        """Record documents now in place on disk (called only after their files are written)."""
+        with self.transaction() as db:
+            db.executemany(
+                """INSERT INTO documents (path, fingerprint, sha256, size, mtime_ns, published_at)
+                   VALUES (?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET fingerprint=excluded.fingerprint,
+                   sha256=excluded.sha256, size=excluded.size, mtime_ns=excluded.mtime_ns,
+                   published_at=excluded.published_at""",
+                [(s.path, s.fingerprint, s.sha256, s.size, s.mtime_ns, to_utc_text(now)) for s in states])
+
+    def log_publish(self, started: datetime, finished: datetime, status: str, feeds_total: int, written: int,
+                    failed: int, detail: object) -> None:
+        with self.transaction() as db:
+            db.execute("""INSERT INTO publish_log (started_at, finished_at, status, feeds_total, written, failed,
+                          detail) VALUES (?,?,?,?,?,?,?)""",
+                       (to_utc_text(started), to_utc_text(finished), status, feeds_total, written, failed,
+                        json.dumps(detail, ensure_ascii=False, sort_keys=True)))
+
+    def forget_documents(self, paths: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM documents WHERE path = ?", ((p,) for p in paths))
+
+    def last_publish(self) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM publish_log ORDER BY id DESC LIMIT 1").fetchone()
+
+
+def _author(r: sqlite3.Row) -> Author:
+    return Author(key=r["key"], name=r["name"], affiliation=r["affiliation"], email=r["email"], uri=r["uri"])
+
+
+def _first_free(base: str, is_free) -> str:  # type: ignore[no-untyped-def]
+    """``base``, or ``base-2``, ``base-3`` ...: the first that ``is_free``."""
+    candidate, n = base, 1
+    while not is_free(candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

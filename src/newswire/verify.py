@@ -1,0 +1,248 @@
+"""Verification: read a document back from its own bytes and compare it with what was meant.
+
+Atom and RSS are read by feedparser (a reader's view, ``bozo`` must be 0), JSON Feed
+by ``json`` and the JSON Feed 1.1 schema. Each field is compared with the
+``FeedView``/``EntryView`` the document was rendered from; dates as instants, text
+with white space folded. Then the rules no parser enforces: ids unique, every date
+with a zone, every link absolute.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import feedparser
+import jsonschema
+from lxml import etree
+
+from .render import EntryView, FeedView
+from .render.xml import ATOM_NS
+from .text import is_absolute_iri, one_line, relative_links
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One difference between a document and the model: which feed, entry and field."""
+
+    path: str
+    entry: str
+    field: str
+    expected: str
+    got: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: entry {self.entry}" if self.entry else self.path
+        return f"{where}: {self.field}: expected {_short(self.expected)}, got {_short(self.got)}"
+
+
+def _short(value: str, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+_SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+_ZONED = re.compile(r"(Z|[+-]\d\d:\d\d)$")
+_RFC822_ZONED = re.compile(r"([+-]\d{4}|GMT|UT|UTC)$")
+_DATE_TAGS = {f"{{{ATOM_NS}}}updated", f"{{{ATOM_NS}}}published", "pubDate", "lastBuildDate"}
+
+
+def verify_document(fmt: str, data: bytes, feed: FeedView, entries: Sequence[EntryView], path: str) -> list[Problem]:
+    check = _Checker(path)
+    if fmt == "json":
+        _verify_json(check, data, feed, entries)
+    else:
+        _verify_xml(check, fmt, data, feed, entries)
+    return check.problems
+
+
+class _Checker:
+    def __init__(self, path: str):
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def same(self, entry: str, field: str, expected: Any, got: Any) -> None:
+        if expected != got:
+            self.problems.append(Problem(self.path, entry, field, str(expected), str(got)))
+
+    def fail(self, entry: str, field: str, expected: str, got: str) -> None:
+        self.problems.append(Problem(self.path, entry, field, expected, got))
+
+
+def _instant(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+def _parsed_instant(struct: Any) -> int | None:
+    return calendar.timegm(struct) if struct else None
+
+
+def _verify_xml(check: _Checker, fmt: str, data: bytes, feed: FeedView, entries: Sequence[EntryView]) -> None:
+    try:
+        root = etree.fromstring(data, _SAFE)
+    except etree.XMLSyntaxError as exc:
+        check.fail("", "document", "well-formed XML", str(exc))
+        return
+    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    if parsed.bozo:
+        check.fail("", "document", "no parse errors", str(parsed.get("bozo_exception")))
+        return
+    check.same("", "version", "atom10" if fmt == "atom" else "rss20", parsed.version)
+    f = parsed.feed
+    check.same("", "title", feed.title, one_line(f.get("title", "")))
+    if fmt == "atom":
+        check.same("", "id", feed.id, f.get("id"))
+    check.same("", "updated", _instant(feed.updated), _parsed_instant(f.get("updated_parsed")))
+    links = f.get("links", [])
+    check.same("", "self link", feed.self_url(fmt), next((k.href for k in links if k.rel == "self"), None))
+    check.same("", "hub links", sorted(feed.hubs), sorted(k.href for k in links if k.rel == "hub"))
+    check.same("", "alternate link", feed.home, next((k.href for k in links if k.rel == "alternate"), None))
+    for el in root.iter():
+        if el.tag in _DATE_TAGS and not (_ZONED if "{" in str(el.tag) else _RFC822_ZONED).search((el.text or "").strip()):
+            check.fail("", f"date {etree.QName(el).localname}", "a date with a zone", el.text or "")
+        href = el.get("href")
+        if href is not None and not is_absolute_iri(href):
+            check.fail("", "link", "an absolute URL", href)
+    _verify_entries(check, entries, [_xml_entry(fmt, e) for e in parsed.entries])
+
+
+def _xml_entry(fmt: str, e: Any) -> dict[str, Any]:
+    """What feedparser read of one entry, in the terms of ``EntryView``."""
+    content = e.get("content") or []
+    author = e.get("author_detail", {}).get("name") or e.get("author")
+    return {
+        "id": e.get("id"),
+        "title": one_line(e.get("title", "")),
+        "link": next((k.href for k in e.get("links", []) if k.get("rel") == "alternate"), e.get("link")),
+        "published": _parsed_instant(e.get("published_parsed")),
+        "updated": _parsed_instant(e.get("updated_parsed")),
+        "author": author,
+        "labels": [t.term for t in e.get("tags", [])],
+        "content_html": content[0].value if content else "",
+        "summary": one_line(e.get("summary", "")),
+    }
+
+
+def _verify_entries(check: _Checker, entries: Sequence[EntryView], got: Sequence[dict[str, Any]]) -> None:
+    check.same("", "entry count", len(entries), len(got))
+    ids = [g["id"] for g in got]
+    if len(set(ids)) != len(ids):
+        check.fail("", "entry ids", "unique ids", ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+    for want, g in zip(entries, got):
+        eid = want.id
+        check.same(eid, "id", want.id, g["id"])
+        check.same(eid, "title", want.title, g["title"])
+        check.same(eid, "link", want.link, g["link"])
+        check.same(eid, "published", _instant(want.published), g["published"])
+        check.same(eid, "updated", _instant(want.updated), g["updated"])
+        check.same(eid, "author", want.author.name, g["author"])
+        check.same(eid, "labels", list(want.labels), g["labels"])
+        check.same(eid, "content", want.content_html, g["content_html"])
+        if want.summary:
+            check.same(eid, "summary", want.summary, g["summary"])
+        for link in relative_links(g["content_html"]):
+            check.fail(eid, "content link", "an absolute URL", link)
+
+
+@lru_cache(maxsize=1)
+def _json_schema() -> jsonschema.protocols.Validator:
+    schema = json.loads(resources.files("newswire").joinpath("schemas/jsonfeed-1.1.json").read_text("utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _json_instant(check: _Checker, eid: str, field: str, text: Any) -> int | None:
+    if not isinstance(text, str) or not _ZONED.search(text):
+        check.fail(eid, field, "an RFC 3339 date with a zone", str(text))
+        return None
+    try:
+        return _instant(datetime.fromisoformat(text))
+    except ValueError:
+        check.fail(eid, field, "an RFC 3339 date", text)
+        return None
+
+
+def _verify_json(check: _Checker, data: bytes, feed: FeedView, entries: Sequence[EntryView]) -> None:
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        check.fail("", "document", "valid UTF-8 JSON", str(exc))
+        return
+    errors = sorted(_json_schema().iter_errors(doc), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        check.fail("", "schema " + "/".join(map(str, first.path)), "JSON Feed 1.1", first.message)
+        return
+    check.same("", "title", feed.title, doc.get("title"))
+    check.same("", "self link", feed.self_url("json"), doc.get("feed_url"))
+    check.same("", "alternate link", feed.home, doc.get("home_page_url"))
+    check.same("", "hub links", sorted(feed.hubs), sorted(h["url"] for h in doc.get("hubs", [])))
+    for key in ("feed_url", "home_page_url"):
+        if not is_absolute_iri(doc.get(key, "x:")):
+            check.fail("", key, "an absolute URL", doc[key])
+    got = []
+    for item in doc["items"]:
+        eid = item.get("id", "")
+        got.append({
+            "id": item.get("id"),
+            "title": item.get("title", ""),
+            "link": item.get("url"),
+            "published": _json_instant(check, eid, "date_published", item.get("date_published")),
+            "updated": _json_instant(check, eid, "date_modified", item.get("date_modified")),
+            "author": (item.get("authors") or [{}])[0].get("name"),
+            "labels": item.get("tags", []),
+            "content_html": item.get("content_html", ""),
+            "summary": item.get("summary", ""),
+        })
+    _verify_entries(check, entries, got)
+
+
+def check_any(data: bytes, name: str) -> tuple[str, list[Problem]]:
+    """Verify any feed without a model: it parses cleanly, ids are unique, dates and links sound."""
+    check = _Checker(name)
+    if data.lstrip()[:1] == b"{":
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            check.fail("", "document", "valid UTF-8 JSON", str(exc))
+            return "not JSON", check.problems
+        errors = sorted(_json_schema().iter_errors(doc), key=lambda e: list(e.path))
+        for err in errors[:5]:
+            check.fail("", "schema " + "/".join(map(str, err.path)), "JSON Feed 1.1", err.message)
+        if errors:
+            return "JSON Feed with schema errors", check.problems
+        items = doc["items"]
+        ids = [i.get("id") for i in items]
+        for item in items:
+            for key in ("date_published", "date_modified"):
+                if key in item:
+                    _json_instant(check, item.get("id", ""), key, item[key])
+        kind = "JSON Feed 1.1"
+    else:
+        try:
+            root = etree.fromstring(data, _SAFE)
+        except etree.XMLSyntaxError as exc:
+            check.fail("", "document", "well-formed XML", str(exc))
+            return "not XML", check.problems
+        parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+        if parsed.bozo:
+            check.fail("", "document", "no parse errors", str(parsed.get("bozo_exception")))
+        ids = [e.get("id") for e in parsed.entries]
+        for el in root.iter():
+            if el.tag in _DATE_TAGS and not (_ZONED if "{" in str(el.tag) else _RFC822_ZONED).search(
+                    (el.text or "").strip()):
+                check.fail("", f"date {etree.QName(el).localname}", "a date with a zone", el.text or "")
+        kind = parsed.version or "unknown format"
+        items = parsed.entries
+    if None in ids:
+        check.fail("", "entry ids", "an id on every entry", f"{ids.count(None)} without")
+    present = [i for i in ids if i is not None]
+    if len(set(present)) != len(present):
+        check.fail("", "entry ids", "unique ids", ", ".join(sorted({i for i in present if present.count(i) > 1})))
+    return f"{kind}, {len(items)} entries", check.problems

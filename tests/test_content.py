@@ -1,0 +1,149 @@
+"""Markdown → store: front matter rules, errors with file:line, and what sync never loses."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+import pytest
+
+from newswire.content import SourceError, read_post, sync
+from newswire.publish import open_store
+
+from conftest import Journal
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+
+
+def _sync(journal: Journal, now: datetime = NOW):  # type: ignore[no-untyped-def]
+    config = journal.config()
+    with open_store(config) as store:
+        return sync(config, store, now)
+
+
+def _rows(journal: Journal) -> list[sqlite3.Row]:
+    db = sqlite3.connect(journal.root / "newswire.db")
+    db.row_factory = sqlite3.Row
+    return db.execute("SELECT * FROM posts ORDER BY id").fetchall()
+
+
+def test_front_matter_becomes_a_post(journal: Journal) -> None:
+    path = journal.post("atlas", title="Operation ATLAS", date="2009-11-06", labels=("Cash Smuggling", "", "  "),
+                        body="Text with [a link](/x.html).\n\n<div class='raw'>kept</div>")
+    post = read_post(path, "atlas.md", journal.config(), {"jmorton"})
+    assert post.title == "Operation ATLAS"
+    assert post.published.isoformat() == "2009-11-06T00:00:00-05:00"  # the journal's zone
+    assert post.labels == ("Cash Smuggling",)  # empty labels are ignored
+    assert "<div class='raw'>kept</div>" in post.body
+    assert post.author_key == "jmorton" and post.author_name is None
+    assert post.proposed_id == "tag:journal.test,2009:post/2009-11-06/operation-atlas"
+
+
+def test_unknown_author_name_is_added(journal: Journal) -> None:
+    journal.post("guest", author="Rand Beers", affiliation="Under Secretary")
+    report = _sync(journal)
+    assert report.added == 1
+    config = journal.config()
+    with open_store(config) as store:
+        author, slug = store.authors()["rand-beers"]
+    assert author.name == "Rand Beers" and author.affiliation == "Under Secretary" and slug == "rand-beers"
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("no front matter\n", 1, "must start with a '---' line"),
+    ("---\ntitle: x\n", 2, "never closed"),
+    ("---\ntitle: A\ndate: 2009-13-45\nauthor: jmorton\n---\nbody\n", 3, "'date'"),
+    ("---\ntitle: A\nauthor: jmorton\n---\nbody\n", 2, "needs 'date'"),
+    ("---\ntitle: A\ndate: 2009-01-01\nauthor: jmorton\nlabels: [a, {b: c}]\n---\n", 5, "each label must be text"),
+    ("---\ntitle: A\ndate: 2009-01-01\nauthor: jmorton\ncolour: red\n---\n", 5, "unknown front matter key 'colour'"),
+    ("---\ntitle: [A\ndate: 2009-01-01\n---\n", 3, "not valid YAML"),
+    ("---\ntitle: A\ndate: 2009-01-01\nauthor: jmorton\ndraft: maybe\n---\n", 5, "'draft' must be true or false"),
+])
+def test_bad_files_are_reported_with_their_line(journal: Journal, text: str, line: int, message: str) -> None:
+    path = journal.raw_post("bad", text)
+    with pytest.raises(SourceError) as info:
+        read_post(path, "bad.md", journal.config(), {"jmorton"})
+    assert str(info.value).startswith(f"bad.md:{line}: "), str(info.value)
+    assert message in str(info.value)
+
+
+def test_a_bad_edit_leaves_the_stored_post_exactly_as_it_was(journal: Journal) -> None:
+    path = journal.post("p", title="Good title", body="Good body")
+    _sync(journal)
+    before = [dict(r) for r in _rows(journal)]
+    path.write_text("---\ntitle: Broken\ndate: not a date\nauthor: jmorton\n---\nNew body\n", encoding="utf-8")
+    report = _sync(journal)
+    assert [str(e) for e in report.errors] == [
+        "p.md:3: 'date': 'not a date' is not an ISO 8601 date (write e.g. 2009-11-06 or 2009-11-06T09:30:00-05:00)"]
+    assert report.deleted == 0
+    assert [dict(r) for r in _rows(journal)] == before
+
+
+def test_sync_twice_changes_nothing(journal: Journal) -> None:
+    journal.post("a", title="A")
+    journal.post("b", title="B", date="2009-11-07")
+    assert _sync(journal).added == 2
+    before = [dict(r) for r in _rows(journal)]
+    again = _sync(journal, NOW.replace(hour=13))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
+    assert [dict(r) for r in _rows(journal)] == before
+
+
+def test_retitled_post_keeps_its_id_and_updated_moves_only_on_real_change(journal: Journal) -> None:
+    path = journal.post("p", title="First title")
+    _sync(journal)
+    (first,) = _rows(journal)
+    journal.post("p", title="Second title")
+    _sync(journal, NOW.replace(day=30, hour=14))
+    (second,) = _rows(journal)
+    assert second["entry_id"] == first["entry_id"]
+    assert second["updated"] == "2026-11-30T14:00:00Z" and first["updated"] == first["published"]
+    path.touch()
+    _sync(journal, NOW.replace(hour=15))
+    (third,) = _rows(journal)
+    assert third["updated"] == second["updated"]
+
+
+def test_updated_never_goes_backwards_when_the_clock_does(journal: Journal) -> None:
+    journal.post("p", title="One")
+    _sync(journal, NOW)
+    journal.post("p", title="Two")
+    _sync(journal, NOW.replace(hour=18))
+    journal.post("p", title="Three")
+    _sync(journal, NOW.replace(hour=1))  # the clock went back
+    (row,) = _rows(journal)
+    assert row["updated"] == "2026-11-30T18:00:01Z"
+
+
+def test_removed_file_deletes_its_post_and_a_returning_file_restores_it(journal: Journal) -> None:
+    path = journal.post("p", title="Kept")
+    _sync(journal)
+    text = path.read_text()
+    path.unlink()
+    assert _sync(journal).deleted == 1
+    (row,) = _rows(journal)
+    assert row["deleted_at"] is not None and row["deleted_by"] == "sync"
+    path.write_text(text)
+    assert _sync(journal).restored == 1
+    (row,) = _rows(journal)
+    assert row["deleted_at"] is None
+
+
+def test_duplicate_explicit_ids_are_refused(journal: Journal) -> None:
+    journal.post("a", title="A", id="same-key")
+    journal.post("b", title="B", id="same-key")
+    report = _sync(journal)
+    assert report.added == 1
+    assert [str(e) for e in report.errors] == [
+        "b.md:1: id 'tag:journal.test,2009:post/same-key' is already used by a.md"]
+
+
+def test_absolute_iri_id_is_kept_and_labels_match_without_case(journal: Journal) -> None:
+    journal.post("a", title="A", id="urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427", labels=("Border",))
+    journal.post("b", title="B", labels=("BORDER", "border"))
+    _sync(journal)
+    rows = _rows(journal)
+    assert rows[0]["entry_id"] == "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+    db = sqlite3.connect(journal.root / "newswire.db")
+    assert db.execute("SELECT name, slug FROM labels").fetchall() == [("Border", "border")]
+    assert db.execute("SELECT count(*) FROM post_labels").fetchone()[0] == 2
