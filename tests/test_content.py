@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from newswire.content import SourceError, read_post, sync
-from newswire.publish import open_store
+from newswire.job import open_store
 
 from conftest import Journal
 

@@ -8,7 +8,7 @@ The library API the command line is built on::
 """
 
 from .config import Config, load_config
-from .publish import PublishReport, check_published, publish
+from .job import PublishReport, check_published, publish
 
 __version__ = "0.1.0"
 

@@ -21,7 +21,7 @@ from .config import Config, load_config
 from .errors import EXIT_FAILED, EXIT_OK, NewswireError, UsageError
 from .fetch import fetch
 from .lock import journal_lock
-from .publish import PublishReport, check_published, open_store, publish, utcnow
+from .job import PublishReport, check_published, open_store, publish, utcnow
 from .scaffold import init_journal
 from .store import from_utc_text
 from .verify import check_any

@@ -145,8 +145,14 @@ class _Run:
     def run(self) -> None:
         if not self.dry_run:
             clean_temporaries(self.out)
-        todo = [(pf, fmt) for pf in self.plan.feeds for fmt in self.formats
-                if self.full or not self._in_place(pf.feed.path(fmt), pf.fingerprint)]
+        todo = []
+        for pf in self.plan.feeds:
+            for fmt in self.formats:
+                if self.full or not self._in_place(pf.feed.path(fmt), pf.fingerprint):
+                    todo.append((pf, fmt))
+                else:
+                    self.report.results.append(DocumentResult(pf.feed.path(fmt), pf.feed.dir or "journal",
+                                                              "unchanged"))
         self.report.feeds = len(self.plan.feeds)
         self.report.documents = len(self.plan.feeds) * len(self.formats) + len(INDEX_FILES)
         self._load_views([pf for pf, _ in todo])

@@ -1,0 +1,231 @@
+"""The publish job through the library API: what is produced, what is left alone, what is refused."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import feedparser
+import pytest
+from lxml import etree
+
+import newswire.job as job_module
+from newswire.job import check_published, publish
+from newswire.verify import Problem
+
+from conftest import CONFIG, Journal
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+
+
+def _example(journal: Journal) -> None:
+    journal.post("atlas", title="Operation ATLAS", date="2009-11-06T10:30:00-05:00", author="jmorton",
+                 labels=("Cash Smuggling", "International Cooperation"),
+                 body="See [the report](/reports/atlas.html) and ![map](images/map.png).")
+    journal.post("border", title="Southwest Border", date="2009-04-07T18:05:00-07:00", author="napolitano",
+                 labels=("Border Security", "International Cooperation"), body="Border text & more.")
+    journal.post("fugitives", title="ICE Focus on Immigration Fugitives", date="2009-02-04", author="John Torres",
+                 affiliation="ICE Acting Assistant Secretary", labels=("Immigration Enforcement", ""))
+    journal.post("draft", title="Not yet", date="2009-12-01", draft=True, labels=("Secret Label",))
+    journal.post("future", title="Scheduled", date="2030-01-15T09:00:00-05:00", labels=("Later Label",))
+
+
+def _opml_paths(journal: Journal) -> list[str]:
+    root = etree.parse(str(journal.feeds / "index.opml")).getroot()
+    return [o.get("xmlUrl").removeprefix("https://journal.test/feeds/") for o in root.iter("outline")
+            if o.get("xmlUrl")]
+
+
+def _entries(journal: Journal, path: str = "atom.xml") -> list[feedparser.FeedParserDict]:
+    return feedparser.parse((journal.feeds / path).read_bytes()).entries
+
+
+def test_publish_produces_every_feed_in_every_format_listed_in_opml(journal: Journal) -> None:
+    _example(journal)
+    report = publish(journal.config(), now=NOW)
+    assert report.ok, report.failed
+    feeds = ["", "authors/jmorton/", "authors/napolitano/", "authors/john-torres/",
+             "labels/cash-smuggling/", "labels/international-cooperation/", "labels/border-security/",
+             "labels/immigration-enforcement/"]
+    expected = sorted(f"{d}{name}" for d in feeds for name in ("atom.xml", "rss.xml", "feed.json"))
+    assert sorted(_opml_paths(journal)) == expected
+    assert sorted(journal.files()) == sorted(expected + ["index.html", "index.opml"])
+    assert [e.title for e in _entries(journal)] == ["Operation ATLAS", "Southwest Border",
+                                                   "ICE Focus on Immigration Fugitives"]
+
+
+def test_author_feed_title_says_who_and_label_feed_holds_only_its_posts(journal: Journal) -> None:
+    _example(journal)
+    publish(journal.config(), now=NOW)
+    atom = feedparser.parse((journal.feeds / "authors/john-torres/atom.xml").read_bytes())
+    assert atom.feed.title == "Test Journal: John Torres, ICE Acting Assistant Secretary"
+    assert [e.title for e in _entries(journal, "labels/international-cooperation/atom.xml")] == [
+        "Operation ATLAS", "Southwest Border"]
+
+
+def test_relative_links_become_absolute_against_the_post(journal: Journal) -> None:
+    _example(journal)
+    publish(journal.config(), now=NOW)
+    content = _entries(journal)[0].content[0].value
+    assert 'href="https://journal.test/reports/atlas.html"' in content
+    assert 'src="https://journal.test/2009/11/images/map.png"' in content
+
+
+def test_feed_updated_is_its_newest_entry_not_the_build_time(journal: Journal) -> None:
+    _example(journal)
+    publish(journal.config(), now=NOW)
+    parsed = feedparser.parse((journal.feeds / "atom.xml").read_bytes())
+    assert parsed.feed.updated == "2009-11-06T10:30:00-05:00"
+
+
+def test_same_store_gives_the_same_bytes(journal: Journal, tmp_path: Path) -> None:
+    _example(journal)
+    twin = Journal(tmp_path / "twin")
+    shutil.copytree(journal.root, twin.root)
+    publish(journal.config(), now=NOW)
+    publish(twin.config(), now=NOW.replace(hour=23))
+    assert journal.files() == twin.files()
+
+
+def test_second_publish_touches_nothing_and_renders_nothing(journal: Journal) -> None:
+    _example(journal)
+    publish(journal.config(), now=NOW)
+    stats = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in journal.feeds.rglob("*") if p.is_file()}
+    report = publish(journal.config(), now=NOW.replace(minute=15))
+    assert report.ok and report.rendered == 0 and report.written == 0
+    assert {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in journal.feeds.rglob("*") if p.is_file()} == stats
+
+
+def test_one_changed_post_rewrites_only_the_feeds_that_hold_it(journal: Journal) -> None:
+    _example(journal)
+    publish(journal.config(), now=NOW)
+    before = journal.files()
+    journal.post("border", title="Southwest Border, revisited", date="2009-04-07T18:05:00-07:00",
+                 author="napolitano", labels=("Border Security", "International Cooperation"),
+                 body="Border text & more.")
+    report = publish(journal.config(), now=NOW.replace(hour=13))
+    after = journal.files()
+    changed = sorted(p for p in after if after[p] != before.get(p) and not p.startswith("index."))
+    assert changed == sorted(f"{d}{n}" for d in ("", "authors/napolitano/", "labels/border-security/",
+                                                "labels/international-cooperation/")
+                             for n in ("atom.xml", "rss.xml", "feed.json"))
+    assert report.rendered == 12
+
+
+def test_retitled_post_keeps_its_id(journal: Journal) -> None:
+    _example(journal)
+    publish(journal.config(), now=NOW)
+    first = {e.title: e.id for e in _entries(journal)}["Southwest Border"]
+    journal.post("border", title="A new title", slug="new-slug", date="2009-04-07T18:05:00-07:00",
+                 author="napolitano", labels=("Border Security",))
+    publish(journal.config(), now=NOW.replace(hour=13))
+    entry = {e.title: e for e in _entries(journal)}["A new title"]
+    assert entry.id == first
+    assert entry.link == "https://journal.test/2009/04/new-slug.html"
+    assert entry.updated == "2026-11-30T13:00:00+00:00"
+
+
+def test_drafts_stay_out_and_scheduled_posts_appear_when_due(journal: Journal) -> None:
+    _example(journal)
+    publish(journal.config(), now=NOW)
+    titles = [e.title for e in _entries(journal)]
+    assert "Not yet" not in titles and "Scheduled" not in titles
+    assert not (journal.feeds / "labels/secret-label").exists()
+    assert not (journal.feeds / "labels/later-label").exists()
+    publish(journal.config(), now=datetime(2030, 1, 15, 14, 0, 1, tzinfo=timezone.utc))
+    assert _entries(journal)[0].title == "Scheduled"
+    assert (journal.feeds / "labels/later-label/atom.xml").exists()
+
+
+def test_entries_are_newest_first_and_limited(journal: Journal) -> None:
+    journal.write_config(CONFIG.replace("entries: 25", "entries: 3"))
+    for day in range(1, 8):
+        journal.post(f"p{day}", title=f"Post {day}", date=f"2009-11-0{day}T09:00:00Z")
+    publish(journal.config(), now=NOW)
+    assert [e.title for e in _entries(journal)] == ["Post 7", "Post 6", "Post 5"]
+
+
+def test_summary_mode_publishes_summaries_only(journal: Journal) -> None:
+    journal.write_config(CONFIG.replace("content: full", "content: summary"))
+    journal.post("p", title="P", body="First paragraph here.\n\nSecond paragraph.", summary="")
+    journal.post("q", title="Q", date="2009-11-07", body="Body.", summary="Written summary")
+    publish(journal.config(), now=NOW)
+    entries = _entries(journal)
+    assert [e.summary for e in entries] == ["Written summary", "First paragraph here."]
+    assert all("content" not in e for e in entries)
+    rss = feedparser.parse((journal.feeds / "rss.xml").read_bytes()).entries
+    assert [e.summary for e in rss] == ["Written summary", "First paragraph here."]
+
+
+def test_hub_and_self_links_in_every_format(journal: Journal) -> None:
+    journal.write_config(CONFIG + "notify:\n  websub: [https://hub.test/, https://hub2.test/]\n")
+    journal.post("p", title="P")
+    publish(journal.config(), now=NOW)
+    for name in ("atom.xml", "rss.xml"):
+        links = feedparser.parse((journal.feeds / name).read_bytes()).feed.links
+        assert sorted(k.href for k in links if k.rel == "hub") == ["https://hub.test/", "https://hub2.test/"]
+        assert [k.href for k in links if k.rel == "self"] == [f"https://journal.test/feeds/{name}"]
+    import json
+    doc = json.loads((journal.feeds / "feed.json").read_text())
+    assert doc["hubs"] == [{"type": "WebSub", "url": "https://hub.test/"}, {"type": "WebSub", "url": "https://hub2.test/"}]
+    assert doc["feed_url"] == "https://journal.test/feeds/feed.json"
+
+
+def test_deleted_post_leaves_every_feed(journal: Journal) -> None:
+    _example(journal)
+    publish(journal.config(), now=NOW)
+    (journal.content / "atlas.md").unlink()
+    report = publish(journal.config(), now=NOW.replace(hour=13))
+    assert report.ok and report.sync is not None and report.sync.deleted == 1
+    assert "Operation ATLAS" not in [e.title for e in _entries(journal)]
+    assert _entries(journal, "labels/cash-smuggling/atom.xml") == []
+
+
+def test_a_document_failing_verification_keeps_its_last_good_version(journal: Journal,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _example(journal)
+    publish(journal.config(), now=NOW)
+    before = journal.files()
+    real = job_module.verify_document
+
+    def fail_one(fmt, data, fv, entries, path):  # type: ignore[no-untyped-def]
+        if path == "labels/border-security/rss.xml":
+            return [Problem(path, entries[0].id, "title", "expected", "got")]
+        return real(fmt, data, fv, entries, path)
+
+    monkeypatch.setattr(job_module, "verify_document", fail_one)
+    journal.post("border", title="Changed", date="2009-04-07T18:05:00-07:00", author="napolitano",
+                 labels=("Border Security",))
+    report = publish(journal.config(), now=NOW.replace(hour=13))
+    assert not report.ok
+    assert [r.path for r in report.failed] == ["labels/border-security/rss.xml"]
+    after = journal.files()
+    assert after["labels/border-security/rss.xml"] == before["labels/border-security/rss.xml"]
+    assert after["labels/border-security/atom.xml"] != before["labels/border-security/atom.xml"]
+    assert after["rss.xml"] != before["rss.xml"]
+    monkeypatch.setattr(job_module, "verify_document", real)
+    retry = publish(journal.config(), now=NOW.replace(hour=14))
+    assert retry.ok and [r.path for r in retry.results if r.status == "written"] == ["labels/border-security/rss.xml"]
+
+
+def test_edited_or_missing_files_are_reported_and_restored(journal: Journal) -> None:
+    _example(journal)
+    publish(journal.config(), now=NOW)
+    good = journal.files()
+    (journal.feeds / "rss.xml").write_bytes(b"<rss>defaced</rss>")
+    (journal.feeds / "labels/border-security/feed.json").unlink()
+    check = check_published(journal.config(), now=NOW)
+    assert sorted(r.path for r in check.failed) == ["labels/border-security/feed.json", "rss.xml"]
+    report = publish(journal.config(), now=NOW)
+    assert sorted(r.path for r in report.results if r.status == "written") == [
+        "labels/border-security/feed.json", "rss.xml"]
+    assert journal.files() == good
+    assert check_published(journal.config(), now=NOW).ok
+
+
+def test_dry_run_writes_nothing(journal: Journal) -> None:
+    _example(journal)
+    report = publish(journal.config(), now=NOW, dry_run=True)
+    assert report.ok and report.rendered > 0
+    assert not journal.feeds.exists()
