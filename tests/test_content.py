@@ -138,6 +138,17 @@ def test_duplicate_explicit_ids_are_refused(journal: Journal) -> None:
         "b.md:1: id 'tag:journal.test,2009:post/same-key' is already used by a.md"]
 
 
+def test_an_id_taken_by_an_unchanged_file_is_refused_on_a_later_sync(journal: Journal) -> None:
+    journal.post("a", title="A", id="same-key")
+    _sync(journal)
+    journal.post("b", title="B", id="same-key")
+    report = _sync(journal)
+    assert [str(e) for e in report.errors] == [
+        "b.md:1: id 'tag:journal.test,2009:post/same-key' is already used by a.md"]
+    assert [(r["source"], r["title"]) for r in _rows(journal)] == [("md:a.md", "A")]
+    assert _sync(journal).errors and [(r["source"], r["title"]) for r in _rows(journal)] == [("md:a.md", "A")]
+
+
 def test_absolute_iri_id_is_kept_and_labels_match_without_case(journal: Journal) -> None:
     journal.post("a", title="A", id="urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427", labels=("Border",))
     journal.post("b", title="B", labels=("BORDER", "border"))

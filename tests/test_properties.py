@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import conftest
 from newswire.config import JournalConfig
 from newswire.model import Author, Feed, FeedKind, Label, Post
-from newswire.publish import publish
+from newswire.job import publish
 from newswire.render import Site, entry_view, feed_view, render_document, render_entry
 from newswire.text import clean, one_line, slugify, tag_uri
 from newswire.verify import verify_document

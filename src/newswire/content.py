@@ -193,13 +193,24 @@ def read_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> Po
 def content_files(root: Path) -> list[tuple[Path, str]]:
     """Every ``*.md`` below the content directory, sorted, skipping hidden files."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    base = str(root)
+    for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
         for name in sorted(filenames):
             if name.endswith(".md") and not name.startswith("."):
-                path = Path(dirpath, name)
-                found.append((path, path.relative_to(root).as_posix()))
+                found.append((Path(dirpath, name), prefix + name))
     return found
+
+
+def _stamp(path: Path) -> str | None:
+    """Size, mtime and inode: a file with the same stamp is not read again."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
 
 
 def sync(config: Config, store: Store, now: datetime) -> SyncReport:
@@ -209,27 +220,46 @@ def sync(config: Config, store: Store, now: datetime) -> SyncReport:
     if not root.is_dir():
         report.errors.append(SourceError(str(root), 1, "the content directory does not exist"))
         return report
-    author_keys = {a.key for a in config.authors}
     known = store.sources(SOURCE_PREFIX)
-    seen: set[str] = set()
+    files = content_files(root)
+    seen = {SOURCE_PREFIX + rel for _, rel in files}
+    with store.transaction():  # one commit for the whole directory: fast, and all or nothing
+        _sync_files(config, store, now, files, seen, known, report)
+    return report
+
+
+def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[Path, str]], seen: set[str],
+                known: dict[str, tuple[int, str | None, str | None]], report: SyncReport) -> None:
+    author_keys = {a.key for a in config.authors}
     ids: dict[str, str] = {}
-    for path, rel in content_files(root):
-        seen.add(SOURCE_PREFIX + rel)
+    for path, rel in files:
+        source = SOURCE_PREFIX + rel
+        stamp = _stamp(path)
+        _, deleted_by, known_stamp = known.get(source, (0, None, None))
+        if stamp is not None and stamp == known_stamp and deleted_by is None:
+            report.unchanged += 1
+            continue
         try:
             post = read_post(path, rel, config, author_keys)
-            if post.entry_id and post.entry_id in ids:
-                raise SourceError(rel, 1, f"id {post.entry_id!r} is already used by {ids[post.entry_id]}")
+            owner = ids.get(post.entry_id) if post.entry_id else None
+            if post.entry_id and owner is None:
+                stored = store.source_of(post.entry_id)
+                if stored and stored != source and stored in seen:
+                    owner = stored.removeprefix(SOURCE_PREFIX)
+            if owner is not None:
+                raise SourceError(rel, 1, f"id {post.entry_id!r} is already used by {owner}")
         except SourceError as exc:
             report.errors.append(exc)
             continue
         if post.entry_id:
             ids[post.entry_id] = rel
         outcome = store.upsert_post(post, now)
+        if stamp is not None:
+            store.set_source_stamp(post.source, stamp)
         if outcome == "deleted":
             report.kept_deleted.append(rel)
         else:
             setattr(report, outcome, getattr(report, outcome) + 1)
-    for source, (post_id, deleted_by) in known.items():
+    for source, (post_id, deleted_by, _) in known.items():
         if source not in seen and deleted_by is None and store.mark_deleted(post_id, now, by="sync"):
             report.deleted += 1
-    return report

@@ -51,7 +51,8 @@ MIGRATIONS: tuple[str, ...] = (
         content_hash TEXT NOT NULL,
         draft        INTEGER NOT NULL DEFAULT 0,
         deleted_at   TEXT,
-        deleted_by   TEXT
+        deleted_by   TEXT,
+        source_stamp TEXT
     );
     CREATE INDEX posts_published ON posts(published DESC, id DESC);
     CREATE INDEX posts_author ON posts(author_key, published DESC, id DESC);
@@ -184,6 +185,10 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; nested use joins the outer one, so a batch commits once."""
+        if self.db.in_transaction:
+            yield self.db
+            return
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -342,11 +347,19 @@ class Store:
                              "WHERE id = ? AND deleted_at IS NOT NULL", (post_id,))
             return cur.rowcount == 1
 
-    def sources(self, prefix: str) -> dict[str, tuple[int, str | None]]:
-        """Post id and deletion mark of every post whose source starts with ``prefix``."""
-        rows = self.db.execute("SELECT id, source, deleted_by FROM posts WHERE substr(source, 1, ?) = ?",
-                               (len(prefix), prefix))
-        return {r["source"]: (r["id"], r["deleted_by"]) for r in rows}
+    def sources(self, prefix: str) -> dict[str, tuple[int, str | None, str | None]]:
+        """Post id, deletion mark and source stamp of every post whose source starts with ``prefix``."""
+        rows = self.db.execute("SELECT id, source, deleted_by, source_stamp FROM posts "
+                               "WHERE substr(source, 1, ?) = ?", (len(prefix), prefix))
+        return {r["source"]: (r["id"], r["deleted_by"], r["source_stamp"]) for r in rows}
+
+    def source_of(self, entry_id: str) -> str | None:
+        row = self.db.execute("SELECT source FROM posts WHERE entry_id = ?", (entry_id,)).fetchone()
+        return row["source"] if row else None
+
+    def set_source_stamp(self, source: str, stamp: str) -> None:
+        """Remember the size and mtime of the file a post was read from, to skip it while unchanged."""
+        self.db.execute("UPDATE posts SET source_stamp = ? WHERE source = ?", (stamp, source))
 
     def find_post(self, ref: str) -> int | None:
         """A post by number, entry id, slug or source."""
