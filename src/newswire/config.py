@@ -264,8 +264,8 @@ def _authors(r: _Reader) -> tuple[AuthorConfig, ...]:
     for key, node in r.items.items():
         if not AUTHOR_KEY.match(key):
             r.fail("authors." + key, node.line, "an author key may use letters, digits, '_', '.' and '-'")
-        if isinstance(node.value, str):
-            out.append(AuthorConfig(key=key, name=node.value))
+        if isinstance(node.value, str) and node.value.strip():
+            out.append(AuthorConfig(key=key, name=node.value.strip()))
             continue
         a = _Reader(r.file, node, f"authors.{key}.")
         a.check_keys({"name", "affiliation", "email", "uri"})
@@ -275,7 +275,10 @@ def _authors(r: _Reader) -> tuple[AuthorConfig, ...]:
         email = a.get("email", str, None)
         if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", email):
             a.fail(f"authors.{key}.email", a.line_of("email"), f"{email!r} is not an email address")
-        out.append(AuthorConfig(key=key, name=a.get("name", str), affiliation=a.get("affiliation", str, ""),
+        name = a.get("name", str).strip()
+        if not name:
+            a.fail(f"authors.{key}.name", a.line_of("name"), "must not be empty")
+        out.append(AuthorConfig(key=key, name=name, affiliation=a.get("affiliation", str, ""),
                                 email=email, uri=uri))
     return tuple(out)
 

@@ -15,7 +15,7 @@ from types import ModuleType
 
 from ..config import JournalConfig
 from ..model import Author, Feed, Post
-from ..text import absolutize, one_line, summarize
+from ..text import absolutize, clean, one_line, summarize
 from . import atom, jsonfeed, rss
 
 
@@ -66,16 +66,21 @@ class FeedView:
 
 
 def entry_view(post: Post, site: Site) -> EntryView:
+    """Every string cleaned here, so no renderer can meet a character XML cannot carry."""
+    a = post.author
+    author = Author(a.key, one_line(a.name), one_line(a.affiliation), a.email and one_line(a.email),
+                    a.uri and one_line(a.uri))
+    body = clean(post.body_html)
     return EntryView(
         id=post.entry_id,
         title=one_line(post.title),
         link=post.url,
         published=post.published,
         updated=post.updated,
-        author=post.author,
+        author=author,
         labels=tuple(one_line(label.name) for label in post.labels),
-        content_html=absolutize(post.body_html, post.url).strip() if site.content == "full" else "",
-        summary=one_line(post.summary) or summarize(post.body_html),
+        content_html=absolutize(body, post.url).strip() if site.content == "full" else "",
+        summary=one_line(post.summary) or summarize(body),
     )
 
 

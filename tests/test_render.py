@@ -1,0 +1,93 @@
+"""Rendering is pure and deterministic; verification notices any difference."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from newswire.config import JournalConfig
+from newswire.model import Author, Feed, FeedKind, Label, Post
+from newswire.render import Site, entry_view, feed_view, render_document, render_entry
+from newswire.verify import verify_document
+
+JOURNAL = JournalConfig(title="Test Journal", site_url="https://journal.test/", feeds_url="https://journal.test/feeds/",
+                        id_authority="journal.test", id_date="2009", timezone="America/New_York")
+SITE = Site(JOURNAL, hubs=("https://hub.test/",))
+FEED = Feed(FeedKind.JOURNAL, "journal", "", "tag:journal.test,2009:feed", "Test Journal", "Sub")
+EST = timezone(timedelta(hours=-5))
+
+
+def _post(n: int, **changes: object) -> Post:
+    when = datetime(2009, 11, n, 10, 30, tzinfo=EST)
+    fields: dict[str, object] = dict(
+        entry_id=f"tag:journal.test,2009:post/{n}", source=f"md:{n}.md", slug=f"post-{n}", title=f"Post {n}",
+        body_html=f"<p>Body {n} with <a href=\"/rel/{n}\">a link</a> &amp; more.</p>", summary="",
+        author=Author("jm", "John Morton", "ICE"), labels=(Label("Border", "border"),), published=when,
+        updated=when, url=f"https://journal.test/2009/11/post-{n}.html", content_hash="h")
+    fields.update(changes)
+    return Post(**fields)  # type: ignore[arg-type]
+
+
+def _document(fmt: str, posts: list[Post]) -> tuple[bytes, object, list]:  # type: ignore[type-arg]
+    views = [entry_view(p, SITE) for p in posts]
+    fv = feed_view(FEED, views, SITE, ("atom", "rss", "json"))
+    return render_document(fmt, fv, [render_entry(fmt, v) for v in views]), fv, views
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+def test_rendering_is_deterministic_and_keeps_the_given_order(fmt: str) -> None:
+    posts = [_post(3), _post(2), _post(1)]
+    first, fv, views = _document(fmt, posts)
+    second, _, _ = _document(fmt, posts)
+    assert first == second
+    assert first.index(b"post/3") < first.index(b"post/2") < first.index(b"post/1")
+    assert verify_document(fmt, first, fv, views, "x") == []  # type: ignore[arg-type]
+
+
+def test_no_build_time_anywhere() -> None:
+    data, _, _ = _document("rss", [_post(2)])
+    assert str(datetime.now().year).encode() not in data
+    data, _, _ = _document("atom", [_post(2)])
+    assert b"<updated>2009-11-02T10:30:00-05:00</updated>" in data
+
+
+@pytest.mark.parametrize("fmt, old, new, field", [
+    ("atom", b"<title>Post 2</title>", b"<title>Post 9</title>", "title"),
+    ("atom", b"post-2.html", b"post-9.html", "link"),
+    ("atom", b"<published>2009-11-02T10:30:00-05:00", b"<published>2009-11-02T10:30:00-04:00", "published"),
+    ("atom", b'<category term="Border"/>', b"", "labels"),
+    ("atom", b"Body 2", b"Body 9", "content"),
+    ("rss", b"<dc:creator>John Morton</dc:creator>", b"<dc:creator>Someone</dc:creator>", "author"),
+    ("rss", b'rel="hub"', b'rel="via"', "hub links"),
+    ("json", b'"Post 2"', b'"Post 9"', "title"),
+    ("json", b'"date_modified":"2009-11-02T10:30:00-05:00"', b'"date_modified":"2009-11-02T10:30:00"',
+     "date_modified"),
+])
+def test_verification_names_the_field_that_differs(fmt: str, old: bytes, new: bytes, field: str) -> None:
+    data, fv, views = _document(fmt, [_post(2)])
+    assert old in data
+    problems = verify_document(fmt, data.replace(old, new, 1), fv, views, "atom.xml")  # type: ignore[arg-type]
+    assert field in {p.field for p in problems}, problems
+
+
+def test_verification_refuses_relative_links_and_duplicate_ids() -> None:
+    post = _post(2)
+    data, fv, views = _document("json", [post, post])
+    problems = verify_document("json", data, fv, views, "feed.json")  # type: ignore[arg-type]
+    assert any(p.field == "entry ids" for p in problems)
+    doc = json.loads(data)
+    doc["items"][0]["content_html"] = '<a href="/relative">x</a>'
+    problems = verify_document("json", json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
+    assert any(p.field == "content link" for p in problems)
+
+
+def test_hostile_text_renders_to_valid_documents() -> None:
+    nasty = "x\x00y\x0b<script>]]>&nbsp;\u202eRTL\u0301 \ufffe"
+    post = _post(2, title=nasty, body_html="<p>" + nasty + "</p>", labels=(Label(nasty, "x"),),
+                 author=Author("x", nasty))
+    for fmt in ("atom", "rss", "json"):
+        data, fv, views = _document(fmt, [post])
+        assert verify_document(fmt, data, fv, views, "x") == []  # type: ignore[arg-type]
+        assert b"\x00" not in data and b"\x0b" not in data
