@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 
 from .config import Config, JournalConfig
 from .store import PostInput, Store
-from .text import clean, is_absolute_iri, one_line, slugify
+from .text import clean_html, is_absolute_iri, one_line, slugify
 from .yamlio import Located, compose, error_line
 
 SOURCE_PREFIX = "md:"
@@ -175,7 +175,7 @@ def read_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> Po
         source=SOURCE_PREFIX + rel,
         key=key,
         title=title,
-        body=clean(_markdown.render(body)),
+        body=clean_html(_markdown.render(body)),
         summary=one_line(text_of("summary") or ""),
         author_key=author if author in author_keys else "",
         author_name=None if author in author_keys else author,

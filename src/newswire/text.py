@@ -25,6 +25,25 @@ def clean(text: str) -> str:
     return _BAD_CHARS.sub("", text)
 
 
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?")
+
+
+def _xml_char(code: int) -> bool:
+    return code < 0x110000 and not _BAD_CHARS.match(chr(code))
+
+
+def clean_html(body: str) -> str:
+    """``clean`` for HTML: also turns character references to forbidden code points into U+FFFD.
+
+    An HTML parser would decode ``&#1;`` into a control character that no XML document
+    can carry; the replacement character is what HTML5 gives for such references.
+    """
+    def fix(m: re.Match[str]) -> str:
+        code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        return m.group(0) if _xml_char(code) else "\ufffd"
+    return _CHAR_REF.sub(fix, clean(body))
+
+
 def one_line(text: str) -> str:
     """Clean text and fold all white space to single spaces (titles, names, labels)."""
     return _SPACE.sub(" ", clean(text)).strip()
@@ -62,12 +81,14 @@ def absolutize(body: str, base: str) -> str:
     """
     if not body.strip() or not _maybe_relative(body):
         return body
-    root = lxml.html.fragment_fromstring(body, create_parent="div")
+    root = _fragment(body)
+    if root is None:
+        return body
     changed = False
     for el in root.iter():
         if not isinstance(el.tag, str):
             continue
-        for attr in ("href", "src", "poster", "cite"):
+        for attr in _LINK_ATTRS:
             value = el.get(attr)
             if value is not None and not is_absolute_iri(value.strip()):
                 el.set(attr, urljoin(base, value.strip()))
@@ -78,9 +99,8 @@ def absolutize(body: str, base: str) -> str:
             changed = True
     if not changed:
         return body
-    inner = root.text or ""
-    inner = html.escape(inner, quote=False)
-    return inner + "".join(lxml.html.tostring(child, encoding="unicode") for child in root)
+    inner = html.escape(root.text or "", quote=False)
+    return clean(inner + "".join(lxml.html.tostring(child, encoding="unicode") for child in root))
 
 
 def _absolute_candidate(candidate: str, base: str) -> str:
@@ -89,6 +109,8 @@ def _absolute_candidate(candidate: str, base: str) -> str:
     return " ".join([url, *parts[1:]])
 
 
+_TAG = re.compile(r"<[^>]*(?:>|$)")
+_LINK_ATTRS = ("href", "src", "poster", "cite")
 _ATTR = re.compile(r"""\s(?:href|src|srcset|poster|cite)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 
 
@@ -101,26 +123,37 @@ def _maybe_relative(body: str) -> bool:
 
 
 def relative_links(body: str) -> list[str]:
-    """Every href/src in an HTML fragment that is not absolute (used by verification)."""
-    found = []
-    for m in _ATTR.finditer(body):
-        value = html.unescape((m.group(1) or m.group(2) or m.group(3) or "").strip())
-        if m.group(0).lower().lstrip().startswith("srcset"):
-            urls = [c.strip().split()[0] for c in value.split(",") if c.strip()]
-        else:
-            urls = [value]
-        found.extend(u for u in urls if not is_absolute_iri(u))
+    """Every href/src/srcset URL in an HTML fragment that is not absolute (used by verification)."""
+    if not _maybe_relative(body):
+        return []
+    root = _fragment(body)
+    found: list[str] = []
+    for el in root.iter() if root is not None else ():
+        if not isinstance(el.tag, str):
+            continue
+        for attr in _LINK_ATTRS:
+            value = el.get(attr)
+            if value is not None and not is_absolute_iri(value.strip()):
+                found.append(value.strip())
+        for candidate in (el.get("srcset") or "").split(","):
+            if candidate.strip() and not is_absolute_iri(candidate.split()[0]):
+                found.append(candidate.split()[0])
     return found
+
+
+def _fragment(body: str) -> "lxml.html.HtmlElement | None":
+    """An HTML fragment parsed under a <div>, or None if lxml cannot take it."""
+    try:
+        return lxml.html.fragment_fromstring(body, create_parent="div")
+    except (etree.ParserError, ValueError, AssertionError):  # lxml asserts on stray <html> tags
+        return None
 
 
 def html_text(body: str) -> str:
     """The readable text of an HTML fragment, white space folded."""
-    if not body.strip():
-        return ""
-    try:
-        root = lxml.html.fragment_fromstring(body, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return one_line(body)
+    root = _fragment(body) if body.strip() else None
+    if root is None:
+        return one_line(_TAG.sub("", body))
     for bad in root.xpath("//script|//style"):
         bad.drop_tree()
     return one_line(root.text_content())
@@ -128,14 +161,9 @@ def html_text(body: str) -> str:
 
 def summarize(body: str, limit: int = 400) -> str:
     """Plain-text summary: the first paragraph, or the first ``limit`` characters cut at a word."""
-    if not body.strip():
-        return ""
-    try:
-        root = lxml.html.fragment_fromstring(body, create_parent="div")
-        first = root.find(".//p")
-        text = one_line(first.text_content()) if first is not None else ""
-    except (etree.ParserError, ValueError):
-        text = ""
+    root = _fragment(body) if body.strip() else None
+    first = root.find(".//p") if root is not None else None
+    text = one_line(first.text_content()) if first is not None else ""
     if not text:
         text = html_text(body)
     if len(text) <= limit:

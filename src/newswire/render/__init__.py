@@ -15,7 +15,7 @@ from types import ModuleType
 
 from ..config import JournalConfig
 from ..model import Author, Feed, Post
-from ..text import absolutize, clean, one_line, summarize
+from ..text import absolutize, clean_html, one_line, summarize
 from . import atom, jsonfeed, rss
 
 
@@ -70,7 +70,7 @@ def entry_view(post: Post, site: Site) -> EntryView:
     a = post.author
     author = Author(a.key, one_line(a.name), one_line(a.affiliation), a.email and one_line(a.email),
                     a.uri and one_line(a.uri))
-    body = clean(post.body_html)
+    body = clean_html(post.body_html)
     return EntryView(
         id=post.entry_id,
         title=one_line(post.title),

@@ -28,7 +28,7 @@ class ChannelExtension(BaseExtension):
 
 
 class ItemExtension(BaseEntryExtension):
-    """RSS item extras: ``dc:creator`` when the author has no email, and ``atom:updated``."""
+    """RSS item extras: ``dc:creator`` (the author's name) and ``atom:updated``."""
 
     def __init__(self) -> None:
         self.creator: str | None = None

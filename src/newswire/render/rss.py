@@ -25,10 +25,7 @@ def entry(view: "EntryView") -> bytes:
         fe.description(view.summary)
     if view.content_html:
         fe.content(view.content_html)
-    if view.author.email:
-        fe.author(name=view.author.name, email=view.author.email)
-    else:
-        fe.newswire.creator = view.author.name
+    fe.newswire.creator = view.author.name  # RSS <author> must be an email address; the name goes here
     fe.newswire.updated = view.updated.isoformat()
     for label in view.labels:
         fe.category(term=label)
