@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import feedparser
+import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -39,10 +40,13 @@ MARKUP = ["<b>", "</b>", "</p>", "<p>", "<script>", "</script>", "<style>", "]]>
           "&amp;", "&nbsp;", "&#0;", "&#x1;", "&#xD800;", "&lt;", "&", "<", ">", '"', "'", "&bogus;",
           '<a href="/rel">', '<a href="https://ok.test/">', "</a>", '<img src="x.png">', "<br/>", "<?pi?>",
           "<![endif]>", "<!DOCTYPE x>", "<html>", "<body>", "<feed>", "<entry>", "<item>"]
-# Right-to-left text, bidi controls, combining marks, zero-width characters, astral characters.
+# Right-to-left text, bidi controls, combining marks, zero-width characters, astral characters,
+# and text that looks like UTF-8 misread as Latin-1.
 SCRIPTS = ["\u05e9\u05dc\u05d5\u05dd", "\u0645\u0631\u062d\u0628\u0627", "\u202e", "\u202a", "\u200f", "\u200e",
            "\u2066", "\u2069", "e\u0301", "\u0301", "\u0336", "\u200b", "\u200d", "\U0001f600", "\U0001d11e",
-           "\u0130", "\u00df", "\ufb01", "\u2126", "\u1e9e"]
+           "\u0130", "\u00df", "\ufb01", "\u2126", "\u1e9e",
+           # UTF-8 read as Latin-1 ("mojibake"), which some readers try to undo.
+           "\u00c3\u00a9", "\u00c2\u00a1", "\u00c2\u00a3", "\u00e2\u0080\u0099"]
 
 fragments = st.one_of(
     st.text(),
@@ -167,11 +171,20 @@ def fold(text: str) -> str:
     return " ".join(text.split())
 
 
+def as_written(value: str) -> str:
+    """``value`` as the front matter ``Journal.post`` writes gives it back (YAML reads a raw NEL
+    that PyYAML leaves in a quoted scalar as a line break, so it comes back as a space)."""
+    return yaml.safe_load(yaml.safe_dump({"v": value}, allow_unicode=True))["v"]
+
+
+front_matter_texts = visible_texts.filter(lambda t: one_line(as_written(t)) != "")
+
+
 @st.composite
 def markdown_posts(draw: st.DrawFn) -> dict[str, object]:
     return {
-        "title": draw(visible_texts),
-        "author": draw(st.sampled_from(["jmorton", "napolitano"]) | visible_texts),
+        "title": draw(front_matter_texts),
+        "author": draw(st.sampled_from(["jmorton", "napolitano"]) | front_matter_texts),
         "labels": tuple(draw(st.lists(texts, max_size=3))),
         "body": draw(texts),
         "date": draw(dates())[0].isoformat(),
@@ -208,7 +221,7 @@ def test_publishing_any_markdown_gives_clean_feeds(drafts: list[dict[str, object
         for path in feeds.rglob("*"):
             assert path.resolve().is_relative_to(feeds), path
 
-        expected = sorted(fold(one_line(str(d["title"]))) for d in drafts)
+        expected = sorted(fold(one_line(as_written(str(d["title"])))) for d in drafts)
         atoms = sorted(feeds.rglob("atom.xml"))
         assert feeds / "atom.xml" in atoms
         titles_by_id: dict[str, str] = {}
