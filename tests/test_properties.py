@@ -15,6 +15,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import feedparser
+
+from newswire.verify import _same_text as same_text
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -57,6 +59,8 @@ fragments = st.one_of(
 )
 texts = st.lists(fragments, max_size=6).map("".join)
 visible_texts = texts.filter(lambda t: one_line(t) != "")
+# A body is often a single awkward piece on its own, as well as any mixture.
+bodies = fragments | texts
 
 OFFSETS = [0, 60, -300, -240, 330, 345, -570, 840, -720, 765, 525, 1439, -1439]
 zones = st.sampled_from(OFFSETS).map(lambda m: timezone(timedelta(minutes=m)))
@@ -102,7 +106,7 @@ def posts(draw: st.DrawFn, number: int) -> Post:
     title = draw(visible_texts)
     published, updated = draw(dates())
     slug = slugify(title, fallback=f"post-{number}")
-    body = clean(draw(texts))
+    body = clean(draw(bodies))
     return Post(
         entry_id=tag_uri(JOURNAL.id_authority, JOURNAL.id_date, f"post/{published:%Y-%m-%d}/{slug}-{number}"),
         source=f"md:post-{number}.md", slug=slug, title=title, body_html=body, summary=draw(texts),
@@ -171,6 +175,15 @@ def fold(text: str) -> str:
     return " ".join(text.split())
 
 
+def as_feedparser_reads(text: str) -> str:
+    """feedparser re-decodes text that is valid UTF-8 once encoded as Latin-1 ('Â¡' → '¡',
+    feedparser/mixin.py, ``pop``): a reading of the reader's, made on a correct document."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return text
+
+
 def as_written(value: str) -> str:
     """``value`` as the front matter ``Journal.post`` writes gives it back (YAML reads a raw NEL
     that PyYAML leaves in a quoted scalar as a line break, so it comes back as a space)."""
@@ -186,7 +199,7 @@ def markdown_posts(draw: st.DrawFn) -> dict[str, object]:
         "title": draw(front_matter_texts),
         "author": draw(st.sampled_from(["jmorton", "napolitano"]) | front_matter_texts),
         "labels": tuple(draw(st.lists(texts, max_size=3))),
-        "body": draw(texts),
+        "body": draw(bodies),
         "date": draw(dates())[0].isoformat(),
     }
 
@@ -221,7 +234,7 @@ def test_publishing_any_markdown_gives_clean_feeds(drafts: list[dict[str, object
         for path in feeds.rglob("*"):
             assert path.resolve().is_relative_to(feeds), path
 
-        expected = sorted(fold(one_line(as_written(str(d["title"])))) for d in drafts)
+        expected = sorted(fold(as_feedparser_reads(one_line(as_written(str(d["title"]))))) for d in drafts)
         atoms = sorted(feeds.rglob("atom.xml"))
         assert feeds / "atom.xml" in atoms
         titles_by_id: dict[str, str] = {}
@@ -232,7 +245,8 @@ def test_publishing_any_markdown_gives_clean_feeds(drafts: list[dict[str, object
             assert parsed.bozo == 0, f"{path}: {parsed.get('bozo_exception')!r}"
             for entry in parsed.entries:
                 title = fold(entry.get("title", ""))
-                assert title in expected, f"{path}: unexpected entry title {title!r}"
+                # feedparser re-decodes text that looks like UTF-8 read as Latin-1 ('Â¡' → '¡')
+                assert any(same_text(e, title) for e in expected), f"{path}: unexpected entry title {title!r}"
                 assert titles_by_id.setdefault(entry.id, title) == title, f"{path}: {entry.id}"
             if len(rel) == 1:
                 assert sorted(fold(e.get("title", "")) for e in parsed.entries) == expected
