@@ -191,6 +191,9 @@ def as_written(value: str) -> str:
 
 
 front_matter_texts = visible_texts.filter(lambda t: one_line(as_written(t)) != "")
+# Labels that look like paths, reserved names or nothing at all.
+path_like = st.sampled_from(["", " ", "../../etc/passwd", "..", ".", "/", "/etc", "a/../../b", "..\\..\\x",
+                             "con", "NUL", "~", ".hidden", "feeds/../..", "%2e%2e%2f"])
 
 
 @st.composite
@@ -198,7 +201,7 @@ def markdown_posts(draw: st.DrawFn) -> dict[str, object]:
     return {
         "title": draw(front_matter_texts),
         "author": draw(st.sampled_from(["jmorton", "napolitano"]) | front_matter_texts),
-        "labels": tuple(draw(st.lists(texts, max_size=3))),
+        "labels": tuple(draw(st.lists(texts | path_like, max_size=3))),
         "body": draw(bodies),
         "date": draw(dates())[0].isoformat(),
     }
