@@ -91,3 +91,13 @@ def test_hostile_text_renders_to_valid_documents() -> None:
         data, fv, views = _document(fmt, [post])
         assert verify_document(fmt, data, fv, views, "x") == []  # type: ignore[arg-type]
         assert b"\x00" not in data and b"\x0b" not in data
+
+
+def test_rss_keeps_full_text_in_content_encoded_even_without_a_summary() -> None:
+    post = _post(2, body_html='<p><img src="https://journal.test/a.png" alt=""></p>')
+    data, fv, views = _document("rss", [post])
+    assert views[0].summary == ""  # type: ignore[index]
+    assert b"<content:encoded>" in data and b"<description>" not in data.split(b"<item>")[1]
+    assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
+    dropped = data.replace(b"&lt;img src=", b"&lt;span data-x=")
+    assert any(p.field == "content" for p in verify_document("rss", dropped, fv, views, "rss.xml"))  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from .model import Author, Feed, FeedKind, Label
 from .store import EntryRef, Store
 
 # Bump when rendering changes in a way that alters bytes, so every feed is redone once.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 
 @dataclass(frozen=True)

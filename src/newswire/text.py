@@ -141,6 +141,14 @@ def relative_links(body: str) -> list[str]:
     return found
 
 
+def link_targets(body: str) -> list[str]:
+    """Every href/src value of an HTML fragment, in document order."""
+    root = _fragment(body) if body.strip() else None
+    if root is None:
+        return []
+    return [el.get(a) for el in root.iter() if isinstance(el.tag, str) for a in _LINK_ATTRS if el.get(a) is not None]
+
+
 def _fragment(body: str) -> "lxml.html.HtmlElement | None":
     """An HTML fragment parsed under a <div>, or None if lxml cannot take it."""
     try:

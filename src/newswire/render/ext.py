@@ -28,9 +28,11 @@ class ChannelExtension(BaseExtension):
 
 
 class ItemExtension(BaseEntryExtension):
-    """RSS item extras: ``dc:creator`` (the author's name) and ``atom:updated``."""
+    """RSS item extras: ``content:encoded`` (always the full text, never moved into
+    ``description``), ``dc:creator`` (the author's name) and ``atom:updated``."""
 
     def __init__(self) -> None:
+        self.encoded: str = ""
         self.creator: str | None = None
         self.updated: str | None = None
 
@@ -38,6 +40,8 @@ class ItemExtension(BaseEntryExtension):
         return {"atom": ATOM_NS, "dc": DC_NS}
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
+        if self.encoded:
+            etree.SubElement(item, f"{{{CONTENT_NS}}}encoded").text = self.encoded
         if self.creator:
             etree.SubElement(item, f"{{{DC_NS}}}creator").text = self.creator
         if self.updated:

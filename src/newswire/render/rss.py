@@ -14,6 +14,7 @@ from .xml import fragment, splice
 if TYPE_CHECKING:
     from . import EntryView, FeedView
 
+
 def entry(view: "EntryView") -> bytes:
     fe = FeedEntry()
     fe.register_extension("newswire", ItemExtension, atom=False, rss=True)
@@ -23,8 +24,8 @@ def entry(view: "EntryView") -> bytes:
     fe.pubDate(view.published)
     if view.summary:
         fe.description(view.summary)
-    if view.content_html:
-        fe.content(view.content_html)
+    # Not fe.content(): with no description feedgen would move the full text into it.
+    fe.newswire.encoded = view.content_html
     fe.newswire.creator = view.author.name  # RSS <author> must be an email address; the name goes here
     fe.newswire.updated = view.updated.isoformat()
     for label in view.labels:
