@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 
 import click
 
-from . import content, __version__
+from . import __version__, content, notify
 from .config import Config, load_config
 from .errors import EXIT_FAILED, EXIT_OK, NewswireError, UsageError
 from .fetch import fetch
 from .lock import journal_lock
 from .job import PublishReport, check_published, open_store, publish, utcnow
 from .scaffold import init_journal
+from .serve import make_server
 from .store import from_utc_text
 from .verify import check_any
 
@@ -110,7 +111,8 @@ def publish_cmd(ctx: click.Context, full: bool, dry_run: bool, no_ping: bool, no
     """
     config = _config(ctx)
     with _ProgressBar(enabled=not quiet and not as_json) as bar:
-        report = publish(config, full=full, dry_run=dry_run, sync=not no_sync, wait=wait, progress=bar.update)
+        report = publish(config, full=full, dry_run=dry_run, sync=not no_sync, ping=not no_ping, wait=wait,
+                         progress=bar.update)
     _print_report(report, quiet=quiet, as_json=as_json)
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 
@@ -150,6 +152,9 @@ def _print_report(report: PublishReport, *, quiet: bool, as_json: bool) -> None:
         problems += [str(p) for p in result.problems] or [f"{result.path}: not published"]
     for line in problems:
         click.echo(f"newswire: {line}", err=True)
+    if not quiet:
+        for line in report.pings.errors if report.pings else []:
+            click.echo(f"newswire: ping: {line}", err=True)
     if not quiet or not report.ok:
         click.echo(report.summary())
 
@@ -188,6 +193,64 @@ def verify_cmd(ctx: click.Context, sources: tuple[str, ...]) -> None:
         click.echo(f"{source}: {'ok' if not problems else 'FAILED'} ({kind})")
         failed = failed or bool(problems)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.command()
+@click.pass_context
+@_errors_as_messages
+def status(ctx: click.Context) -> None:
+    """Last publish, pending and failed notifications, and the next scheduled post."""
+    config = _config(ctx)
+    with open_store(config) as store:
+        last = store.last_publish()
+        if last is None:
+            click.echo("last publish: never")
+        else:
+            click.echo(f"last publish: {last['finished_at']} {last['status']} ({last['feeds_total']} feeds, "
+                       f"{last['written']} documents written, {last['failed']} failed)")
+        waiting = store.outbox(("pending", "failed"))
+        pending = [n for n in waiting if n.state == "pending"]
+        click.echo(f"notifications: {len(pending)} pending, {len(waiting) - len(pending)} failed")
+        for line in notify.pending_summary(waiting):
+            click.echo(f"  {line}")
+        upcoming = store.next_scheduled(utcnow())
+        click.echo(f"next scheduled post: {upcoming.strftime('%Y-%m-%d %H:%M:%SZ') if upcoming else 'none'}")
+
+
+@main.command()
+@click.option("--all", "everything", is_flag=True, help="Try every pending notification now, whatever its backoff.")
+@click.pass_context
+@_errors_as_messages
+def ping(ctx: click.Context, everything: bool) -> None:
+    """Deliver the notifications that are due (WebSub, weblogUpdates, webhooks)."""
+    config = _config(ctx)
+    with open_store(config) as store:
+        report = notify.deliver(config, store, utcnow(), everything=everything)
+    for line in report.errors:
+        click.echo(f"newswire: ping: {line}", err=True)
+    click.echo(f"notifications: {report.summary()}")
+    sys.exit(EXIT_FAILED if report.failed else EXIT_OK)
+
+
+@main.command()
+@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.pass_context
+@_errors_as_messages
+def serve(ctx: click.Context, port: int, bind: str) -> None:
+    """Preview the output folder over HTTP with feed media types, Link headers and 304s."""
+    config = _config(ctx)
+    try:
+        server = make_server(config, bind, port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {bind}:{port}: {exc.strerror}") from None
+    click.echo(f"serving {config.paths.output} at http://{bind}:{server.server_address[1]}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @main.group()

@@ -98,6 +98,7 @@ class NotifyConfig:
     webhooks: tuple[WebhookConfig, ...] = ()
     timeout: float = 10.0
     max_attempts: int = 8
+    max_age: float = 2 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -311,7 +312,7 @@ def _paths(r: _Reader, base: Path) -> PathsConfig:
 
 
 def _notify(r: _Reader) -> NotifyConfig:
-    r.check_keys({"websub", "weblogs", "webhooks", "timeout", "max_attempts"})
+    r.check_keys({"websub", "weblogs", "webhooks", "timeout", "max_attempts", "max_age"})
     websub = tuple(_check_url(r, "websub", u) for u in r.strings("websub"))
     weblogs = tuple(_check_url(r, "weblogs", u) for u in r.strings("weblogs"))
     hooks = []
@@ -326,6 +327,9 @@ def _notify(r: _Reader) -> NotifyConfig:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
                 h.fail(h.prefix + "secret_env", h.line_of("secret_env"),
                        "must be the name of an environment variable, not the secret itself")
+            if not os.environ.get(env):
+                h.fail(h.prefix + "secret_env", h.line_of("secret_env"),
+                       f"environment variable {env} is not set (export it with the webhook's secret)")
             hooks.append(WebhookConfig(url=_check_url(h, "url", h.get("url", str)), secret_env=env))
     timeout = r.get("timeout", float, 10.0)
     if not 0 < timeout <= 300:
@@ -334,7 +338,18 @@ def _notify(r: _Reader) -> NotifyConfig:
     if not 1 <= attempts <= 100:
         r.fail("notify.max_attempts", r.line_of("max_attempts"), "must be between 1 and 100")
     return NotifyConfig(websub=websub, weblogs=weblogs, webhooks=tuple(hooks), timeout=timeout,
-                        max_attempts=attempts)
+                        max_attempts=attempts, max_age=_duration(r, "max_age", "2d"))
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(r: _Reader, key: str, default: str) -> float:
+    """A duration such as 90s, 30m, 1h or 2d, in seconds."""
+    text = r.get(key, str, default).strip()
+    if not re.fullmatch(r"\d+[smhd]", text) or int(text[:-1]) == 0:
+        r.fail(r.prefix + key, r.line_of(key), f"must be a duration such as 30m, 1h or 2d, not {text!r}")
+    return float(int(text[:-1]) * _UNITS[text[-1]])
 
 
 def _schedule(r: _Reader) -> ScheduleConfig:
@@ -354,8 +369,7 @@ def _sources(file: Path, node: Located | None) -> tuple[SourceConfig, ...]:
         s = _Reader(file, item, f"sources[{i}].")
         s.check_keys({"url", "label", "author", "every"})
         every = s.get("every", str, "1h")
-        if not re.fullmatch(r"\d+[smhd]", every):
-            s.fail(s.prefix + "every", s.line_of("every"), "must look like 30m, 1h or 1d")
+        _duration(s, "every", "1h")
         out.append(SourceConfig(url=_check_url(s, "url", s.get("url", str)), label=s.get("label", str, None),
                                 author=s.get("author", str, None), every=every))
     return tuple(out)

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import content
+from . import content, notify
 from .config import Config
 from .lock import journal_lock
 from .model import Author
 from .plan import Plan, PlannedFeed, make_plan, settings_digest
 from .render import EntryView, Site, entry_view, feed_view, render_document, render_entry
 from .render.index import Listing, html_page, opml
-from .store import DocumentState, Store, from_utc_text
+from .store import DocumentState, EntryRef, Store, from_utc_text
 from .verify import Problem, verify_document
 from .writer import WriteError, clean_temporaries, file_digest, remove, write_atomic
 
@@ -52,6 +52,8 @@ class PublishReport:
     results: list[DocumentResult] = field(default_factory=list)
     sync: content.SyncReport | None = None
     errors: list[str] = field(default_factory=list)
+    queued: int = 0
+    pings: notify.DeliveryReport | None = None
 
     @property
     def failed(self) -> list[DocumentResult]:
@@ -65,14 +67,20 @@ class PublishReport:
         changed = len({r.feed for r in self.results if r.status == "written" and r.feed != "index"})
         failed = len({r.feed for r in self.failed})
         verb = "would publish" if self.dry_run else "published"
+        pings = f", {self.queued} ping{'s' if self.queued != 1 else ''} queued"
+        if self.pings is not None and (self.pings.delivered or self.pings.retrying or self.pings.failed):
+            pings += f" ({self.pings.summary()})"
         return (f"{verb} {changed} of {self.feeds} feeds ({self.written} of {self.documents} documents written, "
-                f"{self.rendered} rendered), {failed} failed in {self.seconds:.1f} s")
+                f"{self.rendered} rendered), {failed} failed{pings} in {self.seconds:.1f} s")
 
     def as_json(self) -> dict[str, object]:
         return {
             "ok": self.ok, "dry_run": self.dry_run, "feeds": self.feeds, "documents": self.documents,
             "rendered": self.rendered, "written": self.written, "removed": self.removed,
-            "seconds": round(self.seconds, 3), "errors": self.errors,
+            "seconds": round(self.seconds, 3), "errors": self.errors, "pings_queued": self.queued,
+            "pings": None if self.pings is None else {
+                "delivered": self.pings.delivered, "retrying": self.pings.retrying, "failed": self.pings.failed,
+                "errors": self.pings.errors},
             "sync_errors": [str(e) for e in self.sync.errors] if self.sync else [],
             "results": [{"path": r.path, "feed": r.feed, "status": r.status,
                          "problems": [str(p) for p in r.problems]} for r in self.results],
@@ -93,9 +101,14 @@ def open_store(config: Config) -> Store:
     return store
 
 
-def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: bool = True,
+def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: bool = True, ping: bool = True,
             now: datetime | None = None, wait: float = 0.0, progress: Progress | None = None) -> PublishReport:
-    """Run one publish of the journal; see the module docstring for the guarantees."""
+    """Run one publish of the journal; see the module docstring for the guarantees.
+
+    Notifications for what changed are queued with the record of the documents, then
+    (unless ``ping`` is false) whatever is due is delivered. A failed ping does not
+    fail the publish: it stays queued and the report says so.
+    """
     started = time.monotonic()
     now = now or utcnow()
     with journal_lock(config.lock_path, wait), open_store(config) as store:
@@ -104,6 +117,8 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
             report.sync = content.sync(config, store, now)
         plan = make_plan(config, store, now)
         _Run(config, store, plan, report, full, dry_run, progress).run()
+        if ping and not dry_run:
+            report.pings = notify.deliver(config, store, now)
         report.seconds = time.monotonic() - started
         if not dry_run:
             store.log_publish(now, utcnow(), "ok" if report.ok else "failed", report.feeds, report.written,
@@ -141,6 +156,8 @@ class _Run:
         self.views: dict[int, EntryView] = {}
         self.fragments: dict[tuple[int, str], bytes] = {}
         self.recorded: list[DocumentState] = []
+        self.changed: dict[str, dict[str, str]] = {}
+        self.changed_entries: dict[int, EntryRef] = {}
 
     def run(self) -> None:
         if not self.dry_run:
@@ -163,7 +180,10 @@ class _Run:
         self._publish_indexes()
         self._remove_orphans()
         if not self.dry_run and self.recorded:
-            self.store.record_documents(self.recorded, self.plan.now)
+            fresh = self.store.unannounced(self.changed_entries.values())
+            notes = notify.changes(self.config, sorted(self.changed.items()), [ref.entry_id for ref in fresh])
+            self.store.record_documents(self.recorded, self.plan.now, notes, fresh)
+            self.report.queued = len(notes)
 
     def _in_place(self, path: str, fingerprint: str) -> bool:
         """True if the recorded document has this fingerprint and its file is as written."""
@@ -198,9 +218,15 @@ class _Run:
         if problems:
             self.report.results.append(DocumentResult(path, pf.feed.dir or "journal", "failed", problems))
             return
-        self._write(path, pf.feed.dir or "journal", data, pf.fingerprint)
+        sha = self._write(path, pf.feed.dir or "journal", data, pf.fingerprint)
+        previous = self.states.get(path)
+        if sha is not None and (previous is None or previous.sha256 != sha):
+            # New bytes for subscribers (a restored hand-edited file is not news).
+            self.changed.setdefault(pf.feed.dir, {})[fmt] = self.config.journal.feed_url(path)
+            self.changed_entries.update((ref.post_id, ref) for ref in pf.entries)
 
-    def _write(self, path: str, feed: str, data: bytes, fingerprint: str) -> None:
+    def _write(self, path: str, feed: str, data: bytes, fingerprint: str) -> str | None:
+        """Write one document; returns its digest once it is in place (None in a dry run or on failure)."""
         if self.dry_run:
             changed = file_digest(self.out / path) != hashlib.sha256(data).hexdigest()
             if self.check and changed:
@@ -208,16 +234,17 @@ class _Run:
                 return
             self.report.results.append(DocumentResult(path, feed, "written" if changed else "unchanged"))
             self.report.written += changed
-            return
+            return None
         try:
             written = write_atomic(self.out, path, data)
         except WriteError as exc:
             self.report.errors.append(str(exc))
             self.report.results.append(DocumentResult(path, feed, "failed"))
-            return
+            return None
         self.recorded.append(DocumentState(path, fingerprint, written.sha256, written.size, written.mtime_ns))
         self.report.results.append(DocumentResult(path, feed, "written" if written.changed else "unchanged"))
         self.report.written += written.changed
+        return written.sha256
 
     def _drift(self, path: str) -> Problem:
         """How a published file differs from what the store says it should be."""

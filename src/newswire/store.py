@@ -89,6 +89,25 @@ MIGRATIONS: tuple[str, ...] = (
         detail      TEXT NOT NULL
     );
     """,
+    # 2: the notification outbox, and what each entry was last announced as.
+    """
+    CREATE TABLE outbox (
+        id           INTEGER PRIMARY KEY,
+        kind         TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        topic        TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        created_at   TEXT NOT NULL,
+        next_at      TEXT NOT NULL,
+        last_error   TEXT,
+        finished_at  TEXT
+    );
+    CREATE UNIQUE INDEX outbox_pending ON outbox(kind, target, topic) WHERE state = 'pending';
+    CREATE INDEX outbox_due ON outbox(state, next_at);
+    ALTER TABLE posts ADD COLUMN announced TEXT;
+    """,
 )
 
 
@@ -464,9 +483,14 @@ class Store:
         return {r["path"]: DocumentState(r["path"], r["fingerprint"], r["sha256"], r["size"], r["mtime_ns"])
                 for r in self.db.execute("SELECT * FROM documents")}
 
-    def record_documents(self, states: Iterable[DocumentState], now: datetime) -> None:
-        """Record documents now in place on disk (called only after their files are written)."""
+    def record_documents(self, states: Iterable[DocumentState], now: datetime,
+                         notifications: Iterable["Notification"] = (), announced: Iterable[EntryRef] = ()) -> None:
+        """Record documents now in place on disk (called only after their files are written),
+        and queue the notifications they cause, in one transaction: a crash loses neither."""
         with self.transaction() as db:
+            for n in notifications:
+                self.enqueue(n, now)
+            db.executemany("UPDATE posts SET announced = ? WHERE id = ?", [(r.digest, r.post_id) for r in announced])
             db.executemany(
                 """INSERT INTO documents (path, fingerprint, sha256, size, mtime_ns, published_at)
                    VALUES (?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET fingerprint=excluded.fingerprint,
@@ -482,12 +506,89 @@ class Store:
                        (to_utc_text(started), to_utc_text(finished), status, feeds_total, written, failed,
                         json.dumps(detail, ensure_ascii=False, sort_keys=True)))
 
+    def unannounced(self, refs: Iterable[EntryRef]) -> list[EntryRef]:
+        """Of these entries, those whose current state was never announced to subscribers."""
+        refs = list(refs)
+        seen: dict[int, str | None] = {}
+        for chunk in _chunks([r.post_id for r in refs], 500):
+            marks = ",".join("?" * len(chunk))
+            seen.update(self.db.execute(f"SELECT id, announced FROM posts WHERE id IN ({marks})", chunk).fetchall())
+        return [r for r in refs if seen.get(r.post_id) != r.digest]
+
+    # --- the outbox ---------------------------------------------------------------------
+
+    def enqueue(self, n: "Notification", now: datetime) -> None:
+        """Queue a notification; one already pending for the same target and topic absorbs it."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id, payload FROM outbox WHERE kind = ? AND target = ? AND topic = ? "
+                             "AND state = 'pending'", (n.kind, n.target, n.topic)).fetchone()
+            if row is None:
+                db.execute("INSERT INTO outbox (kind, target, topic, payload, state, created_at, next_at) "
+                           "VALUES (?,?,?,?, 'pending', ?, ?)",
+                           (n.kind, n.target, n.topic, json.dumps(n.payload, sort_keys=True),
+                            to_utc_text(now), to_utc_text(now)))
+            else:
+                merged = _merge_payload(json.loads(row["payload"]), n.payload)
+                db.execute("UPDATE outbox SET payload = ? WHERE id = ?", (json.dumps(merged, sort_keys=True), row["id"]))
+
+    def outbox(self, states: Sequence[str] = ("pending",), due_by: datetime | None = None) -> list["Notification"]:
+        marks = ",".join("?" * len(states))
+        sql = f"SELECT * FROM outbox WHERE state IN ({marks})"
+        args: list[object] = list(states)
+        if due_by is not None:
+            sql += " AND next_at <= ?"
+            args.append(to_utc_text(due_by))
+        return [_notification(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+
+    def settle(self, n: "Notification", state: str, now: datetime, *, error: str | None = None,
+               next_at: datetime | None = None) -> None:
+        """Record one delivery attempt: delivered, failed for good, or pending until ``next_at``."""
+        with self.transaction() as db:
+            db.execute("UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_at = ?, "
+                       "finished_at = ? WHERE id = ?",
+                       (state, error, to_utc_text(next_at or now), None if state == "pending" else to_utc_text(now),
+                        n.id))
+
     def forget_documents(self, paths: Iterable[str]) -> None:
         with self.transaction() as db:
             db.executemany("DELETE FROM documents WHERE path = ?", ((p,) for p in paths))
 
     def last_publish(self) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM publish_log ORDER BY id DESC LIMIT 1").fetchone()
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to one target: a hub (topic = feed URL), a ping service, a webhook."""
+
+    kind: str
+    target: str
+    topic: str
+    payload: dict[str, object]
+    id: int = 0
+    state: str = "pending"
+    attempts: int = 0
+    created_at: datetime | None = None
+    next_at: datetime | None = None
+    last_error: str | None = None
+
+
+def _notification(r: sqlite3.Row) -> Notification:
+    return Notification(kind=r["kind"], target=r["target"], topic=r["topic"], payload=json.loads(r["payload"]),
+                        id=r["id"], state=r["state"], attempts=r["attempts"],
+                        created_at=from_utc_text(r["created_at"]), next_at=from_utc_text(r["next_at"]),
+                        last_error=r["last_error"])
+
+
+def _merge_payload(old: dict[str, object], new: dict[str, object]) -> dict[str, object]:
+    """Coalesce two payloads: lists are united (order kept), other values take the newest."""
+    out = dict(old)
+    for key, value in new.items():
+        if isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = list(dict.fromkeys([*out[key], *value]))  # type: ignore[misc]
+        else:
+            out[key] = value
+    return out
 
 
 def _author(r: sqlite3.Row) -> Author:

@@ -1,0 +1,120 @@
+"""``newswire serve``: preview the output folder as a production server would serve it.
+
+Right media types, ``Link`` headers naming the hub and the document itself,
+``ETag``/``Last-Modified`` with 304 answers, and nothing outside the folder.
+Binds to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import posixpath
+from email.utils import formatdate, parsedate_to_datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .config import Config
+
+MEDIA_TYPES = {
+    "atom.xml": "application/atom+xml; charset=utf-8",
+    "rss.xml": "application/rss+xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+
+
+def media_type(name: str) -> str:
+    for suffix, kind in MEDIA_TYPES.items():
+        if name.endswith(suffix):
+            return kind
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def resolve(root: Path, url_path: str) -> Path | None:
+    """The file a URL path names below ``root``, or None (never a file outside it)."""
+    path = posixpath.normpath(unquote(urlsplit(url_path).path))
+    parts = [p for p in path.split("/") if p and p not in (".", "..")]
+    if any("\x00" in p or p.startswith(".") for p in parts):
+        return None
+    target = root.joinpath(*parts)
+    if target.is_dir():
+        target = target / "index.html"
+    try:
+        real = target.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError, OSError):
+        return None
+    if not real.is_relative_to(root.resolve()) or not real.is_file():
+        return None
+    return real
+
+
+def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
+    root = config.paths.output
+    hubs = config.notify.websub
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "newswire-preview"
+
+        def do_HEAD(self) -> None:  # noqa: N802 - the http.server naming
+            self._serve(body=False)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._serve(body=True)
+
+        def _serve(self, body: bool) -> None:
+            target = resolve(root, self.path)
+            if target is None:
+                self.send_error(HTTPStatus.NOT_FOUND, "Not found")
+                return
+            st = target.stat()
+            etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
+            modified = formatdate(st.st_mtime, usegmt=True)
+            if self._not_modified(etag, st.st_mtime):
+                self.send_response(HTTPStatus.NOT_MODIFIED)
+                self.send_header("ETag", etag)
+                self.send_header("Last-Modified", modified)
+                self.end_headers()
+                return
+            rel = target.relative_to(root.resolve()).as_posix()
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", media_type(rel))
+            self.send_header("Content-Length", str(st.st_size))
+            self.send_header("ETag", etag)
+            self.send_header("Last-Modified", modified)
+            self.send_header("Cache-Control", "no-cache")
+            if rel.endswith(("atom.xml", "rss.xml", "feed.json")):
+                links = [f'<{hub}>; rel="hub"' for hub in hubs]
+                links.append(f'<{config.journal.feed_url(rel)}>; rel="self"')
+                self.send_header("Link", ", ".join(links))
+            self.end_headers()
+            if body:
+                with open(target, "rb") as fh:
+                    self.wfile.write(fh.read())
+
+        def _not_modified(self, etag: str, mtime: float) -> bool:
+            match = self.headers.get("If-None-Match")
+            if match is not None:
+                return etag in [m.strip() for m in match.split(",")] or match.strip() == "*"
+            since = self.headers.get("If-Modified-Since")
+            if since:
+                try:
+                    return int(mtime) <= parsedate_to_datetime(since).timestamp()
+                except (TypeError, ValueError):
+                    return False
+            return False
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            if os.environ.get("NEWSWIRE_QUIET_SERVE") != "1":
+                super().log_message(format, *args)
+
+    return Handler
+
+
+def make_server(config: Config, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
+    return ThreadingHTTPServer((host, port), make_handler(config))
