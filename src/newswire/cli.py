@@ -233,6 +233,24 @@ def ping(ctx: click.Context, everything: bool) -> None:
 
 
 @main.command()
+@click.option("--once", is_flag=True, help="Run every job once (publish, verify, ping) and exit.")
+@click.pass_context
+@_errors_as_messages
+def run(ctx: click.Context, once: bool) -> None:
+    """Run the scheduler daemon: publish and verify on the config's schedule,
+    publish scheduled posts at their time, retry notifications when due.
+
+    Logs one line per job to stderr. SIGTERM or SIGINT finish the running job and
+    exit 0; SIGHUP reloads the config (a broken config is reported, the old one kept).
+    """
+    from .daemon import Daemon, configure_logging  # APScheduler is only needed here
+
+    configure_logging()
+    daemon = Daemon(ctx.obj["config"])
+    sys.exit(daemon.once() if once else daemon.run())
+
+
+@main.command()
 @click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.pass_context

@@ -353,10 +353,22 @@ def _duration(r: _Reader, key: str, default: str) -> float:
 
 
 def _schedule(r: _Reader) -> ScheduleConfig:
+    from apscheduler.triggers.cron import CronTrigger  # only the schedule needs it
+
     r.check_keys({"timezone", "publish", "verify"})
-    return ScheduleConfig(timezone=r.get("timezone", str, "UTC"),
-                          publish=r.get("publish", str, "*/15 * * * *"),
-                          verify=r.get("verify", str, "0 * * * *"))
+    zone = r.get("timezone", str, "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("schedule.timezone", r.line_of("timezone"), f"unknown time zone {zone!r}")
+    values = {}
+    for key, default in (("publish", "*/15 * * * *"), ("verify", "0 * * * *")):
+        values[key] = r.get(key, str, default)
+        try:
+            CronTrigger.from_crontab(values[key], timezone=zone)
+        except ValueError as exc:
+            r.fail(r.prefix + key, r.line_of(key), f"not a cron expression ({exc}); e.g. '*/15 * * * *'")
+    return ScheduleConfig(timezone=zone, **values)
 
 
 def _sources(file: Path, node: Located | None) -> tuple[SourceConfig, ...]:

@@ -540,6 +540,11 @@ class Store:
             args.append(to_utc_text(due_by))
         return [_notification(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
+    def next_due(self) -> datetime | None:
+        """When the earliest pending notification is due."""
+        row = self.db.execute("SELECT min(next_at) FROM outbox WHERE state = 'pending'").fetchone()
+        return from_utc_text(row[0]) if row and row[0] else None
+
     def settle(self, n: "Notification", state: str, now: datetime, *, error: str | None = None,
                next_at: datetime | None = None) -> None:
         """Record one delivery attempt: delivered, failed for good, or pending until ``next_at``."""
