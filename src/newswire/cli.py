@@ -21,7 +21,9 @@ from .config import Config, load_config
 from .errors import EXIT_FAILED, EXIT_OK, NewswireError, UsageError
 from .fetch import fetch
 from .lock import journal_lock
+from .importer import import_source
 from .job import PublishReport, check_published, open_store, publish, utcnow
+from .pull import pull as pull_sources
 from .scaffold import init_journal
 from .serve import make_server
 from .store import from_utc_text
@@ -181,7 +183,7 @@ def verify_cmd(ctx: click.Context, sources: tuple[str, ...]) -> None:
     failed = False
     for source in sources:
         if "://" in source:
-            data = fetch(source)
+            data = fetch(source, _config(ctx).fetch).body
         else:
             try:
                 data = Path(source).read_bytes()
@@ -193,6 +195,42 @@ def verify_cmd(ctx: click.Context, sources: tuple[str, ...]) -> None:
         click.echo(f"{source}: {'ok' if not problems else 'FAILED'} ({kind})")
         failed = failed or bool(problems)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.command("import")
+@click.argument("source")
+@click.option("--author", "author_key", metavar="KEY", help="Give every entry this author (a key from the config).")
+@click.option("--label", "labels", multiple=True, metavar="NAME", help="Add this label to every entry (repeatable).")
+@click.pass_context
+@_errors_as_messages
+def import_cmd(ctx: click.Context, source: str, author_key: str | None, labels: tuple[str, ...]) -> None:
+    """Import posts from an Atom, RSS or JSON feed, or a Blogger or WordPress export.
+
+    SOURCE is a file or an http(s) URL. Ids, dates, authors and categories are kept;
+    HTML is sanitised. Importing twice changes nothing; an entry that changed at the
+    source is updated under its id. A source that cannot be read imports nothing.
+    """
+    config = _config(ctx)
+    with journal_lock(config.lock_path, wait=30), open_store(config) as store:
+        report = import_source(config, store, source, utcnow(), author_key=author_key, labels=labels)
+    click.echo(report.summary())
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Pull every source now, whatever its interval or backoff.")
+@click.pass_context
+@_errors_as_messages
+def pull(ctx: click.Context, force: bool) -> None:
+    """Fetch the partner sources named in the config (conditional GET, backoff)."""
+    config = _config(ctx)
+    if not config.sources:
+        click.echo("no sources in the config")
+        return
+    with journal_lock(config.lock_path, wait=30), open_store(config) as store:
+        results = pull_sources(config, store, utcnow(), force=force)
+    for result in results:
+        click.echo(result.line(), err=result.status == "failed")
+    sys.exit(EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK)
 
 
 @main.command()

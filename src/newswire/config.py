@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from .errors import ConfigError
+from .fetch import Limits
 from .text import tag_uri
 from .yamlio import Located, compose, error_line
 
@@ -113,7 +114,7 @@ class SourceConfig:
     url: str
     label: str | None = None
     author: str | None = None
-    every: str = "1h"
+    every: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class Config:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     sources: tuple[SourceConfig, ...] = ()
+    fetch: Limits = field(default_factory=Limits)
 
     @property
     def lock_path(self) -> Path:
@@ -341,6 +343,19 @@ def _notify(r: _Reader) -> NotifyConfig:
                         max_attempts=attempts, max_age=_duration(r, "max_age", "2d"))
 
 
+def _fetch(r: _Reader) -> Limits:
+    r.check_keys({"max_bytes", "timeout", "max_redirects"})
+    limits = Limits(max_bytes=r.get("max_bytes", int, 20 * 1024 * 1024), timeout=r.get("timeout", float, 10.0),
+                    max_redirects=r.get("max_redirects", int, 5))
+    if limits.max_bytes < 1024:
+        r.fail("fetch.max_bytes", r.line_of("max_bytes"), "must be at least 1024")
+    if not 0 < limits.timeout <= 300:
+        r.fail("fetch.timeout", r.line_of("timeout"), "must be between 0 and 300 seconds")
+    if not 0 <= limits.max_redirects <= 20:
+        r.fail("fetch.max_redirects", r.line_of("max_redirects"), "must be between 0 and 20")
+    return limits
+
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -380,10 +395,8 @@ def _sources(file: Path, node: Located | None) -> tuple[SourceConfig, ...]:
     for i, item in enumerate(node.value):
         s = _Reader(file, item, f"sources[{i}].")
         s.check_keys({"url", "label", "author", "every"})
-        every = s.get("every", str, "1h")
-        _duration(s, "every", "1h")
         out.append(SourceConfig(url=_check_url(s, "url", s.get("url", str)), label=s.get("label", str, None),
-                                author=s.get("author", str, None), every=every))
+                                author=s.get("author", str, None), every=_duration(s, "every", "1h")))
     return tuple(out)
 
 
@@ -404,7 +417,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if root is None:
         raise ConfigError(f"{file}: is empty (it needs at least a 'journal:' section)")
     top = _Reader(file, root, "")
-    top.check_keys({"journal", "authors", "feeds", "paths", "notify", "schedule", "sources"})
+    top.check_keys({"journal", "authors", "feeds", "paths", "notify", "schedule", "sources", "fetch"})
     if "journal" not in top.items:
         top.fail("journal", 1, "is required (title, site_url, ...)")
     base = file.resolve().parent
@@ -418,4 +431,5 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         notify=_notify(top.sub("notify")),
         schedule=_schedule(top.sub("schedule")),
         sources=_sources(file, top.items.get("sources")),
+        fetch=_fetch(top.sub("fetch")),
     )

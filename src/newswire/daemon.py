@@ -1,6 +1,7 @@
 """``newswire run``: the scheduler daemon, an APScheduler shell over the library.
 
-Jobs: publish and verify on the config's cron schedule; a one-off publish at the
+Jobs: publish and verify on the config's cron schedule; source pulls (each source
+on its own interval); a one-off publish at the
 time of the next scheduled post, so it appears within seconds; a one-off ping run
 when the earliest queued notification falls due. Jobs never overlap (one worker,
 ``max_instances=1``, coalescing), and every publish takes the same journal lock as
@@ -24,11 +25,14 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from . import notify
 from .config import Config, load_config
 from .errors import LockedError, NewswireError
 from .job import check_published, open_store, publish, utcnow
+from .lock import journal_lock
+from .pull import pull
 
 log = logging.getLogger("newswire.run")
 MISFIRE_GRACE = 300
@@ -96,6 +100,13 @@ class Daemon:
             return "notifications: " + report.summary() + "".join(f"; {e}" for e in report.errors[:3])
         return self._timed("ping", work)
 
+    def pull_job(self) -> bool:
+        def work() -> str:
+            with journal_lock(self.config.lock_path, LOCK_WAIT), open_store(self.config) as store:
+                results = pull(self.config, store, utcnow())
+            return "; ".join(r.line() for r in results if r.status != "not due") or "no source due"
+        return self._timed("pull", work)
+
     # --- scheduling ----------------------------------------------------------------------
 
     def _at(self, when: datetime, job_id: str, func: Callable[[], object]) -> None:
@@ -118,6 +129,11 @@ class Daemon:
                                id="publish", replace_existing=True)
         self.scheduler.add_job(self.verify_job, CronTrigger.from_crontab(s.verify, timezone=s.timezone),
                                id="verify", replace_existing=True)
+        if self.config.sources:
+            every = max(min(60.0, *(src.every for src in self.config.sources)), 5.0)
+            self.scheduler.add_job(self.pull_job, IntervalTrigger(seconds=every), id="pull", replace_existing=True)
+        elif self.scheduler.get_job("pull"):
+            self.scheduler.remove_job("pull")
         self._follow_up()
 
     def reload(self) -> None:
@@ -134,7 +150,8 @@ class Daemon:
 
     def once(self) -> int:
         """Run every job once, in order, and return the exit code."""
-        ok = self.publish_job() & self.verify_job() & self.ping_job()
+        ok = (self.pull_job() if self.config.sources else True) & self.publish_job() & self.verify_job() \
+            & self.ping_job()
         return 0 if ok else 1
 
     def run(self) -> int:

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import requests
 
 from .errors import NewswireError
 
-DEFAULT_LIMIT = 20 * 1024 * 1024
 USER_AGENT = "newswire (+feed publisher)"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 20 * 1024 * 1024
+    timeout: float = 10.0
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An answer: its status, its body (empty for 304) and its headers."""
+
+    url: str
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FetchError(NewswireError):
@@ -21,29 +38,34 @@ def check_url(url: str) -> None:
         raise FetchError(f"{url}: only http and https URLs are fetched")
 
 
-def fetch(url: str, *, limit: int = DEFAULT_LIMIT, timeout: float = 10.0, max_redirects: int = 5) -> bytes:
-    """The body of ``url``, refusing more than ``limit`` bytes or a redirect off http(s)."""
+def fetch(url: str, limits: Limits = Limits(), *, headers: dict[str, str] | None = None,
+          allow: tuple[int, ...] = ()) -> Fetched:
+    """GET ``url``, refusing more than ``limits.max_bytes`` or a redirect off http(s).
+
+    A status of 400 or more raises ``FetchError`` unless it is in ``allow``.
+    """
     check_url(url)
     with requests.Session() as session:
-        session.max_redirects = max_redirects
+        session.max_redirects = limits.max_redirects
         session.headers["User-Agent"] = USER_AGENT
         try:
-            with session.get(url, timeout=(timeout, timeout), stream=True) as response:
+            with session.get(url, timeout=(limits.timeout, limits.timeout), stream=True,
+                             headers=headers or {}) as response:
                 for hop in response.history + [response]:
                     check_url(hop.url)
-                if response.status_code >= 400:
+                if response.status_code >= 400 and response.status_code not in allow:
                     raise FetchError(f"{url}: the server answered {response.status_code} {response.reason}")
                 declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    raise FetchError(f"{url}: larger than the {limit} byte limit ({declared} bytes)")
+                if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+                    raise FetchError(f"{url}: larger than the {limits.max_bytes} byte limit ({declared} bytes)")
                 chunks, size = [], 0
                 for chunk in response.iter_content(65536):
                     size += len(chunk)
-                    if size > limit:
-                        raise FetchError(f"{url}: larger than the {limit} byte limit")
+                    if size > limits.max_bytes:
+                        raise FetchError(f"{url}: larger than the {limits.max_bytes} byte limit")
                     chunks.append(chunk)
-                return b"".join(chunks)
+                return Fetched(response.url, response.status_code, b"".join(chunks), dict(response.headers))
         except requests.TooManyRedirects:
-            raise FetchError(f"{url}: more than {max_redirects} redirects") from None
+            raise FetchError(f"{url}: more than {limits.max_redirects} redirects") from None
         except requests.RequestException as exc:
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None

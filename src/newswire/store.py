@@ -108,6 +108,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_due ON outbox(state, next_at);
     ALTER TABLE posts ADD COLUMN announced TEXT;
     """,
+    # 3: what each pulled source last answered, for conditional GET and backoff.
+    """
+    CREATE TABLE source_state (
+        url           TEXT PRIMARY KEY,
+        etag          TEXT,
+        last_modified TEXT,
+        next_at       TEXT NOT NULL,
+        failures      INTEGER NOT NULL DEFAULT 0,
+        last_status   TEXT,
+        last_pulled   TEXT
+    );
+    """,
 )
 
 
@@ -553,6 +565,22 @@ class Store:
                        "finished_at = ? WHERE id = ?",
                        (state, error, to_utc_text(next_at or now), None if state == "pending" else to_utc_text(now),
                         n.id))
+
+    # --- pulled sources -------------------------------------------------------------------
+
+    def source_state(self, url: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM source_state WHERE url = ?", (url,)).fetchone()
+
+    def set_source_state(self, url: str, *, next_at: datetime, failures: int, status: str, now: datetime,
+                         etag: str | None = None, last_modified: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("""INSERT INTO source_state (url, etag, last_modified, next_at, failures, last_status,
+                          last_pulled) VALUES (?,?,?,?,?,?,?) ON CONFLICT(url) DO UPDATE SET
+                          etag = coalesce(excluded.etag, source_state.etag),
+                          last_modified = coalesce(excluded.last_modified, source_state.last_modified),
+                          next_at = excluded.next_at, failures = excluded.failures,
+                          last_status = excluded.last_status, last_pulled = excluded.last_pulled""",
+                       (url, etag, last_modified, to_utc_text(next_at), failures, status, to_utc_text(now)))
 
     def forget_documents(self, paths: Iterable[str]) -> None:
         with self.transaction() as db:

@@ -1,0 +1,87 @@
+"""``newswire pull``: partner sources fetched on their interval into the journal.
+
+Conditional GET (``If-None-Match``/``If-Modified-Since`` from the last answer), 304
+as nothing new, ``Retry-After`` honoured on 429 and 503, exponential backoff on
+errors. What is new or changed reaches the feeds at the next publish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from .config import Config, SourceConfig
+from .errors import NewswireError
+from .fetch import fetch
+from .importer import ImportReport, import_entries, parse
+from .notify import retry_after
+from .store import Store, from_utc_text
+
+MAX_BACKOFF = 86400.0
+
+
+@dataclass
+class PullResult:
+    url: str
+    status: str  # imported | not modified | not due | retry later | failed
+    detail: str = ""
+    report: ImportReport | None = None
+
+    def line(self) -> str:
+        text = f"{self.url}: {self.status}"
+        if self.report is not None:
+            text += f" ({self.report.added} added, {self.report.updated} updated, {self.report.unchanged} unchanged)"
+        return text + (f": {self.detail}" if self.detail else "")
+
+
+def pull(config: Config, store: Store, now: datetime, *, force: bool = False) -> list[PullResult]:
+    """Pull every source that is due (``force``: every source)."""
+    return [_pull_one(config, store, source, now, force) for source in config.sources]
+
+
+def _pull_one(config: Config, store: Store, source: SourceConfig, now: datetime, force: bool) -> PullResult:
+    state = store.source_state(source.url)
+    if state is not None and not force and from_utc_text(state["next_at"]) > now:
+        return PullResult(source.url, "not due", f"next at {state['next_at']}")
+    failures = state["failures"] if state is not None else 0
+    headers = {}
+    if state is not None and state["etag"]:
+        headers["If-None-Match"] = state["etag"]
+    if state is not None and state["last_modified"]:
+        headers["If-Modified-Since"] = state["last_modified"]
+    every = timedelta(seconds=source.every)
+    try:
+        answer = fetch(source.url, config.fetch, headers=headers, allow=(429, 503))
+    except NewswireError as exc:
+        return _backoff(store, source, now, failures, str(exc))
+    if answer.status in (429, 503):
+        wait = retry_after(answer.headers.get("Retry-After"), now)
+        if wait is None:
+            return _backoff(store, source, now, failures, f"answered {answer.status}")
+        store.set_source_state(source.url, next_at=now + timedelta(seconds=wait), failures=failures + 1,
+                               status=str(answer.status), now=now)
+        return PullResult(source.url, "retry later", f"answered {answer.status}; Retry-After {wait:.0f} s")
+    if answer.status == 304:
+        store.set_source_state(source.url, next_at=now + every, failures=0, status="304", now=now)
+        return PullResult(source.url, "not modified")
+    try:
+        kind, entries, skipped = parse(answer.body, answer.url, source.url)
+    except NewswireError as exc:
+        return _backoff(store, source, now, failures, str(exc))
+    known = {a.key for a in config.authors}
+    author_key = source.author if source.author in known else None
+    if source.author and author_key is None:
+        entries = [replace(e, author=source.author) for e in entries]
+    report = ImportReport(source=source.url, kind=kind, skipped=skipped)
+    import_entries(config, store, entries, now, report, author_key=author_key,
+                   labels=(source.label,) if source.label else ())
+    store.set_source_state(source.url, next_at=now + every, failures=0, status=str(answer.status), now=now,
+                           etag=answer.headers.get("ETag"), last_modified=answer.headers.get("Last-Modified"))
+    return PullResult(source.url, "imported", report=report)
+
+
+def _backoff(store: Store, source: SourceConfig, now: datetime, failures: int, why: str) -> PullResult:
+    delay = min(source.every * 2 ** failures, MAX_BACKOFF)
+    store.set_source_state(source.url, next_at=now + timedelta(seconds=delay), failures=failures + 1,
+                           status="error", now=now)
+    return PullResult(source.url, "failed", f"{why}; next try in {delay:.0f} s")

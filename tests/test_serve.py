@@ -1,0 +1,294 @@
+"""``newswire serve`` as a real subprocess: media types, Link headers, conditional GETs, path safety, binding.
+
+Each test publishes a journal, starts ``newswire serve --port <free port>`` on it,
+waits (bounded) until it answers, talks raw HTTP to it with ``http.client`` (so
+paths such as ``/../config.yaml`` reach the server exactly as written), and
+terminates it at the end.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+
+import pytest
+
+from conftest import CONFIG, Journal
+
+WAIT = 15.0  # seconds: the bound on every wait below
+HUB = "https://hub.test/"
+PUBLIC = "https://journal.test/feeds/"
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+@dataclass
+class Served:
+    journal: Journal
+    port: int
+    process: subprocess.Popen[str]
+    startup: str
+    stderr: list[str] = field(default_factory=list)
+
+    def get(self, path: str, headers: dict[str, str] | None = None, method: str = "GET",
+            host: str = "127.0.0.1") -> Response:
+        conn = http.client.HTTPConnection(host, self.port, timeout=WAIT)
+        try:
+            conn.request(method, path, headers=headers or {})
+            answer = conn.getresponse()
+            return Response(answer.status, answer.headers, answer.read())
+        finally:
+            conn.close()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pump(stream, sink: queue.Queue[str] | list[str]) -> None:  # noqa: ANN001
+    for line in stream:
+        sink.put(line) if isinstance(sink, queue.Queue) else sink.append(line)
+
+
+def _start(journal: Journal) -> Served:
+    """Start the server on a free port; retry on the (unlikely) loss of the port to someone else."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for _ in range(3):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "newswire", "--config", str(journal.config_path), "serve", "--port", str(port)],
+            cwd=journal.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        lines: queue.Queue[str] = queue.Queue()
+        stderr: list[str] = []
+        threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+        threading.Thread(target=_pump, args=(process.stderr, stderr), daemon=True).start()
+        try:
+            startup = lines.get(timeout=WAIT)
+        except queue.Empty:
+            startup = ""
+        served = Served(journal, port, process, startup.strip(), stderr)
+        deadline = time.monotonic() + WAIT
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                served.get("/")
+                return served
+            except OSError:
+                time.sleep(0.05)
+        _stop(served)
+        if "cannot listen" not in "".join(stderr):
+            raise AssertionError(f"newswire serve did not answer within {WAIT:g} s: {startup!r} {''.join(stderr)}")
+    raise AssertionError("no free port could be had for newswire serve")
+
+
+def _stop(served: Served) -> None:
+    if served.process.poll() is None:
+        served.process.terminate()
+        try:
+            served.process.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            served.process.kill()
+            served.process.wait(timeout=WAIT)
+
+
+@pytest.fixture
+def served(journal: Journal) -> Iterator[Served]:
+    journal.write_config(CONFIG + f"notify:\n  websub: ['{HUB}']\n")
+    journal.post("border", title="Southwest Border", date="2009-04-07T18:05:00-07:00",
+                 labels=("Border Security", "International Cooperation"), body="Border text & more.")
+    journal.post("atlas", title="Operation ATLAS", date="2009-11-06T10:30:00-05:00", labels=("Border Security",))
+    # --no-ping: the pings stay queued instead of trying to reach hub.test, which does not exist.
+    result = journal.cli("publish", "--no-ping")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (journal.feeds / "labels/border-security/atom.xml").is_file()
+    server = _start(journal)
+    try:
+        yield server
+    finally:
+        _stop(server)
+
+
+FEED_DOCUMENTS = ["atom.xml", "rss.xml", "feed.json", "labels/border-security/atom.xml",
+                  "labels/border-security/rss.xml", "labels/border-security/feed.json",
+                  "authors/jmorton/atom.xml"]
+MEDIA = {"atom.xml": "application/atom+xml", "rss.xml": "application/rss+xml", "feed.json": "application/feed+json"}
+
+
+def _media(value: str | None) -> str:
+    return (value or "").split(";")[0].strip().lower()
+
+
+def test_feed_documents_and_pages_have_their_media_types(served: Served) -> None:
+    for path in FEED_DOCUMENTS:
+        answer = served.get("/" + path)
+        assert answer.status == 200, path
+        assert _media(answer.header("Content-Type")) == MEDIA[path.rsplit("/", 1)[-1]], path
+        assert answer.body == (served.journal.feeds / path).read_bytes(), path
+        assert answer.header("Content-Length") == str(len(answer.body)), path
+    for path in ("/index.html", "/"):
+        answer = served.get(path)
+        assert answer.status == 200, path
+        assert _media(answer.header("Content-Type")) == "text/html", path
+        assert answer.body == (served.journal.feeds / "index.html").read_bytes(), path
+
+
+def test_feed_documents_link_the_hub_and_their_public_url(served: Served) -> None:
+    for path in FEED_DOCUMENTS:
+        answer = served.get("/" + path)
+        link = answer.header("Link") or ""
+        assert f'<{HUB}>; rel="hub"' in link, (path, link)
+        assert f'<{PUBLIC}{path}>; rel="self"' in link, (path, link)
+        assert link.count('rel="self"') == 1, (path, link)
+    # HEAD answers with the same headers and no body.
+    head = served.get("/atom.xml", method="HEAD")
+    assert head.status == 200 and head.body == b""
+    assert f'<{PUBLIC}atom.xml>; rel="self"' in (head.header("Link") or "")
+
+
+def test_etag_and_last_modified_give_304_without_a_body(served: Served) -> None:
+    for path in ("/atom.xml", "/labels/border-security/feed.json", "/index.html"):
+        first = served.get(path)
+        etag, modified = first.header("ETag"), first.header("Last-Modified")
+        assert first.status == 200 and etag and modified, (path, dict(first.headers))
+
+        by_etag = served.get(path, {"If-None-Match": etag})
+        assert by_etag.status == 304, path
+        assert by_etag.body == b"", path
+        assert by_etag.header("ETag") == etag, path
+
+        by_date = served.get(path, {"If-Modified-Since": modified})
+        assert by_date.status == 304, path
+        assert by_date.body == b"", path
+
+        # ... and neither is unconditional: another tag or an older date gets the document.
+        assert served.get(path, {"If-None-Match": '"something-else"'}).status == 200, path
+        older = formatdate(time.time() - 10 * 365 * 86400, usegmt=True)
+        for since in (older, "Thu, 01 Jan 1970 00:00:00 GMT"):
+            other = served.get(path, {"If-Modified-Since": since})
+            assert other.status == 200 and other.body == first.body, (path, since)
+        # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2): a stale tag gets the document.
+        both = served.get(path, {"If-None-Match": '"something-else"', "If-Modified-Since": modified})
+        assert both.status == 200, path
+
+
+def test_304_repeats_cache_control(served: Served) -> None:
+    """RFC 9110 15.4.5: a 304 MUST carry the Cache-Control that a 200 to the same request would."""
+    first = served.get("/atom.xml")
+    assert first.header("Cache-Control") == "no-cache"
+    not_modified = served.get("/atom.xml", {"If-None-Match": first.header("ETag")})
+    assert not_modified.status == 304
+    assert not_modified.header("Cache-Control") == "no-cache", dict(not_modified.headers)
+
+
+def test_if_none_match_uses_weak_comparison(served: Served) -> None:
+    """RFC 9110 13.1.2: If-None-Match is evaluated with the weak comparison, so W/"x" matches "x"."""
+    etag = served.get("/atom.xml").header("ETag")
+    weak = served.get("/atom.xml", {"If-None-Match": f"W/{etag}"})
+    assert weak.status == 304 and weak.body == b"", f"If-None-Match: W/{etag} got {weak.status}"
+    listed = served.get("/atom.xml", {"If-None-Match": f'"other", W/{etag}'})
+    assert listed.status == 304, f"If-None-Match: \"other\", W/{etag} got {listed.status}"
+
+
+SECRETS = {  # what must never come back, whichever way a path tries to reach it
+    "config.yaml": b"id_authority",
+    "newswire.db": b"SQLite format 3",
+    "/etc/passwd": b"root:",
+}
+TRAVERSALS = [
+    "/../config.yaml",
+    "/%2e%2e/config.yaml",
+    "/%2E%2E/config.yaml",
+    "/labels/../../newswire.db",
+    "/labels/%2e%2e/%2e%2e/newswire.db",
+    "/..%2fnewswire.db",
+    "/..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "//etc/passwd",
+    "/../../../../../../etc/passwd",
+    "/./../config.yaml",
+    "/labels/border-security/../../../config.yaml",
+    "/leak.yaml",  # a symlink inside the folder that points outside it
+    "/atom.xml%00.html",
+    "http://127.0.0.1/../config.yaml",
+]
+
+
+def test_paths_outside_the_folder_are_404(served: Served) -> None:
+    journal = served.journal
+    assert (journal.root / "config.yaml").is_file() and (journal.root / "newswire.db").is_file()
+    (journal.feeds / "leak.yaml").symlink_to(journal.root / "config.yaml")
+    for path in TRAVERSALS:
+        answer = served.get(path)
+        assert answer.status == 404, (path, answer.status, answer.body[:200])
+        for name, marker in SECRETS.items():
+            assert marker not in answer.body, (path, name)
+
+
+def test_dotfiles_are_404(served: Served) -> None:
+    feeds = served.journal.feeds
+    (feeds / ".atom.xml.tmp").write_text("<feed>half written</feed>", encoding="utf-8")
+    (feeds / "labels/border-security/.rss.xml.tmp").write_text("<rss>half</rss>", encoding="utf-8")
+    (feeds / ".hidden").mkdir()
+    (feeds / ".hidden/atom.xml").write_text("<feed>hidden</feed>", encoding="utf-8")
+    for path in ("/.atom.xml.tmp", "/%2eatom.xml.tmp", "/labels/border-security/.rss.xml.tmp",
+                 "/.hidden/atom.xml", "/.hidden/"):
+        answer = served.get(path)
+        assert answer.status == 404, (path, answer.status)
+        assert b"half" not in answer.body and b"hidden</feed>" not in answer.body, path
+
+
+def _non_loopback_address() -> str | None:
+    """This machine's own non-loopback address, if it has one (checked to be local: it can be bound)."""
+    try:
+        address = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return None
+    if address.startswith("127."):
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((address, 0))  # only an address of this machine can be bound
+        except OSError:
+            return None
+    return address
+
+
+def test_listens_on_loopback_only_by_default(served: Served) -> None:
+    assert served.startup.startswith("serving "), served.startup
+    assert f"at http://127.0.0.1:{served.port}/" in served.startup, served.startup
+    assert served.get("/").status == 200
+    address = _non_loopback_address()
+    if address is None:
+        return  # no non-loopback address here: only that one check is left out
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        with pytest.raises(ConnectionRefusedError):
+            s.connect((address, served.port))
+
+
+def test_server_stops_when_terminated(journal: Journal) -> None:
+    journal.post("one", title="One")
+    assert journal.cli("publish", "--no-ping").returncode == 0
+    server = _start(journal)
+    _stop(server)
+    assert server.process.returncode is not None
+    with pytest.raises(OSError):
+        server.get("/")
