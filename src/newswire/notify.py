@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 import requests
 
 from .config import Config
+from .model import FILE_NAMES
 from .store import Notification, Store
 
 USER_AGENT = "newswire (+feed publisher)"
@@ -71,8 +72,9 @@ def changes(config: Config, changed_feeds: Sequence[tuple[str, dict[str, str]]],
     journal = next((urls for folder, urls in changed_feeds if folder == ""), None)
     if journal is not None:
         j = config.journal
-        rss = j.feed_url("rss.xml")
-        changed = journal.get("rss") or next(iter(journal.values()))
+        main_format = "rss" if "rss" in config.feeds.formats else config.feeds.formats[0]
+        rss = j.feed_url(FILE_NAMES[main_format])  # the journal's feed, RSS when it is published
+        changed = journal.get(main_format) or next(iter(journal.values()))
         payload = {"name": j.title, "site": j.site_url, "changed": changed, "rss": rss}
         out += [Notification("weblogs", service, j.site_url, payload) for service in n.weblogs]
     feeds = [url for _, urls in changed_feeds for url in urls.values()]
@@ -88,7 +90,7 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
     if not pending:
         return report
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(pending))) as pool:
-        outcomes = list(pool.map(lambda n: _attempt(config, n), pending))
+        outcomes = list(pool.map(lambda n: _attempt(config, n, now), pending))
     for n, outcome in zip(pending, outcomes):
         _settle(config, store, n, outcome, now, report)
     return report
@@ -118,18 +120,18 @@ def _settle(config: Config, store: Store, n: Notification, outcome: Outcome, now
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter: about 30 s, 60 s, 2 min ... capped at 6 h."""
     base = min(BASE_DELAY * 2 ** (attempts - 1), MAX_DELAY)
-    return base * (rng or random).uniform(0.5, 1.5)
+    return min(base * (rng or random).uniform(0.5, 1.5), MAX_DELAY)
 
 
-def _attempt(config: Config, n: Notification) -> Outcome:
+def _attempt(config: Config, n: Notification, now: datetime) -> Outcome:
     timeout = config.notify.timeout
     try:
         if n.kind == "websub":
-            return _websub(n, timeout)
+            return _websub(n, timeout, now)
         if n.kind == "weblogs":
-            return _weblogs(n, timeout)
+            return _weblogs(n, timeout, now)
         if n.kind == "webhook":
-            return _webhook(config, n, timeout)
+            return _webhook(config, n, timeout, now)
         return Outcome("failed", f"unknown notification kind {n.kind!r}")
     except requests.Timeout:
         return Outcome("retry", f"no answer within {timeout:g} s")
@@ -148,13 +150,13 @@ def _post(url: str, timeout: float, **kwargs: object) -> requests.Response:
     return response
 
 
-def _http_outcome(response: requests.Response) -> Outcome:
+def _http_outcome(response: requests.Response, now: datetime) -> Outcome:
     code = response.status_code
     if 200 <= code < 300:
         return Outcome("delivered", str(code))
     detail = f"answered {code} {response.reason}"
     if code == 429 or code >= 500:
-        return Outcome("retry", detail, retry_after(response.headers.get("Retry-After")))
+        return Outcome("retry", detail, retry_after(response.headers.get("Retry-After"), now))
     return Outcome("failed", detail)
 
 
@@ -174,29 +176,29 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     return min(max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0), MAX_DELAY)
 
 
-def _websub(n: Notification, timeout: float) -> Outcome:
+def _websub(n: Notification, timeout: float, now: datetime) -> Outcome:
     """W3C WebSub publish: the topic as both hub.url and hub.topic, one request per topic."""
     return _http_outcome(_post(n.target, timeout, data={"hub.mode": "publish", "hub.url": n.topic,
-                                                         "hub.topic": n.topic}))
+                                                         "hub.topic": n.topic}), now)
 
 
-def _weblogs(n: Notification, timeout: float) -> Outcome:
+def _weblogs(n: Notification, timeout: float, now: datetime) -> Outcome:
     """weblogUpdates.extendedPing, falling back to weblogUpdates.ping on a fault."""
     p = n.payload
-    outcome = _xmlrpc(n.target, timeout, "weblogUpdates.extendedPing",
+    outcome = _xmlrpc(n.target, timeout, now, "weblogUpdates.extendedPing",
                       (p["name"], p["site"], p["changed"], p["rss"]))
     if outcome.status == "fault":
-        outcome = _xmlrpc(n.target, timeout, "weblogUpdates.ping", (p["name"], p["site"]))
+        outcome = _xmlrpc(n.target, timeout, now, "weblogUpdates.ping", (p["name"], p["site"]))
         if outcome.status == "fault":
             return Outcome("failed", outcome.detail)
     return outcome
 
 
-def _xmlrpc(url: str, timeout: float, method: str, params: tuple[object, ...]) -> Outcome:
+def _xmlrpc(url: str, timeout: float, now: datetime, method: str, params: tuple[object, ...]) -> Outcome:
     body = xmlrpc.client.dumps(params, methodname=method, encoding="utf-8").encode("utf-8")
     response = _post(url, timeout, data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
     if response.status_code != 200:
-        return _http_outcome(response)
+        return _http_outcome(response, now)
     if b"<!DOCTYPE" in response.content or b"<!ENTITY" in response.content:
         return Outcome("failed", "the ping service answered with a DTD, which is refused")
     try:
@@ -215,7 +217,7 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def _webhook(config: Config, n: Notification, timeout: float) -> Outcome:
+def _webhook(config: Config, n: Notification, timeout: float, now: datetime) -> Outcome:
     hook = next((h for h in config.notify.webhooks if h.url == n.target), None)
     if hook is None:
         return Outcome("failed", "this webhook is no longer in the config")
@@ -224,7 +226,7 @@ def _webhook(config: Config, n: Notification, timeout: float) -> Outcome:
         return Outcome("retry", f"environment variable {hook.secret_env} is not set")
     body = json.dumps({"journal": config.journal.title, **n.payload}, sort_keys=True).encode("utf-8")
     return _http_outcome(_post(n.target, timeout, data=body, headers={
-        "Content-Type": "application/json", "X-Hub-Signature-256": signature(secret, body)}))
+        "Content-Type": "application/json", "X-Hub-Signature-256": signature(secret, body)}), now)
 
 
 def pending_summary(notes: Iterable[Notification]) -> list[str]:
