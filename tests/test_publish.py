@@ -50,7 +50,7 @@ def test_publish_produces_every_feed_in_every_format_listed_in_opml(journal: Jou
              "labels/immigration-enforcement/"]
     expected = sorted(f"{d}{name}" for d in feeds for name in ("atom.xml", "rss.xml", "feed.json"))
     assert sorted(_opml_paths(journal)) == expected
-    assert sorted(journal.files()) == sorted(expected + ["index.html", "index.opml"])
+    assert sorted(journal.files()) == sorted(expected + ["feed.xsl", "index.html", "index.opml"])
     assert [e.title for e in _entries(journal)] == ["Operation ATLAS", "Southwest Border",
                                                    "ICE Focus on Immigration Fugitives"]
 

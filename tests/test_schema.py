@@ -170,7 +170,7 @@ def test_opml_lists_every_feed_in_every_format(published: conftest.Journal) -> N
     # Every document on disk is listed, and the URLs are all distinct.
     urls = [f["url"] for f in listed]
     assert len(urls) == len(set(urls))
-    on_disk = files_below(published.feeds) - {"index.opml", "index.html"}
+    on_disk = files_below(published.feeds) - {"index.opml", "index.html", "feed.xsl"}
     assert on_disk == {f["rel"] for f in listed}
     # The path-like label stays a folder directly inside feeds/labels/.
     labels = published.feeds / "labels"

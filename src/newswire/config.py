@@ -71,12 +71,28 @@ class AuthorConfig:
 
 
 @dataclass(frozen=True)
+class PageSettings:
+    """How many entries a feed's main document (and each archive page) holds, and what of them."""
+
+    entries: int = 25
+    content: str = "full"
+
+
+@dataclass(frozen=True)
 class FeedsConfig:
     formats: tuple[str, ...] = FORMATS
     entries: int = 25
     content: str = "full"
     authors: bool = True
     labels: bool = True
+    tombstone_days: int = 30
+    author_feeds: PageSettings | None = None
+    label_feeds: PageSettings | None = None
+
+    def settings(self, kind: str) -> PageSettings:
+        """The settings for a feed kind ('journal', 'author', 'label'): its own, or the journal's."""
+        own = {"author": self.author_feeds, "label": self.label_feeds}.get(kind)
+        return own or PageSettings(self.entries, self.content)
 
 
 @dataclass(frozen=True)
@@ -286,22 +302,38 @@ def _authors(r: _Reader) -> tuple[AuthorConfig, ...]:
     return tuple(out)
 
 
+def _page_settings(r: _Reader, default: PageSettings | None = None) -> PageSettings:
+    entries = r.get("entries", int, default.entries if default else 25)
+    if not 1 <= entries <= 1000:
+        r.fail(r.prefix + "entries", r.line_of("entries"), "must be between 1 and 1000")
+    content = r.get("content", str, default.content if default else "full")
+    if content not in CONTENT_MODES:
+        r.fail(r.prefix + "content", r.line_of("content"), "must be 'full' or 'summary'")
+    return PageSettings(entries, content)
+
+
 def _feeds(r: _Reader) -> FeedsConfig:
-    r.check_keys({"formats", "entries", "content", "authors", "labels"})
+    r.check_keys({"formats", "entries", "content", "authors", "labels", "tombstone_days", "author_feeds",
+                  "label_feeds"})
     formats = r.strings("formats", FORMATS)
     for f in formats:
         if f not in FORMATS:
             r.fail("feeds.formats", r.line_of("formats"), f"unknown format {f!r} (use atom, rss, json)")
     if not formats:
         r.fail("feeds.formats", r.line_of("formats"), "must name at least one format")
-    entries = r.get("entries", int, 25)
-    if not 1 <= entries <= 1000:
-        r.fail("feeds.entries", r.line_of("entries"), "must be between 1 and 1000")
-    content = r.get("content", str, "full")
-    if content not in CONTENT_MODES:
-        r.fail("feeds.content", r.line_of("content"), "must be 'full' or 'summary'")
-    return FeedsConfig(formats=tuple(dict.fromkeys(formats)), entries=entries, content=content,
-                       authors=r.get("authors", bool, True), labels=r.get("labels", bool, True))
+    base = _page_settings(r)
+    tombstone_days = r.get("tombstone_days", int, 30)
+    if not 0 <= tombstone_days <= 3650:
+        r.fail("feeds.tombstone_days", r.line_of("tombstone_days"), "must be between 0 and 3650")
+    per_kind = {}
+    for key in ("author_feeds", "label_feeds"):
+        if key in r.items:
+            sub = r.sub(key)
+            sub.check_keys({"entries", "content"})
+            per_kind[key] = _page_settings(sub, base)
+    return FeedsConfig(formats=tuple(dict.fromkeys(formats)), entries=base.entries, content=base.content,
+                       authors=r.get("authors", bool, True), labels=r.get("labels", bool, True),
+                       tombstone_days=tombstone_days, **per_kind)
 
 
 def _paths(r: _Reader, base: Path) -> PathsConfig:

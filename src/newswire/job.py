@@ -20,15 +20,15 @@ from pathlib import Path
 from . import content, notify
 from .config import Config
 from .lock import journal_lock
-from .model import Author
+from .model import Author, Post
 from .plan import Plan, PlannedFeed, make_plan, settings_digest
-from .render import EntryView, Site, entry_view, feed_view, render_document, render_entry
-from .render.index import Listing, html_page, opml
+from .render import STYLESHEET, EntryView, Site, entry_view, feed_view, render_document, render_entry
+from .render.index import Listing, feed_stylesheet, html_page, opml
 from .store import DocumentState, EntryRef, Store, from_utc_text
 from .verify import Problem, verify_document
 from .writer import WriteError, clean_temporaries, file_digest, remove, write_atomic
 
-INDEX_FILES = ("index.opml", "index.html")
+INDEX_FILES = ("index.opml", "index.html", STYLESHEET)
 Progress = Callable[[int, int], None]
 
 
@@ -153,8 +153,9 @@ class _Run:
         self.formats = config.feeds.formats
         self.out = config.paths.output
         self.states = store.documents()
-        self.views: dict[int, EntryView] = {}
-        self.fragments: dict[tuple[int, str], bytes] = {}
+        self.posts: dict[int, Post] = {}
+        self.views: dict[tuple[int, str], EntryView] = {}
+        self.fragments: dict[tuple[int, str, str], bytes] = {}
         self.recorded: list[DocumentState] = []
         self.changed: dict[str, dict[str, str]] = {}
         self.changed_entries: dict[int, EntryRef] = {}
@@ -168,9 +169,9 @@ class _Run:
                 if self.full or not self._in_place(pf.feed.path(fmt), pf.fingerprint):
                     todo.append((pf, fmt))
                 else:
-                    self.report.results.append(DocumentResult(pf.feed.path(fmt), pf.feed.dir or "journal",
+                    self.report.results.append(DocumentResult(pf.feed.path(fmt), pf.main.dir or "journal",
                                                               "unchanged"))
-        self.report.feeds = len(self.plan.feeds)
+        self.report.feeds = len(self.plan.mains)
         self.report.documents = len(self.plan.feeds) * len(self.formats) + len(INDEX_FILES)
         self._load_views([pf for pf, _ in todo])
         for done, (pf, fmt) in enumerate(todo, 1):
@@ -199,28 +200,35 @@ class _Run:
         return st.st_size == state.size and file_digest(self.out / path) == state.sha256
 
     def _load_views(self, feeds: list[PlannedFeed]) -> None:
-        posts = self.store.posts(self.plan.post_ids(feeds), self.config.journal.post_url)
-        self.views = {pid: entry_view(post, self.site) for pid, post in posts.items()}
+        self.posts = self.store.posts(self.plan.post_ids(feeds), self.config.journal.post_url)
 
-    def _fragment(self, post_id: int, fmt: str) -> bytes:
-        key = (post_id, fmt)
+    def _view(self, post_id: int, content: str) -> EntryView:
+        key = (post_id, content)
+        if key not in self.views:
+            self.views[key] = entry_view(self.posts[post_id], self.site, content)
+        return self.views[key]
+
+    def _fragment(self, post_id: int, fmt: str, content: str) -> bytes:
+        key = (post_id, fmt, content)
         if key not in self.fragments:
-            self.fragments[key] = render_entry(fmt, self.views[post_id])
+            self.fragments[key] = render_entry(fmt, self._view(post_id, content))
         return self.fragments[key]
 
     def _publish_document(self, pf: PlannedFeed, fmt: str) -> None:
         path = pf.feed.path(fmt)
-        entries = [self.views[ref.post_id] for ref in pf.entries]
-        fv = feed_view(pf.feed, entries, self.site, self.formats)
-        data = render_document(fmt, fv, [self._fragment(ref.post_id, fmt) for ref in pf.entries])
+        name = pf.main.dir or "journal"
+        entries = [self._view(ref.post_id, pf.content) for ref in pf.entries]
+        fv = feed_view(pf.feed, entries, self.site, self.formats, main=pf.main, page=pf.page, pages=pf.pages,
+                       tombstones=[(t.entry_id, from_utc_text(t.when)) for t in pf.tombstones])
+        data = render_document(fmt, fv, [self._fragment(ref.post_id, fmt, pf.content) for ref in pf.entries])
         self.report.rendered += 1
         problems = verify_document(fmt, data, fv, entries, path)
         if problems:
-            self.report.results.append(DocumentResult(path, pf.feed.dir or "journal", "failed", problems))
+            self.report.results.append(DocumentResult(path, name, "failed", problems))
             return
-        sha = self._write(path, pf.feed.dir or "journal", data, pf.fingerprint)
+        sha = self._write(path, name, data, pf.fingerprint)
         previous = self.states.get(path)
-        if sha is not None and (previous is None or previous.sha256 != sha):
+        if pf.is_main and sha is not None and (previous is None or previous.sha256 != sha):
             # New bytes for subscribers (a restored hand-edited file is not news).
             self.changed.setdefault(pf.feed.dir, {})[fmt] = self.config.journal.feed_url(path)
             self.changed_entries.update((ref.post_id, ref) for ref in pf.entries)
@@ -259,7 +267,7 @@ class _Run:
     def _publish_indexes(self) -> None:
         authors_count, labels_count = self.store.counts(self.plan.now)
         listings = []
-        for pf in self.plan.feeds:
+        for pf in self.plan.mains:
             feed = pf.feed
             count = (authors_count.get(feed.key, 0) if feed.author else labels_count.get(feed.key, 0)
                      if feed.label else sum(authors_count.values()))
@@ -268,7 +276,7 @@ class _Run:
         digest = hashlib.sha256(json.dumps(
             [settings_digest(self.config)] + [[lst.feed.dir, lst.feed.title, lst.posts, str(lst.updated)]
                                               for lst in listings]).encode()).hexdigest()
-        makers = {"index.opml": opml, "index.html": html_page}
+        makers = {"index.opml": opml, "index.html": html_page, STYLESHEET: feed_stylesheet}
         for name in INDEX_FILES:
             if self.full or not self._in_place(name, digest):
                 self._write(name, "index", makers[name](self.config.journal, listings, self.formats), digest)

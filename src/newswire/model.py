@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 
@@ -73,6 +73,10 @@ class Feed:
     def path(self, fmt: str) -> str:
         name = FILE_NAMES[fmt]
         return f"{self.dir}/{name}" if self.dir else name
+
+    def archive(self, page: int) -> "Feed":
+        """The same feed's archive page ``page`` (1 is the oldest), in its own folder."""
+        return replace(self, dir=f"{self.dir}/archive/{page}" if self.dir else f"archive/{page}")
 
 
 FILE_NAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}

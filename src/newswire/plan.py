@@ -1,36 +1,65 @@
-"""The plan: which feeds exist, which entries each holds, and a fingerprint of each.
+"""The plan: which feeds exist, which entries each document holds, and a fingerprint of each.
 
-A feed's fingerprint covers everything its documents are made from (settings, the
-feed's own fields, and the ordered ids and digests of its entries), so a publish can
-tell without rendering whether a document can have changed.
+A feed's history is every post it ever published, oldest first, deleted ones
+included: they keep their place, so deleting an old post touches only the page that
+held it. The main document holds the newest N places; older places fill archive
+pages of N from the oldest (RFC 5005), so a full page never changes unless one of
+its entries does. Deleted posts appear as tombstones (RFC 6721) for a while.
+
+A document's fingerprint covers everything it is made from (settings, the feed's
+own fields, its paging, and the ordered ids and digests of its entries and
+tombstones), so a publish can tell without rendering whether it can have changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
 
 from .config import Config
 from .model import Author, Feed, FeedKind, Label
-from .store import EntryRef, Store
+from .store import EntryRef, Store, to_utc_text
 
 # Bump when rendering changes in a way that alters bytes, so every feed is redone once.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """An RFC 6721 deleted-entry: which entry, and when it was deleted (UTC text)."""
+
+    entry_id: str
+    when: str
 
 
 @dataclass(frozen=True)
 class PlannedFeed:
+    """One document set: a feed's main document (page 0) or one of its archive pages."""
+
     feed: Feed
+    main: Feed
     entries: tuple[EntryRef, ...]
     fingerprint: str
+    content: str = "full"
+    page: int = 0
+    pages: int = 0
+    tombstones: tuple[Tombstone, ...] = ()
+
+    @property
+    def is_main(self) -> bool:
+        return self.page == 0
 
 
 @dataclass(frozen=True)
 class Plan:
     feeds: tuple[PlannedFeed, ...]
     now: datetime
+
+    @property
+    def mains(self) -> list[PlannedFeed]:
+        return [pf for pf in self.feeds if pf.is_main]
 
     def post_ids(self, feeds: list[PlannedFeed] | None = None) -> set[int]:
         return {ref.post_id for pf in (self.feeds if feeds is None else feeds) for ref in pf.entries}
@@ -66,31 +95,53 @@ def settings_digest(config: Config) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _fingerprint(settings: str, feed: Feed, entries: list[EntryRef]) -> str:
+def _fingerprint(settings: str, pf: PlannedFeed) -> str:
     h = hashlib.sha256(settings.encode())
-    h.update(json.dumps([feed.feed_id, feed.title, feed.subtitle, feed.dir,
+    feed = pf.feed
+    h.update(json.dumps([feed.feed_id, feed.title, feed.subtitle, feed.dir, pf.content, pf.page, pf.pages,
                          asdict(feed.author) if feed.author else None], sort_keys=True).encode())
-    for ref in entries:
+    for ref in pf.entries:
         h.update(f"\n{ref.entry_id}\t{ref.digest}".encode())
+    for stone in pf.tombstones:
+        h.update(f"\n-{stone.entry_id}\t{stone.when}".encode())
     return h.hexdigest()
 
 
+def paginate(feed: Feed, slots: list[EntryRef], entries: int, content: str, now: datetime,
+             tombstone_days: int, settings: str) -> list[PlannedFeed]:
+    """A feed's main document and archive pages from its history (oldest first)."""
+    keep_after = to_utc_text(now - timedelta(days=tombstone_days))
+    archived = max(len(slots) - entries, 0)
+    pages = -(-archived // entries)  # ceil: the newest archive page may still be filling
+    chunks = [(0, slots[archived:])] + [(k, slots[(k - 1) * entries:min(k * entries, archived)])
+                                        for k in range(1, pages + 1)]
+    out = []
+    for page, chunk in chunks:
+        visible = tuple(ref for ref in reversed(chunk) if ref.deleted_at is None)
+        stones = tuple(Tombstone(ref.entry_id, ref.deleted_at) for ref in reversed(chunk)
+                       if ref.deleted_at is not None and ref.deleted_at >= keep_after)
+        draft = PlannedFeed(feed.archive(page) if page else feed, feed, visible, "", content, page, pages, stones)
+        out.append(replace(draft, fingerprint=_fingerprint(settings, draft)))
+    return out
+
+
 def make_plan(config: Config, store: Store, now: datetime) -> Plan:
-    """Every feed the journal has at ``now``, each with its newest entries, by indexed queries."""
+    """Every feed the journal has at ``now``, with its pages, from one indexed query per feed."""
     settings = settings_digest(config)
-    limit = config.feeds.entries
     planned: list[PlannedFeed] = []
 
-    def add(feed: Feed, entries: list[EntryRef]) -> None:
-        planned.append(PlannedFeed(feed, tuple(entries), _fingerprint(settings, feed, entries)))
+    def add(feed: Feed, slots: list[EntryRef]) -> None:
+        kind = config.feeds.settings(feed.kind.value)
+        planned.extend(paginate(feed, slots, kind.entries, kind.content, now, config.feeds.tombstone_days,
+                                settings))
 
-    add(journal_feed(config), store.journal_entries(now, limit))
+    add(journal_feed(config), store.journal_slots(now))
     if config.feeds.authors:
         authors = store.authors()
         for key in store.feed_authors(now):
             author, slug = authors[key]
-            add(author_feed(config, author, slug), store.author_entries(key, now, limit))
+            add(author_feed(config, author, slug), store.author_slots(key, now))
     if config.feeds.labels:
         for label in store.feed_labels(now):
-            add(label_feed(config, label), store.label_entries(label.slug, now, limit))
+            add(label_feed(config, label), store.label_slots(label.slug, now))
     return Plan(tuple(planned), now)

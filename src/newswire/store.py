@@ -177,6 +177,7 @@ class EntryRef:
     published: str
     updated: str
     digest: str
+    deleted_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -437,27 +438,28 @@ class Store:
     # --- what feeds hold ---------------------------------------------------------------
 
     _VISIBLE = "p.draft = 0 AND p.deleted_at IS NULL AND p.published <= :now"
-    _REF = "p.id, p.entry_id, p.published, p.content_hash, p.updated, p.slug, p.author_key, p.affiliation"
+    _REF = ("p.id, p.entry_id, p.published, p.content_hash, p.updated, p.slug, p.author_key, p.affiliation, "
+            "p.deleted_at")
+    # A feed's history: every post it has published, deleted ones included (they keep their
+    # place, so deleting an old post changes only the archive page that held it).
+    _SLOT = "p.draft = 0 AND p.published <= :now"
 
-    def journal_entries(self, now: datetime, limit: int) -> list[EntryRef]:
-        return self._refs(f"SELECT {self._REF} FROM posts p WHERE {self._VISIBLE} "
-                          "ORDER BY p.published DESC, p.id DESC LIMIT :limit", now, limit)
+    def journal_slots(self, now: datetime) -> list[EntryRef]:
+        return self._refs(f"SELECT {self._REF} FROM posts p WHERE {self._SLOT} ORDER BY p.published, p.id", now)
 
-    def author_entries(self, key: str, now: datetime, limit: int) -> list[EntryRef]:
-        return self._refs(f"SELECT {self._REF} FROM posts p WHERE p.author_key = :key AND {self._VISIBLE} "
-                          "ORDER BY p.published DESC, p.id DESC LIMIT :limit", now, limit, key=key)
+    def author_slots(self, key: str, now: datetime) -> list[EntryRef]:
+        return self._refs(f"SELECT {self._REF} FROM posts p WHERE p.author_key = :key AND {self._SLOT} "
+                          "ORDER BY p.published, p.id", now, key=key)
 
-    def label_entries(self, slug: str, now: datetime, limit: int) -> list[EntryRef]:
+    def label_slots(self, slug: str, now: datetime) -> list[EntryRef]:
         return self._refs(
             f"""SELECT {self._REF} FROM post_labels pl JOIN posts p ON p.id = pl.post_id
-                WHERE pl.label_id = (SELECT id FROM labels WHERE slug = :key) AND {self._VISIBLE}
-                ORDER BY pl.published DESC, pl.post_id DESC LIMIT :limit""", now, limit, key=slug)
+                WHERE pl.label_id = (SELECT id FROM labels WHERE slug = :key) AND {self._SLOT}
+                ORDER BY pl.published, pl.post_id""", now, key=slug)
 
-    def _refs(self, sql: str, now: datetime, limit: int, key: str | None = None) -> list[EntryRef]:
-        rows = self.db.execute(sql, {"now": to_utc_text(now), "limit": limit, "key": key})
-        return [EntryRef(r["id"], r["entry_id"], r["published"], r["updated"],
-                         f'{r["content_hash"]}:{r["updated"]}:{r["slug"]}:{r["author_key"]}:{r["affiliation"]}')
-                for r in rows]
+    def _refs(self, sql: str, now: datetime, key: str | None = None) -> list[EntryRef]:
+        rows = self.db.execute(sql, {"now": to_utc_text(now), "key": key})
+        return [EntryRef(r[0], r[1], r[2], r[4], f"{r[3]}:{r[4]}:{r[5]}:{r[6]}:{r[7]}", r[8]) for r in rows]
 
     def feed_authors(self, now: datetime) -> list[str]:
         """Authors that have published: each gets a feed (it stays, emptied, if all their posts go)."""

@@ -25,7 +25,7 @@ import jsonschema
 from lxml import etree
 
 from .render import EntryView, FeedView
-from .render.xml import ATOM_NS
+from .render.xml import AT_NS, ATOM_NS, FH_NS
 from .text import html_text, is_absolute_iri, link_targets, one_line, relative_links
 
 
@@ -109,6 +109,16 @@ def _verify_xml(check: _Checker, fmt: str, data: bytes, feed: FeedView, entries:
     check.same("", "self link", feed.self_url(fmt), next((k.href for k in links if k.rel == "self"), None))
     check.same("", "hub links", sorted(feed.hubs), sorted(k.href for k in links if k.rel == "hub"))
     check.same("", "alternate link", feed.home, next((k.href for k in links if k.rel == "alternate"), None))
+    for rel, urls in feed.paging.items():
+        check.same("", f"{rel} link", urls[fmt], next((k.href for k in links if k.rel == rel), None))
+    extra = {k.rel for k in links} - {"self", "hub", "alternate", *feed.paging}
+    if extra:
+        check.fail("", "links", "only self, hub, alternate and paging links", ", ".join(sorted(extra)))
+    history = [etree.QName(el).localname for el in root.iter(f"{{{FH_NS}}}*")]
+    check.same("", "fh markers", ["archive"] if feed.archive else ["complete"] if feed.complete else [], history)
+    if fmt == "atom":
+        stones = [(el.get("ref"), el.get("when")) for el in root.iter(f"{{{AT_NS}}}deleted-entry")]
+        check.same("", "tombstones", [(ref, when.isoformat()) for ref, when in feed.tombstones], stones)
     for el in root.iter():
         if el.tag in _DATE_TAGS and not (_ZONED if "{" in str(el.tag) else _RFC822_ZONED).search((el.text or "").strip()):
             check.fail("", f"date {etree.QName(el).localname}", "a date with a zone", el.text or "")
@@ -209,6 +219,7 @@ def _verify_json(check: _Checker, data: bytes, feed: FeedView, entries: Sequence
     check.same("", "self link", feed.self_url("json"), doc.get("feed_url"))
     check.same("", "alternate link", feed.home, doc.get("home_page_url"))
     check.same("", "hub links", sorted(feed.hubs), sorted(h["url"] for h in doc.get("hubs", [])))
+    check.same("", "next_url", feed.paging.get("prev-archive", {}).get("json"), doc.get("next_url"))
     for key in ("feed_url", "home_page_url"):
         if not is_absolute_iri(doc.get(key, "x:")):
             check.fail("", key, "an absolute URL", doc[key])

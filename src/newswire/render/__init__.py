@@ -9,7 +9,7 @@ with them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import ModuleType
 
@@ -60,13 +60,24 @@ class FeedView:
     updated: datetime
     language: str
     urls: dict[str, str]
+    paging: dict[str, dict[str, str]] = field(default_factory=dict)
+    archive: bool = False
+    complete: bool = True
+    tombstones: tuple[tuple[str, datetime], ...] = ()
 
     def self_url(self, fmt: str) -> str:
         return self.urls[fmt]
 
+    def stylesheet(self, fmt: str) -> str:
+        """The feed view's XSLT, relative to the document, so it is same-origin wherever served."""
+        return "../" * self.feed.path(fmt).count("/") + STYLESHEET
 
-def entry_view(post: Post, site: Site) -> EntryView:
-    """Every string cleaned here, so no renderer can meet a character XML cannot carry."""
+
+def entry_view(post: Post, site: Site, content: str | None = None) -> EntryView:
+    """Every string cleaned here, so no renderer can meet a character XML cannot carry.
+
+    ``content`` is 'full' (full text and summary) or 'summary'; default: the site's.
+    """
     a = post.author
     author = Author(a.key, one_line(a.name), one_line(a.affiliation), a.email and one_line(a.email),
                     a.uri and one_line(a.uri))
@@ -79,19 +90,35 @@ def entry_view(post: Post, site: Site) -> EntryView:
         updated=post.updated,
         author=author,
         labels=tuple(one_line(label.name) for label in post.labels),
-        content_html=absolutize(body, post.url).strip() if site.content == "full" else "",
+        content_html=absolutize(body, post.url).strip() if (content or site.content) == "full" else "",
         summary=one_line(post.summary) or summarize(body),
     )
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+STYLESHEET = "feed.xsl"
 
 
-def feed_view(feed: Feed, entries: Sequence[EntryView], site: Site, formats: Sequence[str]) -> FeedView:
-    """A feed's own fields. Its ``updated`` is its newest entry's, never the build time."""
-    newest = max((e.updated for e in entries), default=None)
+def feed_view(feed: Feed, entries: Sequence[EntryView], site: Site, formats: Sequence[str], *,
+              main: Feed | None = None, page: int = 0, pages: int = 0,
+              tombstones: Sequence[tuple[str, datetime]] = ()) -> FeedView:
+    """A document's own fields. Its ``updated`` is its newest entry's (or tombstone's), never
+    the build time. ``page``/``pages`` place it in the feed's RFC 5005 archive chain."""
+    newest = max([e.updated for e in entries] + [when for _, when in tombstones], default=None)
     if newest is None:
         newest = datetime(int(site.journal.id_date[:4]), 1, 1, tzinfo=timezone.utc)
+    main = main or feed
+
+    def urls(target: Feed) -> dict[str, str]:
+        return {fmt: site.journal.feed_url(target.path(fmt)) for fmt in formats}
+
+    paging: dict[str, dict[str, str]] = {}
+    older = page - 1 if page else pages  # the main document's older neighbour is the newest page
+    if older >= 1:
+        paging["prev-archive"] = urls(main.archive(older))
+    if page:
+        paging["current"] = urls(main)
+        if page < pages:
+            paging["next-archive"] = urls(main.archive(page + 1))
     return FeedView(
         feed=feed,
         id=feed.feed_id,
@@ -101,7 +128,11 @@ def feed_view(feed: Feed, entries: Sequence[EntryView], site: Site, formats: Seq
         hubs=site.hubs,
         updated=newest,
         language=site.journal.language,
-        urls={fmt: site.journal.feed_url(feed.path(fmt)) for fmt in formats},
+        urls=urls(feed),
+        paging=paging,
+        archive=page > 0,
+        complete=pages == 0,
+        tombstones=tuple(tombstones),
     )
 
 

@@ -1,4 +1,8 @@
-"""Atom 1.0 (RFC 4287) through feedgen, one entry fragment per post."""
+"""Atom 1.0 (RFC 4287) through feedgen, one entry fragment per post.
+
+feedgen's extension mechanism adds what it lacks: RFC 5005 paging markers, RFC 6721
+tombstones and the author's ``schema:affiliation``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import TYPE_CHECKING
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
-from .xml import fragment, splice
+from .ext import ATOM_NSMAP, AffiliationExtension, FeedHistoryExtension
+from .xml import fragment, splice, with_stylesheet
 
 if TYPE_CHECKING:
     from . import EntryView, FeedView
@@ -16,6 +21,7 @@ if TYPE_CHECKING:
 
 def entry(view: "EntryView") -> bytes:
     fe = FeedEntry()
+    fe.register_extension("newswire", AffiliationExtension, atom=True, rss=False)
     fe.id(view.id)
     fe.title(view.title)
     fe.updated(view.updated)
@@ -26,6 +32,7 @@ def entry(view: "EntryView") -> bytes:
     if view.author.uri:
         author["uri"] = view.author.uri
     fe.author(author)
+    fe.newswire.affiliation = view.author.affiliation
     fe.link(href=view.link, rel="alternate", type="text/html")
     if view.content_html:
         fe.content(view.content_html, type="html")
@@ -33,11 +40,12 @@ def entry(view: "EntryView") -> bytes:
         fe.summary(view.summary)
     for label in view.labels:
         fe.category(term=label)
-    return fragment(fe.atom_entry(), {})
+    return fragment(fe.atom_entry(), ATOM_NSMAP)
 
 
 def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
     fg = FeedGenerator()
+    fg.register_extension("history", FeedHistoryExtension, None, atom=True, rss=False)
     fg.id(feed.id)
     fg.title(feed.title)
     if feed.subtitle:
@@ -49,4 +57,9 @@ def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
     fg.link(href=feed.self_url("atom"), rel="self", type="application/atom+xml")
     for hub in feed.hubs:
         fg.link(href=hub, rel="hub")
-    return splice(fg.atom_str(pretty=False), b"</feed>", fragments)
+    for rel, urls in feed.paging.items():
+        fg.link(href=urls["atom"], rel=rel, type="application/atom+xml")
+    fg.history.history = "archive" if feed.archive else "complete" if feed.complete else None
+    fg.history.tombstones = [(ref, when.isoformat()) for ref, when in feed.tombstones]
+    data = splice(fg.atom_str(pretty=False), b"</feed>", fragments)
+    return with_stylesheet(data, feed.stylesheet("atom"))

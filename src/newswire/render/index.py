@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from html import escape
+from importlib import resources
 
 from lxml import etree
 
@@ -99,3 +100,8 @@ def html_page(journal: JournalConfig, listings: Sequence[Listing], formats: Sequ
         out.append("</ul></section>")
     out += ["</body>", "</html>", ""]
     return "\n".join(out).encode("utf-8")
+
+
+def feed_stylesheet(journal: JournalConfig, listings: Sequence[Listing], formats: Sequence[str]) -> bytes:
+    """The XSLT every Atom and RSS document points to, for a readable view in a browser."""
+    return resources.files("newswire").joinpath("assets/feed.xsl").read_bytes()

@@ -57,6 +57,8 @@ def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
         head["authors"] = [author(feed.feed.author)]
     if feed.hubs:
         head["hubs"] = [{"type": "WebSub", "url": hub} for hub in feed.hubs]
+    if "prev-archive" in feed.paging:  # JSON Feed pages towards older items with next_url
+        head["next_url"] = feed.paging["prev-archive"]["json"]
     head["_newswire"] = {"id": feed.id, "updated": feed.updated.isoformat()}
     start = _dumps(head)[:-1] + b',"items":['
     return start + b",\n".join(fragments) + b"]}\n"

@@ -9,7 +9,7 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from .ext import RSS_NSMAP, ChannelExtension, ItemExtension
-from .xml import fragment, splice
+from .xml import fragment, splice, with_stylesheet
 
 if TYPE_CHECKING:
     from . import EntryView, FeedView
@@ -26,6 +26,7 @@ def entry(view: "EntryView") -> bytes:
         fe.description(view.summary)
     # Not fe.content(): with no description feedgen would move the full text into it.
     fe.newswire.encoded = view.content_html
+    fe.newswire.affiliation = view.author.affiliation
     fe.newswire.creator = view.author.name  # RSS <author> must be an email address; the name goes here
     fe.newswire.updated = view.updated.isoformat()
     for label in view.labels:
@@ -44,6 +45,8 @@ def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
     fg.lastBuildDate(feed.updated)
     fg.pubDate(feed.updated)
     fg.generator("newswire")
-    fg.channel.hubs = list(feed.hubs)
-    return splice(fg.rss_str(pretty=False), b"</channel>", fragments)
+    fg.channel.links = [("hub", hub) for hub in feed.hubs] + [(rel, urls["rss"]) for rel, urls in feed.paging.items()]
+    fg.channel.history = "archive" if feed.archive else "complete" if feed.complete else None
+    data = splice(fg.rss_str(pretty=False), b"</channel>", fragments)
+    return with_stylesheet(data, feed.stylesheet("rss"))
 

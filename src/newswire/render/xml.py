@@ -9,6 +9,9 @@ from lxml import etree
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
+FH_NS = "http://purl.org/syndication/history/1.0"    # RFC 5005 feed paging and archiving
+AT_NS = "http://purl.org/atompub/tombstones/1.0"     # RFC 6721 deleted entries
+SCHEMA_NS = "http://schema.org/"                     # schema:affiliation of an author
 
 
 def fragment(element: etree._Element, nsmap: dict[str, str]) -> bytes:
@@ -31,3 +34,10 @@ def splice(head: bytes, closing: bytes, fragments: Sequence[bytes]) -> bytes:
     at = head.rindex(closing)
     body = b"".join(b"\n" + f for f in fragments)
     return head[:at] + body + b"\n" + head[at:]
+
+
+def with_stylesheet(document: bytes, href: str) -> bytes:
+    """Add an ``xml-stylesheet`` processing instruction right after the XML declaration."""
+    end = document.index(b"?>") + 2 if document.startswith(b"<?xml") else 0
+    pi = f'\n<?xml-stylesheet type="text/xsl" href="{href}"?>'.encode()
+    return document[:end] + pi + document[end:]

@@ -1,0 +1,84 @@
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- newswire: shows an Atom or RSS document as a readable page in a browser. -->
+<xsl:stylesheet version="1.0"
+    xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:atom="http://www.w3.org/2005/Atom"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:schema="http://schema.org/"
+    exclude-result-prefixes="atom dc schema">
+  <xsl:output method="html" encoding="UTF-8" indent="yes" doctype-system="about:legacy-compat"/>
+
+  <xsl:template match="/">
+    <xsl:variable name="title" select="atom:feed/atom:title | rss/channel/title"/>
+    <xsl:variable name="subtitle" select="atom:feed/atom:subtitle | rss/channel/description"/>
+    <xsl:variable name="self" select="atom:feed/atom:link[@rel='self']/@href | rss/channel/atom:link[@rel='self']/@href"/>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8"/>
+        <meta name="viewport" content="width=device-width, initial-scale=1"/>
+        <title><xsl:value-of select="$title"/></title>
+        <style>
+          body{font:16px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:46rem;padding:1rem;color:#1c1c1c}
+          header{border-bottom:1px solid #ddd;padding-bottom:.8rem;margin-bottom:1rem}
+          h1{margin:.2rem 0;font-size:1.6rem}.sub{color:#555;margin:.2rem 0 .8rem}
+          .subscribe{background:#f3f6fa;border:1px solid #d8e0ea;border-radius:6px;padding:.6rem .8rem}
+          .subscribe input{width:100%;box-sizing:border-box;font:inherit;font-size:.85rem;padding:.25rem .4rem;margin-top:.3rem}
+          article{padding:.9rem 0;border-bottom:1px solid #eee}article h2{font-size:1.15rem;margin:0 0 .2rem}
+          .meta{color:#555;font-size:.88rem}.labels span{display:inline-block;background:#eef1f4;border-radius:3px;padding:0 .4rem;margin:.2rem .3rem 0 0;font-size:.8rem}
+          nav.paging{margin-top:1rem}nav.paging a{margin-right:1rem}
+          @media (prefers-color-scheme:dark){body{background:#161616;color:#eee}.sub,.meta{color:#aaa}.subscribe{background:#1f2730;border-color:#33414f}.labels span{background:#2a2f35}article{border-color:#333}}
+        </style>
+      </head>
+      <body>
+        <header>
+          <h1 id="feed-title"><xsl:value-of select="$title"/></h1>
+          <p class="sub"><xsl:value-of select="$subtitle"/></p>
+          <div class="subscribe">
+            <strong>This is a web feed.</strong> Copy its address into your feed reader to subscribe:
+            <input readonly="readonly" onfocus="this.select()" aria-label="Feed address" value="{$self}"/>
+          </div>
+        </header>
+        <main>
+          <xsl:apply-templates select="atom:feed/atom:entry | rss/channel/item"/>
+        </main>
+        <nav class="paging">
+          <xsl:for-each select="atom:feed/atom:link[@rel='prev-archive' or @rel='next-archive' or @rel='current'] | rss/channel/atom:link[@rel='prev-archive' or @rel='next-archive' or @rel='current']">
+            <a href="{@href}">
+              <xsl:choose>
+                <xsl:when test="@rel='prev-archive'">Older posts</xsl:when>
+                <xsl:when test="@rel='next-archive'">Newer posts</xsl:when>
+                <xsl:otherwise>Newest posts</xsl:otherwise>
+              </xsl:choose>
+            </a>
+          </xsl:for-each>
+        </nav>
+      </body>
+    </html>
+  </xsl:template>
+
+  <xsl:template match="atom:entry">
+    <article>
+      <h2 class="entry-title"><a href="{atom:link[not(@rel) or @rel='alternate']/@href}"><xsl:value-of select="atom:title"/></a></h2>
+      <div class="meta">
+        <time datetime="{atom:published}"><xsl:value-of select="substring(atom:published, 1, 10)"/></time>
+        <xsl:text> · </xsl:text><xsl:value-of select="atom:author/atom:name"/>
+        <xsl:if test="atom:author/schema:affiliation">, <xsl:value-of select="atom:author/schema:affiliation"/></xsl:if>
+      </div>
+      <p><xsl:value-of select="atom:summary"/></p>
+      <div class="labels"><xsl:for-each select="atom:category"><span><xsl:value-of select="@term"/></span></xsl:for-each></div>
+    </article>
+  </xsl:template>
+
+  <xsl:template match="item">
+    <article>
+      <h2 class="entry-title"><a href="{link}"><xsl:value-of select="title"/></a></h2>
+      <div class="meta">
+        <xsl:value-of select="substring(pubDate, 6, 11)"/>
+        <xsl:text> · </xsl:text><xsl:value-of select="dc:creator"/>
+        <xsl:if test="schema:affiliation">, <xsl:value-of select="schema:affiliation"/></xsl:if>
+      </div>
+      <p><xsl:value-of select="description"/></p>
+      <div class="labels"><xsl:for-each select="category"><span><xsl:value-of select="."/></span></xsl:for-each></div>
+    </article>
+  </xsl:template>
+</xsl:stylesheet>
