@@ -1,0 +1,169 @@
+"""Full history (RFC 5005), tombstones (RFC 6721), per-kind settings and the affiliation element."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import feedparser
+from lxml import etree
+
+from newswire.job import publish
+
+from conftest import CONFIG, SHARED, Journal
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+FEEDS_URL = "https://journal.test/feeds/"
+FH = "{http://purl.org/syndication/history/1.0}"
+AT = "{http://purl.org/atompub/tombstones/1.0}"
+
+
+def _journal(journal: Journal, posts: int, entries: int = 3) -> None:
+    journal.write_config(CONFIG.replace("entries: 25", f"entries: {entries}"))
+    for i in range(posts):
+        journal.post(f"p{i:02d}", title=f"Post {i:02d}", date=(datetime(2009, 1, 1, 9) + timedelta(days=i)).isoformat(),
+                     labels=("Border Security",) if i % 2 else ("Cyber",))
+
+
+def _local(journal: Journal, url: str):  # type: ignore[no-untyped-def]
+    assert url.startswith(FEEDS_URL), url
+    return journal.feeds / url.removeprefix(FEEDS_URL)
+
+
+def _walk(journal: Journal, start: str, fmt: str) -> list[list[str]]:
+    """Follow prev-archive links (next_url for JSON) from a main document; the ids of each page."""
+    pages, path, seen = [], journal.feeds / start, set()
+    for _ in range(100):
+        assert path not in seen, f"loop at {path}"
+        seen.add(path)
+        data = path.read_bytes()
+        if fmt == "json":
+            doc = json.loads(data)
+            pages.append([item["id"] for item in doc["items"]])
+            nxt = doc.get("next_url")
+        else:
+            parsed = feedparser.parse(data)
+            assert parsed.bozo == 0
+            pages.append([e.id for e in parsed.entries])
+            nxt = next((k.href for k in parsed.feed.links if k.rel == "prev-archive"), None)
+        if nxt is None:
+            return pages
+        path = _local(journal, nxt)
+    raise AssertionError("archive chain longer than 100 pages")
+
+
+def test_walking_the_archive_chain_reaches_every_entry_exactly_once(journal: Journal) -> None:
+    _journal(journal, posts=11, entries=3)
+    report = publish(journal.config(), now=NOW)
+    assert report.ok, report.failed
+    all_ids = {e.id for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries}
+    for feed in ("", "labels/border-security/", "labels/cyber/", "authors/jmorton/"):
+        for fmt, name in (("atom", "atom.xml"), ("rss", "rss.xml"), ("json", "feed.json")):
+            pages = _walk(journal, feed + name, fmt)
+            flat = [i for page in pages for i in page]
+            assert len(flat) == len(set(flat)), f"{feed}{name}: an entry is reached twice"
+            assert len(pages[0]) == min(3, len(flat))  # the main document holds the newest N
+            if feed in ("", "authors/jmorton/"):
+                assert len(flat) == 11
+            all_ids |= set(flat)
+    assert len(all_ids) == 11
+
+
+def test_archive_pages_are_marked_and_linked_and_main_is_complete_only_when_it_holds_all(journal: Journal) -> None:
+    _journal(journal, posts=8, entries=3)
+    publish(journal.config(), now=NOW)
+    main = etree.parse(str(journal.feeds / "atom.xml")).getroot()
+    assert main.find(f"{FH}complete") is None and main.find(f"{FH}archive") is None
+    oldest = etree.parse(str(journal.feeds / "archive/1/atom.xml")).getroot()
+    assert oldest.find(f"{FH}archive") is not None
+    links = {ln.get("rel"): ln.get("href") for ln in oldest.iter("{http://www.w3.org/2005/Atom}link")}
+    assert links["current"] == FEEDS_URL + "atom.xml"
+    assert links["next-archive"] == FEEDS_URL + "archive/2/atom.xml" and "prev-archive" not in links
+    label = etree.parse(str(journal.feeds / "labels/cyber/atom.xml")).getroot()  # 4 posts > 3: archived
+    assert label.find(f"{FH}complete") is None
+    small = Journal(journal.root.parent / "small")
+    small.root.mkdir()
+    small.content.mkdir()
+    _journal(small, posts=2, entries=3)
+    publish(small.config(), now=NOW)
+    assert etree.parse(str(small.feeds / "atom.xml")).getroot().find(f"{FH}complete") is not None
+    assert not (small.feeds / "archive").exists()
+
+
+def test_full_archive_pages_are_never_rewritten_and_an_edit_rewrites_only_its_page(journal: Journal) -> None:
+    _journal(journal, posts=10, entries=3)
+    publish(journal.config(), now=NOW)
+    before = journal.files()
+    journal.post("p10", title="Post 10", date="2009-01-11T09:00:00", labels=("Cyber",))
+    publish(journal.config(), now=NOW)
+    after = journal.files()
+    changed = {p for p in after if after[p] != before.get(p)}
+    assert not any(p.startswith("archive/1/") or p.startswith("archive/2/") for p in changed), changed
+    assert "atom.xml" in changed
+    before = after
+    journal.post("p01", title="Post 01, corrected", date="2009-01-02T09:00:00", labels=("Border Security",))
+    publish(journal.config(), now=NOW.replace(hour=13))
+    after = journal.files()
+    changed = {p for p in after if after[p] != before.get(p) and not p.startswith("index.")}
+    assert changed == {f"{d}{n}" for d in ("archive/1/", "authors/jmorton/archive/1/",
+                                            "labels/border-security/archive/1/")
+                       for n in ("atom.xml", "rss.xml", "feed.json")}, changed
+
+
+def test_tombstones_appear_in_the_document_that_carried_the_entry_then_expire(journal: Journal) -> None:
+    _journal(journal, posts=5, entries=3)
+    publish(journal.config(), now=NOW)
+    gone = {e.title: e.id for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries}["Post 03"]
+    (journal.content / "p03.md").unlink()
+    publish(journal.config(), now=NOW + timedelta(hours=1))
+    root = etree.parse(str(journal.feeds / "atom.xml")).getroot()
+    stones = [(el.get("ref"), el.get("when")) for el in root.iter(f"{AT}deleted-entry")]
+    assert stones == [(gone, "2026-11-30T13:00:00+00:00")]
+    assert gone not in [e.id for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries]
+    schema = etree.RelaxNG(etree.parse(str(SHARED / "schemas" / "atom.rng")))
+    assert schema.validate(root), schema.error_log
+    publish(journal.config(), now=NOW + timedelta(days=31))
+    root = etree.parse(str(journal.feeds / "atom.xml")).getroot()
+    assert list(root.iter(f"{AT}deleted-entry")) == []
+
+
+def test_documents_carry_the_stylesheet_and_still_parse_and_validate(journal: Journal) -> None:
+    _journal(journal, posts=5, entries=3)
+    publish(journal.config(), now=NOW)
+    schema = etree.RelaxNG(etree.parse(str(SHARED / "schemas" / "atom.rng")))
+    for rel, href in (("atom.xml", "feed.xsl"), ("labels/cyber/atom.xml", "../../feed.xsl"),
+                      ("archive/1/rss.xml", "../../feed.xsl")):
+        data = (journal.feeds / rel).read_bytes()
+        assert f'<?xml-stylesheet type="text/xsl" href="{href}"?>'.encode() in data.split(b"\n", 2)[1]
+        assert feedparser.parse(data).bozo == 0
+        if rel.endswith("atom.xml"):
+            assert schema.validate(etree.fromstring(data)), schema.error_log
+    assert (journal.feeds / "feed.xsl").read_bytes().startswith(b"<?xml")
+
+
+def test_per_kind_entries_and_content(journal: Journal) -> None:
+    journal.write_config(CONFIG.replace("  content: full\n",
+                                        "  content: full\n  label_feeds: {entries: 2, content: summary}\n"))
+    for i in range(4):
+        journal.post(f"p{i}", title=f"P{i}", date=f"2009-01-0{i + 1}T09:00:00", body=f"Body {i} text.")
+    publish(journal.config(), now=NOW)
+    label = feedparser.parse((journal.feeds / "labels/border-security/atom.xml").read_bytes())
+    assert len(label.entries) == 2 and all("content" not in e for e in label.entries)
+    journal_feed = feedparser.parse((journal.feeds / "atom.xml").read_bytes())
+    assert len(journal_feed.entries) == 4 and all("content" in e for e in journal_feed.entries)
+
+
+def test_affiliation_is_a_namespaced_element_not_part_of_the_name(journal: Journal) -> None:
+    journal.post("p", title="P")
+    publish(journal.config(), now=NOW)
+    atom = etree.parse(str(journal.feeds / "atom.xml")).getroot()
+    author = atom.find("{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}author")
+    assert author.findtext("{http://www.w3.org/2005/Atom}name") == "John Morton"
+    assert author.findtext("{http://schema.org/}affiliation") == "U.S. Immigration and Customs Enforcement"
+    rss = etree.parse(str(journal.feeds / "rss.xml")).getroot()
+    assert rss.findtext("channel/item/{http://schema.org/}affiliation") == "U.S. Immigration and Customs Enforcement"
+    doc = json.loads((journal.feeds / "feed.json").read_text())
+    assert doc["items"][0]["authors"][0]["_newswire"]["affiliation"] == "U.S. Immigration and Customs Enforcement"
+    author_feed = feedparser.parse((journal.feeds / "authors/jmorton/atom.xml").read_bytes()).feed
+    assert "U.S. Immigration and Customs Enforcement" in author_feed.title
+    assert "U.S. Immigration and Customs Enforcement" in author_feed.subtitle
