@@ -19,7 +19,7 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/hub_latency.py
 
 clean:
 	rm -rf feeds newswire.db newswire.db-* newswire.db.lock .pytest_cache

@@ -29,10 +29,10 @@ import feedparser
 import pytest
 import requests
 from celery import Celery
-from flask import Flask
+from flask import Flask, got_request_exception
 from flask_websub.hub import Hub, SQLite3HubStorage
 from flask_websub.subscriber import discover
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from newswire.serve import make_handler
@@ -112,38 +112,32 @@ def _hub_app(db: Path, errors: list[str]) -> Flask:
     def record_error(sender, exception, **extra):  # noqa: ANN001, ANN202
         errors.append(f"{type(exception).__name__}: {exception}")
 
-    from flask import got_request_exception
     got_request_exception.connect(record_error, app, weak=False)
     return app
 
 
 @pytest.fixture
 def setup(journal: Journal, tmp_path: Path) -> Iterator[Setup]:
-    servers: list[BaseWSGIServer] = []
     hub_errors: list[str] = []
-    hub_server = make_server("127.0.0.1", 0, _hub_app(tmp_path / "hub.db", hub_errors), threaded=True)
     subscriber = Subscriber()
+    hub_server = make_server("127.0.0.1", 0, _hub_app(tmp_path / "hub.db", hub_errors), threaded=True)
     sub_server = make_server("127.0.0.1", 0, subscriber, threaded=True)
-    servers += [hub_server, sub_server]
-
     # The preview server gets its port first (port 0: no race), then the journal's
     # config names that port in feeds_url and the server is given the final config.
     preview = make_preview_server(journal.config(), "127.0.0.1", 0)
-    feeds_url = f"http://127.0.0.1:{preview.server_address[1]}/"
-    hub_url = f"http://127.0.0.1:{hub_server.server_port}/hub"
-    journal.write_config(CONFIG.replace("feeds_url: https://journal.test/feeds/", f"feeds_url: {feeds_url}")
-                         + f"notify:\n  websub: ['{hub_url}']\n  timeout: 10\n")
-    assert journal.config().journal.feeds_url == feeds_url
-    preview.RequestHandlerClass = make_handler(journal.config())
-
-    for server in (hub_server, sub_server, preview):
+    servers = (hub_server, sub_server, preview)
+    for server in servers:
         _serve_in_thread(server)
     try:
+        feeds_url = f"http://127.0.0.1:{preview.server_address[1]}/"
+        hub_url = f"http://127.0.0.1:{hub_server.server_port}/hub"
+        journal.write_config(CONFIG.replace("feeds_url: https://journal.test/feeds/", f"feeds_url: {feeds_url}")
+                             + f"notify:\n  websub: ['{hub_url}']\n  timeout: 10\n")
+        assert journal.config().journal.feeds_url == feeds_url
+        preview.RequestHandlerClass = make_handler(journal.config())
         yield Setup(journal, hub_url, feeds_url, f"http://127.0.0.1:{sub_server.server_port}/callback/1",
                     subscriber, hub_errors)
     finally:
-        preview.shutdown()
-        preview.server_close()
         for server in servers:
             server.shutdown()
             server.server_close()

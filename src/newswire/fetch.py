@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import requests
+from requests.structures import CaseInsensitiveDict
 
 from .errors import NewswireError
 
@@ -26,7 +28,7 @@ class Fetched:
     url: str
     status: int
     body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive when from a server
 
 
 class FetchError(NewswireError):
@@ -64,7 +66,8 @@ def fetch(url: str, limits: Limits = Limits(), *, headers: dict[str, str] | None
                     if size > limits.max_bytes:
                         raise FetchError(f"{url}: larger than the {limits.max_bytes} byte limit")
                     chunks.append(chunk)
-                return Fetched(response.url, response.status_code, b"".join(chunks), dict(response.headers))
+                return Fetched(response.url, response.status_code, b"".join(chunks),
+                               CaseInsensitiveDict(response.headers))
         except requests.TooManyRedirects:
             raise FetchError(f"{url}: more than {limits.max_redirects} redirects") from None
         except requests.RequestException as exc:

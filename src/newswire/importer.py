@@ -140,9 +140,13 @@ def _feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
     if not parsed.version:
         raise ImportFailed(f"{name}: not an Atom, RSS or JSON feed")
     out, skipped = [], 0
-    feed_author = parsed.feed.get("author", "")
+    feed_author = _person(parsed.feed)
+    # RSS 0.9x items carry no date: the channel's own date stands in (fixed, so re-imports agree).
+    channel_date = _when(parsed.feed.get("published_parsed")) or _when(parsed.feed.get("updated_parsed"))
     for e in parsed.entries:
-        published = _when(e.get("published_parsed")) or _when(e.get("updated_parsed"))
+        # feedparser answers updated_parsed with the published date when there is none: ask for real keys.
+        own_updated = _when(e["updated_parsed"]) if "updated_parsed" in e.keys() and "updated" in e.keys() else None
+        published = _when(e.get("published_parsed")) or own_updated or channel_date
         if published is None:
             skipped += 1
             continue
@@ -151,10 +155,16 @@ def _feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
         out.append(Imported(
             id=e.get("id") or link or _fallback_id(e.get("title", ""), str(published)),
             title=e.get("title", ""), body=sanitize(body, link or base), published=published,
-            updated=_when(e.get("updated_parsed")) if e.get("published_parsed") else None,
-            author=e.get("author", "") or feed_author, labels=tuple(t.get("term", "") for t in e.get("tags", [])),
+            updated=own_updated if own_updated and own_updated != published else None,
+            author=_person(e) or feed_author, labels=tuple(t.get("term", "") for t in e.get("tags", [])),
             link=link))
     return parsed.version, out, skipped
+
+
+def _person(item: Any) -> str:
+    """An author's name: feedparser splits RSS's 'email (Name)' into author_detail."""
+    detail = item.get("author_detail") or {}
+    return detail.get("name") or item.get("author", "") or ""
 
 
 def _json_feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
@@ -234,6 +244,8 @@ def _wxr(root: Element, base: str) -> tuple[str, list[Imported], int]:
     """A WordPress export (WXR): posts only; drafts stay drafts, pages and attachments are skipped."""
     out, skipped = [], 0
     site = _child_text(root, "channel/link") or base
+    names = {_child_text(a, f"{WP}author_login"): _child_text(a, f"{WP}author_display_name")
+             for a in root.findall(f"channel/{WP}author")}
     for item in root.findall("channel/item"):
         status = _child_text(item, f"{WP}status")
         if _child_text(item, f"{WP}post_type") != "post" or status not in ("publish", "draft", "future", "pending"):
@@ -253,7 +265,8 @@ def _wxr(root: Element, base: str) -> tuple[str, list[Imported], int]:
         out.append(Imported(
             id=guid if is_absolute_iri(guid) else f"{site.rstrip('/')}/?p={post_id}",
             title=_child_text(item, "title"), body=sanitize(_child_text(item, f"{CONTENT}encoded"), link or site),
-            published=published, updated=None, author=_child_text(item, f"{DC}creator"),
+            published=published, updated=None,
+            author=names.get(_child_text(item, f"{DC}creator")) or _child_text(item, f"{DC}creator"),
             labels=tuple(c.text or "" for c in item.findall("category")
                          if c.get("domain") in ("category", "post_tag")),
             link=link, draft=status != "publish"))

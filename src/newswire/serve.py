@@ -1,6 +1,7 @@
 """``newswire serve``: preview the output folder as a production server would serve it.
 
-Right media types, ``Link`` headers naming the hub and the document itself,
+Right media types (a browser asking for HTML gets Atom and RSS as generic XML, so the
+feed view's stylesheet applies), ``Link`` headers naming the hub and the document itself,
 ``ETag``/``Last-Modified`` with 304 answers, and nothing outside the folder.
 Binds to 127.0.0.1 unless told otherwise.
 """
@@ -79,11 +80,19 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
                 self.send_response(HTTPStatus.NOT_MODIFIED)
                 self.send_header("ETag", etag)
                 self.send_header("Last-Modified", modified)
+                self.send_header("Cache-Control", "no-cache")
                 self.end_headers()
                 return
             rel = target.relative_to(root.resolve()).as_posix()
             self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", media_type(rel))
+            kind = media_type(rel)
+            feed = rel.endswith(("atom.xml", "rss.xml"))
+            if feed and "text/html" in self.headers.get("Accept", ""):
+                # A browser: as generic XML its xml-stylesheet applies and it shows the feed view.
+                kind = "application/xml; charset=utf-8"
+            self.send_header("Content-Type", kind)
+            if feed:
+                self.send_header("Vary", "Accept")
             self.send_header("Content-Length", str(st.st_size))
             self.send_header("ETag", etag)
             self.send_header("Last-Modified", modified)
@@ -100,7 +109,8 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
         def _not_modified(self, etag: str, mtime: float) -> bool:
             match = self.headers.get("If-None-Match")
             if match is not None:
-                return etag in [m.strip() for m in match.split(",")] or match.strip() == "*"
+                # Weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
+                return match.strip() == "*" or etag in [m.strip().removeprefix("W/") for m in match.split(",")]
             since = self.headers.get("If-Modified-Since")
             if since:
                 try:

@@ -1,0 +1,106 @@
+"""The feed view and the feed directory as people see them: headless Chromium on the preview server."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import html5lib
+import pytest
+from lxml import html as lxml_html
+
+from conftest import ROOT, Journal
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+
+
+@pytest.fixture
+def example(journal: Journal) -> Journal:
+    """The example journal of the repository, published."""
+    shutil.rmtree(journal.content)
+    shutil.copytree(ROOT / "content", journal.content)
+    journal.write_config((ROOT / "config.yaml").read_text())
+    journal.cli("publish", check=True)
+    return journal
+
+
+@pytest.fixture
+def server(example: Journal) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "newswire", "--config", str(example.config_path), "serve",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={"NEWSWIRE_QUIET_SERVE": "1", "PATH": "/usr/bin:/bin"} | dict(__import__("os").environ))
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(base, timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the preview server did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _chromium(*args: str, tmp: Path) -> str:
+    assert CHROMIUM, "Chromium is needed for this test: apt-get install chromium (.ci/run does)"
+    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args],
+                            capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def _newest_titles(example: Journal, n: int = 3) -> list[str]:
+    return [e.title for e in feedparser.parse((example.feeds / "atom.xml").read_bytes()).entries[:n]]
+
+
+@pytest.mark.parametrize("page", ["atom.xml", "rss.xml", "labels/border-security/atom.xml"])
+def test_feed_view_renders_the_newest_entries(example: Journal, server: str, tmp_path: Path, page: str) -> None:
+    dom = lxml_html.fromstring(_chromium("--dump-dom", server + page, tmp=tmp_path))
+    shown = [" ".join(h.text_content().split()) for h in dom.xpath("//h2[@class='entry-title']")]
+    source = feedparser.parse((example.feeds / page).read_bytes())
+    assert shown[:3] == [e.title for e in source.entries[:3]]
+    assert dom.xpath("string(//h1[@id='feed-title'])") == source.feed.title
+    assert dom.xpath("string(//input[@aria-label='Feed address']/@value)").endswith(page)
+    shot = tmp_path / f"feed-view-{page.replace('/', '-')}.png"
+    _chromium(f"--screenshot={shot}", "--window-size=1000,1400", server + page, tmp=tmp_path)
+    assert shot.stat().st_size > 10_000
+
+
+def test_directory_lists_every_feed_with_counts(example: Journal, server: str, tmp_path: Path) -> None:
+    dom = lxml_html.fromstring(_chromium("--dump-dom", server, tmp=tmp_path))
+    text = " ".join(dom.text_content().split())
+    for title in ("Leadership Journal", "John Morton, U.S. Immigration and Customs Enforcement",
+                  "Border Security", "Cash Smuggling"):
+        assert title in text
+    assert "posts" in text
+    hrefs = dom.xpath("//a/@href")
+    assert "atom.xml" in hrefs and "labels/border-security/feed.json" in hrefs
+    alternates = dom.xpath("//link[@rel='alternate']/@type")
+    assert set(alternates) == {"application/atom+xml", "application/rss+xml", "application/feed+json"}
+    shot = tmp_path / "feed-directory-phone.png"
+    _chromium(f"--screenshot={shot}", "--window-size=390,844", server, tmp=tmp_path)  # a phone's viewport
+    assert shot.stat().st_size > 10_000
+
+
+def test_directory_is_valid_html(example: Journal) -> None:
+    parser = html5lib.HTMLParser(strict=True)
+    parser.parse((example.feeds / "index.html").read_bytes())  # raises on any parse error
+    page = (example.feeds / "index.html").read_text()
+    assert '<meta name="viewport"' in page

@@ -1,0 +1,720 @@
+"""`newswire import` and `newswire pull`, end to end through the CLI.
+
+Every supported source format is imported from a fixture in tests/fixtures/import/
+and the store is read back with sqlite3: counts, ids exactly as the source gave them,
+titles, published instants, authors, labels and drafts. Then: importing twice changes
+nothing, a changed entry is updated under its id, HTML is sanitised, a journal
+survives a round trip through its own Atom feed, URL import and `pull` against a
+real HTTP server on 127.0.0.1 (conditional GET, 304, 429 + Retry-After), and hostile
+inputs (XML bombs, XXE, oversized answers, other schemes, redirects off http(s),
+malformed files) are refused with one line and leave the store as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+
+import feedparser
+import pytest
+from lxml import etree
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from newswire.importer import import_source
+from newswire.job import open_store, publish, utcnow
+
+from conftest import CONFIG, Journal
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"
+ATOM_NS = "{http://www.w3.org/2005/Atom}"
+CONFIG_AUTHORS = {"jmorton": "John Morton", "napolitano": "Janet Napolitano"}
+MB = 1024 * 1024
+
+
+# --- reading the store and the CLI's answers ---------------------------------------------
+
+
+def store_path(j: Journal) -> Path:
+    return j.root / "newswire.db"
+
+
+def stored(j: Journal) -> dict[str, dict[str, object]]:
+    """Every post by entry id: its row, its author's name and its labels in order."""
+    if not store_path(j).exists():
+        return {}
+    with closing(sqlite3.connect(store_path(j))) as db:
+        db.row_factory = sqlite3.Row
+        labels: dict[int, list[str]] = {}
+        for r in db.execute("SELECT pl.post_id, l.name FROM post_labels pl JOIN labels l ON l.id = pl.label_id "
+                            "ORDER BY pl.post_id, pl.position"):
+            labels.setdefault(r["post_id"], []).append(r["name"])
+        return {r["entry_id"]: {**dict(r), "labels": labels.get(r["id"], [])} for r in db.execute(
+            "SELECT p.*, a.name AS author_name FROM posts p JOIN authors a ON a.key = p.author_key")}
+
+
+def authors(j: Journal) -> dict[str, str]:
+    if not store_path(j).exists():
+        return {}
+    with closing(sqlite3.connect(store_path(j))) as db:
+        return dict(db.execute("SELECT key, name FROM authors"))
+
+
+def snapshot(j: Journal) -> dict[str, list[tuple[object, ...]]]:
+    """The content tables, row for row (what an import may change)."""
+    if not store_path(j).exists():
+        return {}
+    with closing(sqlite3.connect(store_path(j))) as db:
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
+                for t in ("posts", "authors", "labels", "post_labels")}
+
+
+def counts(output: str) -> dict[str, int]:
+    """The numbers in an import summary or a pull line."""
+    found = {k: int(v) for v, k in re.findall(r"(\d+) (added|updated|unchanged|skipped)", output)}
+    return {"added": 0, "updated": 0, "unchanged": 0, "skipped": 0, **found}
+
+
+def imported(j: Journal, source: str | Path, *args: str) -> dict[str, int]:
+    result = j.cli("import", str(source), *args, timeout=60)
+    assert result.returncode == 0, f"import failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    return counts(result.stdout)
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], *, code_min: int = 1) -> str:
+    """A refusal: exit code >= 1, nothing on stdout, exactly one line on stderr, no traceback."""
+    assert result.returncode >= code_min, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr
+    assert result.stdout.strip() == "", result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{result.stderr}"
+    assert lines[0].startswith("newswire: "), lines[0]
+    return lines[0]
+
+
+def feed_documents(j: Journal) -> dict[str, bytes]:
+    return {k: v for k, v in j.files().items() if k.endswith((".xml", ".json"))}
+
+
+def setup_import(j: Journal, source: Path) -> None:
+    """Import in-process (fast) where the import is set-up, not the thing under test; the CLI is a thin shell."""
+    config = j.config()
+    with open_store(config) as store:
+        import_source(config, store, str(source), utcnow())
+
+
+def setup_publish(j: Journal) -> None:
+    """Publish in-process (fast) where the publish is set-up, not the thing under test."""
+    report = publish(j.config(), ping=False)
+    assert report.ok, report.errors + [str(p) for r in report.failed for p in r.problems]
+
+
+def second_journal(tmp_path: Path, name: str = "b") -> Journal:
+    b = Journal(tmp_path / name)
+    b.root.mkdir()
+    b.write_config(CONFIG.replace("https://journal.test/", f"https://{name}.example.test/")
+                   .replace("id_authority: journal.test", f"id_authority: {name}.example.test"))
+    b.content.mkdir()
+    return b
+
+
+# --- 1. every format imports the right entries ---------------------------------------------
+
+# (entry id, title, published UTC (a str; a tuple of acceptable values; 'prefix*'),
+#  updated UTC or None (not checked), author name or None (not checked), labels, draft)
+EXPECTED: dict[str, tuple[int, list[tuple[str, str, object, str | None, str | None, list[str], bool]]]] = {
+    "atom.xml": (0, [
+        ("tag:harbor.example.net,2021:entry/tide-tables", "New tide tables & a revised pilot roster",
+         "2021-03-04T07:30:00Z", "2021-03-05T09:00:00Z", "Priya Raman", ["Harbor Operations", "Weather"], False),
+        ("urn:uuid:6f0c2a8e-3d41-4c7a-9b1e-2f5d8a9c0e17", "Quai Nord: dredging finished at berth four",
+         "2021-02-20T21:45:00Z", "2021-02-20T21:45:00Z", "John Morton", ["Harbor Operations"], False),
+        ("https://harbor.example.net/2021/01/ice-notice", "Ice notice for the inner basin",
+         "2021-01-12T07:00:00Z", "2021-01-12T07:00:00Z", "Harbor Desk", [], False),
+    ]),
+    "rss2.xml": (0, [
+        ("ferry-bulletin-2020-041", "Winter timetable starts Monday", "2020-10-30T18:00:00Z", None,
+         "Tomás Ferreira", ["Timetables", "Winter"], False),
+        ("https://ferry.example.org/news/car-deck", "Car deck closed for repairs", "2020-10-14T09:15:00Z", None,
+         "Lena Ortiz", ["Vessels"], False),
+        ("ferry-bulletin-2020-037", "Café on the upper deck reopens", "2020-10-05T07:00:00Z", None,
+         "John Morton", ["Vessels"], False),
+    ]),
+    # RSS 0.91 items carry no date and no guid: the id is the link, and the only dates
+    # the source gives are the channel's pubDate / lastBuildDate.
+    "rss091.xml": (0, [
+        ("https://quarry-walks.example.org/walks/ridge-loop.html", "Saturday: the ridge loop",
+         ("2002-04-01T09:00:00Z", "2002-04-01T10:00:00Z"), None, None, [], False),
+        ("https://quarry-walks.example.org/walks/canal.html", "Sunday: along the canal",
+         ("2002-04-01T09:00:00Z", "2002-04-01T10:00:00Z"), None, None, [], False),
+        ("https://quarry-walks.example.org/notices/boots.html", "Boots for sale",
+         ("2002-04-01T09:00:00Z", "2002-04-01T10:00:00Z"), None, None, [], False),
+    ]),
+    "rss10.rdf": (0, [
+        ("https://weather-station.example.org/log/2019/02/gale", "Gale overnight, 61 knots at the mast",
+         "2019-02-03T03:05:06Z", None, "Ola Nordmann", ["Storms"], False),
+        ("https://weather-station.example.org/log/2019/01/anemometer", "The anemometer has been replaced",
+         "2019-01-15T13:00:00Z", None, "Janet Napolitano", ["Instruments"], False),
+    ]),
+    "feed.json": (0, [
+        ("2022-07-14-buoy-12", "Buoy 12 is back online", "2022-07-14T13:20:00Z", "2022-07-15T15:00:00Z",
+         "Keiko Tanaka", ["Buoys", "Maintenance"], False),
+        ("2022-06-30-summer-hours", "Summer hours at the visitor centre", "2022-06-30T12:00:00Z",
+         "2022-06-30T12:00:00Z", "Station Crew", ["Visitors"], False),
+        ("urn:uuid:0b7f6a52-9e1d-4c38-8a2f-5d0c1e3b4a69", "An unexpected ñandú on the sea wall",
+         "2022-05-01T07:00:00Z", "2022-05-01T07:00:00Z", "Janet Napolitano", ["Visitors", "Wildlife"], False),
+    ]),
+    # 2 settings + 1 template + 2 comments skipped.
+    "blogger.xml": (5, [
+        ("tag:blogger.com,1999:blog-7301234567890123456.post-4410000000000000001",
+         "The first radishes of the year", "2011-05-02T15:15:00Z", "2011-05-04T02:40:12Z", "Marta Lindqvist",
+         ["Vegetables", "Compost"], False),
+        ("tag:blogger.com,1999:blog-7301234567890123456.post-4410000000000000002",
+         "Building two compost bins from old pallets", "2011-04-18T19:05:00Z", "2011-04-18T19:05:00Z",
+         "Marta Lindqvist", ["Trädgård", "Compost"], False),
+        ("tag:blogger.com,1999:blog-7301234567890123456.post-4410000000000000003",
+         "Half-written: where the beans go next year", "2011-05-10T14:00:00Z", None, "Marta Lindqvist",
+         ["Plans"], True),
+    ]),
+    # page + attachment + trashed post skipped. dc:creator is the login; wp:author maps it to a name.
+    "wxr.xml": (3, [
+        ("https://lighthouse.example.com/?p=12", "Restoring the Fresnel lens", "2018-09-01T08:00:00Z", None,
+         "Hanna Koval", ["Maintenance", "Optics"], False),
+        ("https://lighthouse.example.com/?p=15", "The night of the 1953 storm", "2018-08-14T19:30:00Z", None,
+         "John Morton", ["Keepers' Stories", "Storms & Shipwrecks"], False),
+        ("https://lighthouse.example.com/?p=19", "Draft: painting the gallery rail", "2018-10-02*", None,
+         "Hanna Koval", ["Maintenance"], True),
+    ]),
+}
+
+
+def _instant_ok(got: str, want: object) -> bool:
+    if isinstance(want, tuple):
+        return got in want
+    if isinstance(want, str) and want.endswith("*"):
+        return got.startswith(want[:-1])
+    return got == want
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_each_format_imports_the_right_entries(journal: Journal, name: str) -> None:
+    skipped, expected = EXPECTED[name]
+    report = imported(journal, FIXTURES / name)
+    assert (report["added"], report["skipped"]) == (len(expected), skipped), report
+
+    posts = stored(journal)
+    assert sorted(posts) == sorted(e[0] for e in expected), "ids must be kept exactly as the source gave them"
+    for entry_id, title, published, updated, _author, labels, draft in expected:
+        p = posts[entry_id]
+        assert p["title"] == title, entry_id
+        assert _instant_ok(p["published"], published), (entry_id, p["published"], published)
+        if updated is not None:
+            assert p["updated"] == updated, (entry_id, p["updated"], updated)
+        assert p["labels"] == labels, entry_id
+        assert bool(p["draft"]) is draft, entry_id
+
+    # Authors: known names map to the config's authors, unknown ones are created once.
+    known_names = {name: key for key, name in CONFIG_AUTHORS.items()}
+    for entry_id, *_, author, _labels, _draft in expected:
+        if author is None:
+            continue
+        p = posts[entry_id]
+        assert p["author_name"] == author, (entry_id, p["author_name"], author)
+        if author in known_names:
+            assert p["author_key"] == known_names[author], entry_id
+    names = list(authors(journal).values())
+    assert len(names) == len(set(names)), f"an author was created twice: {names}"
+
+
+@pytest.mark.parametrize("name, draft_id, draft_title, live_id", [
+    ("blogger.xml", "tag:blogger.com,1999:blog-7301234567890123456.post-4410000000000000003",
+     "where the beans go next year", "tag:blogger.com,1999:blog-7301234567890123456.post-4410000000000000001"),
+    ("wxr.xml", "https://lighthouse.example.com/?p=19", "painting the gallery rail",
+     "https://lighthouse.example.com/?p=12"),
+])
+def test_export_drafts_stay_drafts_after_publish(journal: Journal, name: str, draft_id: str, draft_title: str,
+                                                 live_id: str) -> None:
+    setup_import(journal, FIXTURES / name)
+    journal.cli("publish", check=True)
+    docs = feed_documents(journal)
+    assert any(live_id.encode() in body for body in docs.values())
+    for path, body in docs.items():
+        assert draft_id.encode() not in body, f"the draft is in {path}"
+        assert draft_title.encode() not in body, f"the draft is in {path}"
+    assert not (journal.feeds / "labels" / "plans").exists()  # Blogger's draft-only label has no feed
+    assert stored(journal)[draft_id]["draft"] == 1
+
+
+def test_author_and_label_options(journal: Journal) -> None:
+    report = imported(journal, FIXTURES / "rss2.xml", "--author", "jmorton", "--label", "Partner News",
+                      "--label", "Ferry")
+    assert report["added"] == 3
+    posts = stored(journal)
+    assert {p["author_key"] for p in posts.values()} == {"jmorton"}
+    assert posts["ferry-bulletin-2020-041"]["labels"] == ["Timetables", "Winter", "Partner News", "Ferry"]
+    assert posts["https://ferry.example.org/news/car-deck"]["labels"] == ["Vessels", "Partner News", "Ferry"]
+    assert authors(journal) == CONFIG_AUTHORS, "--author must not create authors"
+
+    # An --author that is not a key in the config is refused, and imports nothing.
+    before = snapshot(journal)
+    line = assert_refused(journal.cli("import", str(FIXTURES / "atom.xml"), "--author", "nobody"))
+    assert "nobody" in line
+    assert snapshot(journal) == before
+
+
+# --- 2. idempotent; a changed entry is updated under its id ---------------------------------
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_importing_twice_changes_nothing(journal: Journal, name: str) -> None:
+    setup_import(journal, FIXTURES / name)
+    before = snapshot(journal)
+    again = imported(journal, FIXTURES / name)
+    assert (again["added"], again["updated"]) == (0, 0), again
+    assert snapshot(journal) == before
+
+
+# fixture, entry id, replacements to make in a copy, new title, expected new `updated` (None: later than before)
+CHANGES = [
+    ("atom.xml", "tag:harbor.example.net,2021:entry/tide-tables",
+     [("a revised pilot roster", "a longer pilot roster"), ("2021-03-05T11:00:00+02:00", "2021-03-08T09:00:00+02:00"),
+      ("every nine days", "every ten days")],
+     "New tide tables & a longer pilot roster", "2021-03-08T07:00:00Z"),
+    ("rss2.xml", "https://ferry.example.org/news/car-deck",
+     [("Car deck closed for repairs", "Car deck closed for repairs until Friday")],
+     "Car deck closed for repairs until Friday", None),
+    ("blogger.xml", "tag:blogger.com,1999:blog-7301234567890123456.post-4410000000000000001",
+     [("The first radishes of the year", "The first radishes (and a beetroot)"),
+      ("2011-05-03T19:40:12.345-07:00", "2011-05-06T10:00:00.000-07:00")],
+     "The first radishes (and a beetroot)", "2011-05-06T17:00:00Z"),
+    ("wxr.xml", "https://lighthouse.example.com/?p=12",
+     [("Restoring the Fresnel lens", "Restoring the Fresnel lens, part one"), ("three weekends", "four weekends")],
+     "Restoring the Fresnel lens, part one", None),
+]
+
+
+@pytest.mark.parametrize("name, entry_id, edits, new_title, new_updated", CHANGES,
+                         ids=[c[0] for c in CHANGES])
+def test_entry_changed_at_the_source_is_updated_under_its_id(journal: Journal, tmp_path: Path, name: str,
+                                                             entry_id: str, edits: list[tuple[str, str]],
+                                                             new_title: str, new_updated: str | None) -> None:
+    setup_import(journal, FIXTURES / name)
+    old = stored(journal)
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    for a, b in edits:
+        assert a in text, a
+        text = text.replace(a, b)
+    changed = tmp_path / f"changed-{name}"
+    changed.write_text(text, encoding="utf-8")
+
+    report = imported(journal, changed)
+    assert (report["added"], report["updated"]) == (0, 1), report
+    new = stored(journal)
+    assert sorted(new) == sorted(old)
+    p, q = old[entry_id], new[entry_id]
+    assert (q["id"], q["entry_id"], q["published"]) == (p["id"], p["entry_id"], p["published"])
+    assert q["title"] == new_title
+    if new_updated is not None:
+        assert q["updated"] == new_updated
+    else:
+        assert q["updated"] > p["updated"]
+    for other in old:
+        if other != entry_id:
+            assert new[other] == old[other], f"{other} changed although the source did not change it"
+
+
+# --- 3. sanitised -------------------------------------------------------------------------
+
+# In HTML taken out of the store or a feed: none of these, in any case.
+BAD_IN_HTML = ("script", "iframe", "onerror", "onclick", "onload", "javascript", "grabcookies", "display: none",
+               "tracker.example.com", "formaction", "<style", "<object", "<embed", "<svg", "<form", "<math")
+# In the raw bytes of a published document (where "description" is a legitimate word).
+BAD_IN_DOCUMENT = (b"<script", b"&lt;script", b"\\u003cscript", b"iframe", b"onerror", b"onclick", b"onload",
+                   b"javascript", b"grabcookies", b"display: none", b"tracker.example.com", b"formaction")
+
+
+def _assert_clean_html(html: str, where: str) -> None:
+    low = html.lower()
+    for bad in BAD_IN_HTML:
+        assert bad not in low, f"{bad!r} survived sanitising in {where}:\n{html}"
+    assert "<p>" in html, where
+    assert '<a href="https://pier.example.net/about">' in html, where
+    # relative links resolved against the entry's link
+    assert 'href="https://pier.example.net/posts/notes/budget.html"' in html, where
+    assert '<img src="https://pier.example.net/posts/pictures/pier.jpg"' in html, where
+    assert "The next meeting is in July." in html, where
+
+
+def test_imported_html_is_sanitised(journal: Journal) -> None:
+    imported(journal, FIXTURES / "hostile-html.xml")
+    entry_id = "tag:pier.example.net,2023:minutes-june"
+
+    shown = journal.cli("post", "show", entry_id, check=True).stdout
+    _assert_clean_html(shown.split("\n\n", 1)[1], "post show")
+    _assert_clean_html(stored(journal)[entry_id]["body"], "the store")
+
+    setup_publish(journal)
+    docs = feed_documents(journal)
+    assert "atom.xml" in docs and "feed.json" in docs and "rss.xml" in docs
+    for path, data in docs.items():
+        low = data.lower()
+        for bad in BAD_IN_DOCUMENT:
+            assert bad not in low, f"{bad!r} is in the published {path}"
+    item = next(i for i in json.loads(docs["feed.json"])["items"] if i["id"] == entry_id)
+    _assert_clean_html(item["content_html"], "feed.json")
+    atom = etree.fromstring(docs["atom.xml"])
+    _assert_clean_html(next(e.findtext(f"{ATOM_NS}content") for e in atom.iter(f"{ATOM_NS}entry")
+                            if e.findtext(f"{ATOM_NS}id") == entry_id), "atom.xml")
+    rss = etree.fromstring(docs["rss.xml"])
+    _assert_clean_html(next(i.findtext("{http://purl.org/rss/1.0/modules/content/}encoded") for i in rss.iter("item")
+                            if i.findtext("guid") == entry_id), "rss.xml")
+
+
+# --- 4. round trip --------------------------------------------------------------------------
+
+
+def _atom_entries(path: Path) -> dict[str, tuple[object, ...]]:
+    parsed = feedparser.parse(path.read_bytes(), sanitize_html=False, resolve_relative_uris=False)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    return {e.id: (e.title, tuple(e.published_parsed), tuple(e.updated_parsed), e.author,
+                   [t.term for t in e.get("tags", [])]) for e in parsed.entries}
+
+
+def test_round_trip_through_the_atom_feed(journal: Journal, tmp_path: Path) -> None:
+    journal.post("tide-and-time", title="Tide & Time: notes on the ports", date="2009-11-06T10:00:00-05:00",
+                 author="jmorton", labels=("Border Security", "Coopération Internationale"),
+                 body="Ports & harbours, *briefly*.")
+    journal.post("haefen", title="Überprüfung der Häfen — Zwischenstand", date="2009-11-10T08:30:00+01:00",
+                 updated="2009-11-12T09:00:00+01:00", author="napolitano", labels=("Ports & Harbors",),
+                 body="Ein kurzer Bericht über die Häfen im Norden.")
+    journal.post("grid", title="Cyber week <and> the grid", date="2009-10-01T12:00:00+02:00",
+                 author="napolitano", labels=("Border Security", "Ports & Harbors"), body="Short & to the point.")
+    journal.post("tokyo", title="Café notes from 東京", date="2009-12-01T23:30:00-08:00", author="jmorton",
+                 labels=("Coopération Internationale",), body="Green tea, and a long meeting.")
+    setup_publish(journal)
+    a = _atom_entries(journal.feeds / "atom.xml")
+    assert len(a) == 4
+
+    b = second_journal(tmp_path)
+    report = imported(b, journal.feeds / "atom.xml")
+    assert report["added"] == 4
+    b.cli("publish", check=True)
+    got = _atom_entries(b.feeds / "atom.xml")
+    assert sorted(got) == sorted(a)
+    for entry_id, want in a.items():
+        assert got[entry_id] == want, entry_id
+    assert authors(b) == CONFIG_AUTHORS, "A's authors are B's config authors; none should be created"
+
+
+# --- 5. URL import and pull against a real server ----------------------------------------------
+
+
+def partner_rss(items: list[tuple[str, str, str]]) -> bytes:
+    """RSS 2.0 whose items have no <link>: relative URLs resolve against the feed's URL."""
+    body = "".join(f"""
+    <item>
+      <guid isPermaLink="false">{guid}</guid>
+      <title>{title}</title>
+      <pubDate>{date}</pubDate>
+      <description>&lt;p&gt;Route notes are &lt;a href="maps/route.html"&gt;here&lt;/a&gt;.
+        &lt;img src="/img/{guid}.png" alt="map"&gt;&lt;/p&gt;</description>
+    </item>""" for guid, title, date in items)
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Partner Trails</title><link>https://partner.example.net/</link>
+<description>Shared trail news</description>{body}
+</channel></rss>""".encode()
+
+
+ITEMS = [("partner-1", "Coast path reopened", "Tue, 05 Jan 2021 09:00:00 GMT"),
+         ("partner-2", "New bridge over the brook", "Mon, 04 Jan 2021 15:30:00 GMT")]
+
+
+class Partner:
+    """A partner feed on 127.0.0.1: answers with ETag/Last-Modified, 304 when they match, or 429."""
+
+    def __init__(self, server: HTTPServer, path: str = "/feeds/partner.xml", *, lower_case: bool = False):
+        self.requests: list[dict[str, str]] = []
+        self.body = partner_rss(ITEMS)
+        self.mode = "ok"
+        self.etag = '"partner-v1"'
+        self.last_modified = "Tue, 05 Jan 2021 10:00:00 GMT"
+        self.lower = lower_case
+        self._lock = threading.Lock()
+        server.expect_request(path).respond_with_handler(self.handle)
+        self.url = f"http://127.0.0.1:{server.port}{path}"
+
+    def _h(self, name: str) -> str:
+        return name.lower() if self.lower else name
+
+    def handle(self, request: Request) -> Response:
+        with self._lock:
+            self.requests.append({k.lower(): v for k, v in request.headers.items()})
+        if self.mode == "429":
+            return Response(b"slow down", status=429, headers={self._h("Retry-After"): "120"})
+        inm, ims = request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since")
+        if (inm is not None and inm == self.etag) or (inm is None and ims is not None and ims == self.last_modified):
+            return Response(b"", status=304, headers={self._h("ETag"): self.etag})
+        return Response(self.body, status=200, content_type="application/rss+xml",
+                        headers={self._h("ETag"): self.etag, self._h("Last-Modified"): self.last_modified})
+
+
+@pytest.fixture
+def server() -> Iterator[HTTPServer]:
+    s = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.clear()
+        if s.is_running():
+            s.stop()
+
+
+def with_source(j: Journal, url: str, extra: str = "") -> None:
+    j.write_config(CONFIG + f"sources:\n  - {{url: '{url}', label: Partners, every: 1h}}\n"
+                   "fetch: {max_bytes: 1048576, timeout: 5, max_redirects: 3}\n" + extra)
+
+
+def test_import_from_a_url(journal: Journal, server: HTTPServer) -> None:
+    partner = Partner(server)
+    report = imported(journal, partner.url, "--label", "Trails")
+    assert report["added"] == 2
+    posts = stored(journal)
+    assert sorted(posts) == ["partner-1", "partner-2"]
+    assert posts["partner-1"]["title"] == "Coast path reopened"
+    assert posts["partner-1"]["published"] == "2021-01-05T09:00:00Z"
+    assert posts["partner-1"]["labels"] == ["Trails"]
+    body = posts["partner-1"]["body"]
+    # no entry link: relative URLs resolve against the URL the feed came from
+    assert f'href="http://127.0.0.1:{server.port}/feeds/maps/route.html"' in body, body
+    assert f'src="http://127.0.0.1:{server.port}/img/partner-1.png"' in body, body
+
+
+def test_pull_conditional_get_304_retry_after_and_publish(journal: Journal, server: HTTPServer) -> None:
+    partner = Partner(server)
+    with_source(journal, partner.url)
+
+    first = journal.cli("pull")
+    assert first.returncode == 0, first.stderr
+    assert "imported" in first.stdout and counts(first.stdout)["added"] == 2, first.stdout
+    assert "if-none-match" not in partner.requests[0]
+    posts = stored(journal)
+    assert all("Partners" in p["labels"] for p in posts.values())
+    setup_publish(journal)
+    assert (journal.feeds / "labels" / "partners" / "atom.xml").read_bytes().count(b"partner-") >= 2
+    store_before, files_before = snapshot(journal), journal.files()
+
+    # Conditional GET with the validators the server gave; 304 changes nothing.
+    second = journal.cli("pull", "--force")
+    assert second.returncode == 0, second.stderr
+    assert len(partner.requests) == 2
+    assert partner.requests[1].get("if-none-match") == '"partner-v1"'
+    assert partner.requests[1].get("if-modified-since") == "Tue, 05 Jan 2021 10:00:00 GMT"
+    assert "not modified" in second.stdout, second.stdout
+    assert snapshot(journal) == store_before
+    setup_publish(journal)
+    assert journal.files() == files_before
+
+    # 429 + Retry-After: retry later, and an unforced pull is not due (and does not ask).
+    partner.mode = "429"
+    third = journal.cli("pull", "--force")
+    assert "Traceback" not in third.stderr
+    assert "retry later" in third.stdout, (third.stdout, third.stderr)
+    asked = len(partner.requests)
+    now = datetime.now(timezone.utc)
+    fourth = journal.cli("pull")
+    assert fourth.returncode == 0
+    assert "not due" in fourth.stdout, fourth.stdout
+    assert len(partner.requests) == asked, "a pull that is not due must not fetch"
+    next_at = re.search(r"next at (\S+)", fourth.stdout)
+    assert next_at, fourth.stdout
+    wait = (datetime.fromisoformat(next_at.group(1).replace("Z", "+00:00")) - now).total_seconds()
+    assert 60 <= wait <= 125, f"Retry-After: 120 should set the next pull ~120 s ahead, got {wait:.0f} s"
+    assert snapshot(journal) == store_before
+
+    # New entries at the source reach the feeds at the next publish.
+    partner.mode = "ok"
+    partner.body = partner_rss([("partner-3", "Ferry timetable for walkers", "Wed, 06 Jan 2021 08:00:00 GMT"),
+                                *ITEMS])
+    partner.etag, partner.last_modified = '"partner-v2"', "Wed, 06 Jan 2021 08:05:00 GMT"
+    fifth = journal.cli("pull", "--force")
+    assert fifth.returncode == 0, fifth.stderr
+    assert (counts(fifth.stdout)["added"], counts(fifth.stdout)["unchanged"]) == (1, 2), fifth.stdout
+    assert b"partner-3" not in (journal.feeds / "atom.xml").read_bytes()
+    journal.cli("publish", check=True)
+    assert b"partner-3" in (journal.feeds / "atom.xml").read_bytes()
+    assert b"partner-3" in (journal.feeds / "labels" / "partners" / "atom.xml").read_bytes()
+    assert stored(journal)["partner-3"]["labels"] == ["Partners"]
+
+
+def test_pull_validators_whatever_the_header_case(journal: Journal, server: HTTPServer) -> None:
+    """HTTP header names are case-insensitive (RFC 9110 §5.1); Node apps and proxies often send 'etag'."""
+    partner = Partner(server, lower_case=True)
+    with_source(journal, partner.url)
+    journal.cli("pull", check=True)
+    second = journal.cli("pull", "--force")
+    assert partner.requests[1].get("if-none-match") == '"partner-v1"', partner.requests[1]
+    assert partner.requests[1].get("if-modified-since") == "Tue, 05 Jan 2021 10:00:00 GMT"
+    assert "not modified" in second.stdout, second.stdout
+
+
+def test_pull_retry_after_whatever_the_header_case(journal: Journal, server: HTTPServer) -> None:
+    partner = Partner(server, lower_case=True)
+    partner.mode = "429"
+    with_source(journal, partner.url)
+    result = journal.cli("pull")
+    assert "retry later" in result.stdout, (result.stdout, result.stderr)
+
+
+# --- 6. hostile inputs ------------------------------------------------------------------------
+
+ENTRY = """<entry><id>tag:hostile.example,2024:{n}</id><title>{title}</title>
+<published>2024-01-01T00:00:00Z</published><content type="html">{content}</content></entry>"""
+
+
+def billion_laughs() -> str:
+    decls = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)]
+    return ('<?xml version="1.0"?>\n<!DOCTYPE feed [\n' + "\n".join(decls) + "\n]>\n"
+            '<feed xmlns="http://www.w3.org/2005/Atom"><id>tag:hostile.example,2024:feed</id><title>t</title>'
+            '<updated>2024-01-01T00:00:00Z</updated>'
+            + ENTRY.format(n=1, title="&lol9;", content="&lol9;") + "</feed>")
+
+
+def quadratic_blowup() -> str:
+    big = "B" * 100_000
+    return ('<?xml version="1.0"?>\n<!DOCTYPE feed [<!ENTITY big "' + big + '">]>\n'
+            '<feed xmlns="http://www.w3.org/2005/Atom"><id>tag:hostile.example,2024:feed</id><title>t</title>'
+            '<updated>2024-01-01T00:00:00Z</updated>'
+            + ENTRY.format(n=1, title="q", content="&big;" * 20_000) + "</feed>")
+
+
+@pytest.mark.parametrize("bomb", [billion_laughs, quadratic_blowup], ids=["billion-laughs", "quadratic-blowup"])
+def test_xml_bombs_are_refused_fast(journal: Journal, tmp_path: Path, bomb) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "bomb.xml"
+    source.write_text(bomb(), encoding="utf-8")
+    started = time.monotonic()
+    result = journal.cli("import", str(source), timeout=30)
+    elapsed = time.monotonic() - started
+    line = assert_refused(result)
+    assert "refused" in line or "entit" in line.lower(), line
+    assert elapsed < 5, f"refusing took {elapsed:.1f} s"
+    assert stored(journal) == {}
+
+
+XXE = {
+    "general-entity": '<!DOCTYPE feed [<!ENTITY secret SYSTEM "file://{secret}">]>',
+    "parameter-entity": '<!DOCTYPE feed [<!ENTITY % ext SYSTEM "file://{dtd}"> %ext;]>',
+    "external-dtd": '<!DOCTYPE feed SYSTEM "file://{dtd}">',
+}
+
+
+@pytest.mark.parametrize("variant", list(XXE))
+def test_xxe_is_refused_and_the_file_never_leaks(journal: Journal, tmp_path: Path, variant: str) -> None:
+    marker = f"XXE-MARKER-{uuid.uuid4().hex}"
+    secret = tmp_path / "secret.txt"
+    secret.write_text(marker + "\n", encoding="utf-8")
+    dtd = tmp_path / "evil.dtd"
+    dtd.write_text(f'<!ENTITY secret SYSTEM "file://{secret}">', encoding="utf-8")
+    source = tmp_path / "xxe.xml"
+    source.write_text('<?xml version="1.0"?>\n' + XXE[variant].format(secret=secret, dtd=dtd) + "\n"
+                      '<feed xmlns="http://www.w3.org/2005/Atom"><id>tag:hostile.example,2024:feed</id>'
+                      "<title>t</title><updated>2024-01-01T00:00:00Z</updated>"
+                      + ENTRY.format(n=1, title="Leak &secret;", content="&secret;") + "</feed>", encoding="utf-8")
+
+    result = journal.cli("import", str(source), timeout=30)
+    assert_refused(result)
+    setup_publish(journal)
+    assert stored(journal) == {}
+    for text in (result.stdout, result.stderr):
+        assert marker not in text
+    for f in journal.root.glob("newswire.db*"):
+        assert marker.encode() not in f.read_bytes(), f.name
+    for path, data in journal.files().items():
+        assert marker.encode() not in data, path
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["streamed", "content-length"])
+def test_answer_over_the_size_limit_is_refused(journal: Journal, server: HTTPServer, declared: bool) -> None:
+    total = 50 * MB
+    state = {"sent": 0, "done": threading.Event()}
+
+    def body() -> Iterator[bytes]:
+        chunk = b"<!-- " + b"x" * (64 * 1024 - 10) + b" -->\n"
+        try:
+            yield b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            while state["sent"] < total:  # bounded: 800 chunks
+                state["sent"] += len(chunk)
+                yield chunk
+            yield b"</feed>"
+        finally:
+            state["done"].set()
+
+    def handler(request: Request) -> Response:
+        headers = {"Content-Length": str(total + 100)} if declared else {}
+        return Response(body(), status=200, content_type="application/atom+xml", headers=headers,
+                        direct_passthrough=True)
+
+    server.expect_request("/huge.xml").respond_with_handler(handler)
+    journal.write_config(CONFIG + "fetch: {max_bytes: 1048576, timeout: 5}\n")
+    result = journal.cli("import", f"http://127.0.0.1:{server.port}/huge.xml", timeout=60)
+    line = assert_refused(result)
+    assert "1048576" in line and "limit" in line, line
+    assert stored(journal) == {}
+    state["done"].wait(10)
+    assert state["sent"] < total, "the whole 50 MB was sent: the client did not stop reading"
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x"])
+def test_other_schemes_are_refused(journal: Journal, url: str) -> None:
+    line = assert_refused(journal.cli("import", url))
+    assert "only http and https" in line, line
+    assert "root:" not in line
+    assert stored(journal) == {}
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "file://{secret}", "ftp://127.0.0.1/x"])
+def test_redirect_off_http_is_refused(journal: Journal, server: HTTPServer, tmp_path: Path, target: str) -> None:
+    marker = f"REDIRECT-MARKER-{uuid.uuid4().hex}"
+    secret = tmp_path / "secret.xml"
+    secret.write_text(marker, encoding="utf-8")
+    location = target.format(secret=secret)
+    server.expect_request("/moved.xml").respond_with_data("", status=302, headers={"Location": location})
+    result = journal.cli("import", f"http://127.0.0.1:{server.port}/moved.xml")
+    assert_refused(result)
+    assert marker not in result.stderr and "root:" not in result.stderr
+    assert stored(journal) == {}
+
+
+def _truncated_atom() -> bytes:
+    data = (FIXTURES / "atom.xml").read_bytes()
+    return data[: len(data) * 3 // 5]
+
+
+MALFORMED = {
+    "truncated-atom": _truncated_atom,
+    "unclosed-tag": lambda: (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
+                             b"<entry><title>x</entry></feed>"),
+    "not-a-feed": lambda: b"<html><body><p>A page, not a feed.</p></body></html>",
+    "broken-json": lambda: b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1",',
+    "binary": lambda: bytes(range(256)) * 4,
+}
+
+
+@pytest.mark.parametrize("kind", list(MALFORMED))
+def test_malformed_source_imports_nothing(journal: Journal, tmp_path: Path, kind: str) -> None:
+    setup_import(journal, FIXTURES / "rss10.rdf")
+    before = snapshot(journal)
+    assert before["posts"]
+    source = tmp_path / f"{kind}.xml"
+    source.write_bytes(MALFORMED[kind]())
+    assert_refused(journal.cli("import", str(source)))
+    assert snapshot(journal) == before
