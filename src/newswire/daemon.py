@@ -110,7 +110,10 @@ class Daemon:
     # --- scheduling ----------------------------------------------------------------------
 
     def _at(self, when: datetime, job_id: str, func: Callable[[], object]) -> None:
-        self.scheduler.add_job(func, DateTrigger(run_date=max(when, utcnow())), id=job_id,
+        """A one-off job. Its id names its time, so a running job can schedule its own successor
+        (with one id, APScheduler would skip it as a second instance of the running job)."""
+        when = max(when, utcnow())
+        self.scheduler.add_job(func, DateTrigger(run_date=when), id=f"{job_id}@{when.isoformat()}",
                                replace_existing=True, misfire_grace_time=None)
 
     def _follow_up(self) -> None:
@@ -139,7 +142,7 @@ class Daemon:
     def reload(self) -> None:
         try:
             config = load_config(self.config_path)
-        except NewswireError as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with the new file, the daemon goes on
             log.error("reload: %s; keeping the previous config", exc)
             return
         self.config = config

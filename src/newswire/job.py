@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import content, notify
@@ -118,7 +118,7 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
         plan = make_plan(config, store, now)
         _Run(config, store, plan, report, full, dry_run, progress).run()
         if ping and not dry_run:
-            report.pings = notify.deliver(config, store, now)
+            report.pings = notify.deliver(config, store, now + timedelta(seconds=time.monotonic() - started))
         report.seconds = time.monotonic() - started
         if not dry_run:
             store.log_publish(now, utcnow(), "ok" if report.ok else "failed", report.feeds, report.written,

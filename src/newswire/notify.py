@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import random
+import time
 import xmlrpc.client
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
@@ -42,6 +44,7 @@ class Outcome:
     status: str  # delivered | retry | failed
     detail: str = ""
     delay: float | None = None
+    elapsed: float = 0.0  # seconds from the start of the delivery run to the answer
 
 
 @dataclass
@@ -89,8 +92,14 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
     report = DeliveryReport()
     if not pending:
         return report
+    started = time.monotonic()
+
+    def attempt(n: Notification) -> Outcome:
+        outcome = _attempt(config, n, now)
+        return replace(outcome, elapsed=time.monotonic() - started)
+
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(pending))) as pool:
-        outcomes = list(pool.map(lambda n: _attempt(config, n, now), pending))
+        outcomes = list(pool.map(attempt, pending))
     for n, outcome in zip(pending, outcomes):
         _settle(config, store, n, outcome, now, report)
     return report
@@ -112,7 +121,9 @@ def _settle(config: Config, store: Store, n: Notification, outcome: Outcome, now
         report.errors.append(f"{where}: {why}")
         return
     delay = outcome.delay if outcome.delay is not None else backoff(attempts)
-    store.settle(n, "pending", now, error=outcome.detail, next_at=now + timedelta(seconds=delay))
+    # Counted from the answer, and rounded up to the store's whole seconds: never early.
+    next_at = now + timedelta(seconds=math.ceil(outcome.elapsed + delay + now.microsecond / 1e6))
+    store.settle(n, "pending", now, error=outcome.detail, next_at=next_at.replace(microsecond=0))
     report.retrying += 1
     report.errors.append(f"{where}: {outcome.detail}; retry in {delay:.0f} s")
 

@@ -35,6 +35,8 @@ def compose(text: str, first_line: int = 1) -> Located | None:
     try:
         node = loader.get_single_node()
         return None if node is None else _located(loader, node, first_line - 1)
+    except RecursionError:
+        raise yaml.YAMLError("an alias refers to the value that contains it") from None
     finally:
         loader.dispose()
 
