@@ -86,7 +86,7 @@ def sync(ctx: click.Context) -> None:
         report = content.sync(config, store, utcnow())
     for err in report.errors:
         click.echo(f"newswire: {err}", err=True)
-    for rel in report.kept_deleted:
+    for rel in report.deleted_files:
         click.echo(f"newswire: {rel}: its post was deleted with 'newswire post delete'; "
                    "restore it with 'newswire post restore'", err=True)
     click.echo(report.summary())

@@ -17,7 +17,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from .config import Config, JournalConfig
-from .store import PostInput, Store
+from .store import PostInput, Store, Tally
 from .text import clean_html, is_absolute_iri, one_line, slugify
 from .yamlio import Located, compose, error_line
 
@@ -37,17 +37,13 @@ class SourceError(Exception):
 
 
 @dataclass
-class SyncReport:
-    added: int = 0
-    updated: int = 0
-    restored: int = 0
-    unchanged: int = 0
+class SyncReport(Tally):
     deleted: int = 0
-    kept_deleted: list[str] = field(default_factory=list)
+    deleted_files: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
 
     def summary(self) -> str:
-        text = (f"synced {self.added + self.updated + self.restored + self.unchanged} posts: {self.added} added, "
+        text = (f"synced {self.total} posts: {self.added} added, "
                 f"{self.updated} updated, {self.restored} restored, {self.deleted} deleted, "
                 f"{self.unchanged} unchanged")
         if self.errors:
@@ -256,10 +252,9 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[P
         outcome = store.upsert_post(post, now)
         if stamp is not None:
             store.set_source_stamp(post.source, stamp)
+        report.count(outcome)
         if outcome == "deleted":
-            report.kept_deleted.append(rel)
-        else:
-            setattr(report, outcome, getattr(report, outcome) + 1)
+            report.deleted_files.append(rel)
     for source, (post_id, deleted_by, _) in known.items():
         if source not in seen and deleted_by is None and store.mark_deleted(post_id, now, by="sync"):
             report.deleted += 1

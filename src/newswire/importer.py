@@ -16,7 +16,7 @@ import hashlib
 import json
 from html import escape
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from defusedxml import DefusedXmlException
 from .config import Config
 from .errors import NewswireError
 from .fetch import fetch
-from .store import PostInput, Store
+from .store import PostInput, Store, Tally
 from .text import absolutize, clean_html, is_absolute_iri, one_line, slugify
 
 SOURCE_PREFIX = "import:"
@@ -63,20 +63,10 @@ class Imported:
 
 
 @dataclass
-class ImportReport:
-    source: str
+class ImportReport(Tally):
+    source: str = ""
     kind: str = ""
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    restored: int = 0
-    deleted: int = 0
     skipped: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return self.added + self.updated + self.unchanged + self.restored + self.deleted
 
     def summary(self) -> str:
         return (f"imported {self.total} entries from {self.source} ({self.kind}): {self.added} added, "
@@ -294,7 +284,7 @@ def import_entries(config: Config, store: Store, entries: Iterable[Imported], no
     with store.transaction():
         for entry in entries:
             outcome = store.upsert_post(to_post(entry, config, author_key=author_key, extra_labels=labels), now)
-            setattr(report, outcome, getattr(report, outcome) + 1)
+            report.count(outcome)
 
 
 def import_source(config: Config, store: Store, source: str, now: datetime, *, author_key: str | None = None,

@@ -168,6 +168,25 @@ class PostInput:
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
+@dataclass
+class Tally:
+    """How many posts each ``upsert_post`` outcome had; 'deleted' means kept deleted by the user."""
+
+    added: int = 0
+    updated: int = 0
+    restored: int = 0
+    unchanged: int = 0
+    kept_deleted: int = 0
+
+    def count(self, outcome: str) -> None:
+        field_name = "kept_deleted" if outcome == "deleted" else outcome
+        setattr(self, field_name, getattr(self, field_name) + 1)
+
+    @property
+    def total(self) -> int:
+        return self.added + self.updated + self.restored + self.unchanged + self.kept_deleted
+
+
 @dataclass(frozen=True)
 class EntryRef:
     """The little a plan needs to know about an entry: who, when, and a digest of it."""
