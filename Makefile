@@ -19,6 +19,7 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed
+	$(BIN)/python bench/run.py
 	$(BIN)/python bench/hub_latency.py
 
 clean:

@@ -167,3 +167,15 @@ def test_affiliation_is_a_namespaced_element_not_part_of_the_name(journal: Journ
     author_feed = feedparser.parse((journal.feeds / "authors/jmorton/atom.xml").read_bytes()).feed
     assert "U.S. Immigration and Customs Enforcement" in author_feed.title
     assert "U.S. Immigration and Customs Enforcement" in author_feed.subtitle
+
+
+def test_a_new_archive_page_re_renders_only_its_neighbour_and_the_main_document(journal: Journal) -> None:
+    _journal(journal, posts=9, entries=3)  # 6 archived: two full pages
+    publish(journal.config(), now=NOW)
+    journal.post("p09", title="Post 09", date="2009-01-10T09:00:00", labels=("Cyber",))
+    report = publish(journal.config(), now=NOW)
+    written = {r.path for r in report.results if r.status == "written"}
+    journal_pages = sorted(p for p in written if p.startswith("archive/"))
+    assert journal_pages == sorted(f"archive/{k}/{n}" for k in (2, 3) for n in ("atom.xml", "rss.xml", "feed.json"))
+    # journal and jmorton: main + pages 2 and 3; Cyber: main + its page. Page 1 is not even rendered.
+    assert report.rendered == (3 + 3 + 2) * 3

@@ -98,7 +98,10 @@ def settings_digest(config: Config) -> str:
 def _fingerprint(settings: str, pf: PlannedFeed) -> str:
     h = hashlib.sha256(settings.encode())
     feed = pf.feed
-    h.update(json.dumps([feed.feed_id, feed.title, feed.subtitle, feed.dir, pf.content, pf.page, pf.pages,
+    # Only what the document shows of the paging: the main document links to the newest page; a
+    # page to its neighbours. So a new archive page re-renders just the main and the previous newest.
+    paging = pf.pages if pf.is_main else pf.page < pf.pages
+    h.update(json.dumps([feed.feed_id, feed.title, feed.subtitle, feed.dir, pf.content, pf.page, paging,
                          asdict(feed.author) if feed.author else None], sort_keys=True).encode())
     for ref in pf.entries:
         h.update(f"\n{ref.entry_id}\t{ref.digest}".encode())

@@ -1,0 +1,122 @@
+"""newswire against the baseline, on synthetic journals: one table, medians with min and max.
+
+    python bench/run.py                        # the issue's sizes: 10,000 and 100,000 posts
+    python bench/run.py --sizes 2000 --runs 3  # a quick look
+
+Every figure is a whole command run as a subprocess (wall time, and the peak RSS and
+CPU of that process), so it is what an operator sees. Ratios are against the
+baseline (bench/baseline.py) measured in the same run on the same corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generate import generate  # noqa: E402
+
+NEWSWIRE = [sys.executable, "-m", "newswire"]
+
+
+@dataclass
+class Sample:
+    seconds: float
+    rss_mb: float
+    cpu: float  # (user + sys) / wall: 2.0 means both cores busy
+
+
+def measure(cmd: list[str], cwd: Path) -> Sample:
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+    # ru_maxrss of the whole tree is not reported; children of the command are counted by RUSAGE_CHILDREN
+    return Sample(wall, usage.ru_maxrss / 1024, (usage.ru_utime + usage.ru_stime) / wall)
+
+
+def row(name: str, samples: list[Sample], baseline: float | None) -> str:
+    secs = [s.seconds for s in samples]
+    med = statistics.median(secs)
+    ratio = f"{baseline / med:6.1f}x" if baseline else "      -"
+    return (f"{name:<34} {med:9.2f} {min(secs):8.2f} {max(secs):8.2f}  {ratio}  "
+            f"{max(s.rss_mb for s in samples):8.0f}  {statistics.median(s.cpu for s in samples):5.2f}")
+
+
+def corpus(root: Path, posts: int, authors: int, labels: int) -> Path:
+    target = root / f"{posts}-{authors}-{labels}"
+    if not (target / "config.yaml").exists():
+        generate(target, posts, authors, labels)
+    return target
+
+
+def fresh_copy(src: Path, dst: Path) -> Path:
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("feeds", "newswire.db*", "baseline"))
+    return dst
+
+
+def bench(root: Path, posts: int, authors: int, labels: int, runs: int) -> list[str]:
+    src = corpus(root / "corpus", posts, authors, labels)
+    work = root / "work"
+    lines = [f"{posts} posts, {authors} authors, {labels} labels ({os.cpu_count()} cores)"]
+    # Cold sync and cold publish: fresh copies each run.
+    syncs, colds, stores = [], [], None
+    for i in range(runs):
+        j = fresh_copy(src, work / f"j{i}")
+        syncs.append(measure([*NEWSWIRE, "sync"], j))
+        colds.append(measure([*NEWSWIRE, "publish", "--no-sync", "--no-ping"], j))
+        stores = j
+    assert stores is not None
+    base = []
+    for _ in range(runs):
+        out = stores / "baseline"
+        shutil.rmtree(out, ignore_errors=True)
+        base.append(measure([sys.executable, str(HERE / "baseline.py"), "newswire.db", "baseline"], stores))
+    base_median = statistics.median(s.seconds for s in base)
+    nochange = [measure([*NEWSWIRE, "publish", "--no-ping"], stores) for _ in range(runs)]
+    added, edited = [], []
+    for i in range(runs):
+        (stores / "content" / f"bench-new-{i}.md").write_text(
+            f"---\ntitle: New post {i}\ndate: 2024-01-0{i % 9 + 1}T10:00:00Z\nauthor: a000\nlabels: [Topic 0000]\n---\n"
+            "A new post for the benchmark.\n", encoding="utf-8")
+        added.append(measure([*NEWSWIRE, "publish", "--no-ping"], stores))
+        old = stores / "content" / "post-000007.md"
+        old.write_text(old.read_text(encoding="utf-8") + f"\nEdited {i}.\n", encoding="utf-8")
+        edited.append(measure([*NEWSWIRE, "publish", "--no-ping"], stores))
+    header = f"{'':<34} {'median s':>9} {'min':>8} {'max':>8}  {'vs base':>7}  {'peak MB':>8}  {'cpu':>5}"
+    lines += [header, "-" * len(header),
+              row("baseline publish (feedgen+feedparser)", base, None),
+              row("cold sync", syncs, None),
+              row("cold full publish", colds, base_median),
+              row("publish, nothing changed", nochange, base_median),
+              row("publish, one new post", added, base_median),
+              row("publish, one old post edited", edited, base_median)]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="post counts, comma-separated")
+    parser.add_argument("--authors", type=int, default=200)
+    parser.add_argument("--labels", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=HERE / "out")
+    args = parser.parse_args()
+    for size in (int(s) for s in args.sizes.split(",")):
+        print("\n".join(bench(args.dir, size, args.authors, args.labels, args.runs)), "\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
