@@ -176,6 +176,8 @@ def test_a_new_archive_page_re_renders_only_its_neighbour_and_the_main_document(
     report = publish(journal.config(), now=NOW)
     written = {r.path for r in report.results if r.status == "written"}
     journal_pages = sorted(p for p in written if p.startswith("archive/"))
-    assert journal_pages == sorted(f"archive/{k}/{n}" for k in (2, 3) for n in ("atom.xml", "rss.xml", "feed.json"))
+    # Page 2 gains a next-archive link (JSON Feed pages only towards older items: unchanged); page 3 is new.
+    assert journal_pages == sorted(["archive/2/atom.xml", "archive/2/rss.xml", "archive/3/atom.xml",
+                                    "archive/3/rss.xml", "archive/3/feed.json"])
     # journal and jmorton: main + pages 2 and 3; Cyber: main + its page. Page 1 is not even rendered.
     assert report.rendered == (3 + 3 + 2) * 3
