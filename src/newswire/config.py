@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from .errors import ConfigError
-from .fetch import Limits
 from .text import tag_uri
 from .yamlio import Located, compose, error_line
 
@@ -131,6 +130,15 @@ class SourceConfig:
     label: str | None = None
     author: str | None = None
     every: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on everything fetched from outside (imports, pulls)."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    timeout: float = 10.0
+    max_redirects: int = 5
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import requests
-from requests.structures import CaseInsensitiveDict
 
+from .config import Limits
 from .errors import NewswireError
 
 USER_AGENT = "newswire (+feed publisher)"
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_bytes: int = 20 * 1024 * 1024
-    timeout: float = 10.0
-    max_redirects: int = 5
 
 
 @dataclass(frozen=True)
@@ -46,6 +38,9 @@ def fetch(url: str, limits: Limits = Limits(), *, headers: dict[str, str] | None
 
     A status of 400 or more raises ``FetchError`` unless it is in ``allow``.
     """
+    import requests  # loaded only when something is fetched
+    from requests.structures import CaseInsensitiveDict
+
     check_url(url)
     with requests.Session() as session:
         session.max_redirects = limits.max_redirects

@@ -24,11 +24,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
-import requests
+from typing import TYPE_CHECKING
 
 from .config import Config
 from .model import FILE_NAMES
 from .store import Notification, Store
+
+if TYPE_CHECKING:
+    import requests
 
 USER_AGENT = "newswire (+feed publisher)"
 MAX_PARALLEL = 4
@@ -135,6 +138,8 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
 
 
 def _attempt(config: Config, n: Notification, now: datetime) -> Outcome:
+    import requests  # loaded only when something is to be sent
+
     timeout = config.notify.timeout
     try:
         if n.kind == "websub":
@@ -153,6 +158,8 @@ def _attempt(config: Config, n: Notification, now: datetime) -> Outcome:
 
 
 def _post(url: str, timeout: float, **kwargs: object) -> requests.Response:
+    import requests
+
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
     response = requests.post(url, timeout=(timeout, timeout), headers=headers, allow_redirects=False,
                              stream=True, **kwargs)  # type: ignore[arg-type]

@@ -21,7 +21,6 @@ from importlib import resources
 from typing import Any
 
 import feedparser
-import jsonschema
 from lxml import etree
 
 from .render import EntryView, FeedView
@@ -188,7 +187,9 @@ def _verify_entries(check: _Checker, entries: Sequence[EntryView], got: Sequence
 
 
 @lru_cache(maxsize=1)
-def _json_schema() -> jsonschema.protocols.Validator:
+def _json_schema() -> Any:
+    import jsonschema  # only JSON Feed documents need it
+
     schema = json.loads(resources.files("newswire").joinpath("schemas/jsonfeed-1.1.json").read_text("utf-8"))
     return jsonschema.Draft202012Validator(schema)
 
