@@ -227,5 +227,9 @@ def test_edited_or_missing_files_are_reported_and_restored(journal: Journal) -> 
 def test_dry_run_writes_nothing(journal: Journal) -> None:
     _example(journal)
     report = publish(journal.config(), now=NOW, dry_run=True)
-    assert report.ok and report.rendered > 0
+    assert report.ok and report.rendered > 0 and report.sync is not None and report.sync.added == 5
     assert not journal.feeds.exists()
+    import sqlite3
+    db = sqlite3.connect(journal.root / "newswire.db")
+    assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM publish_log").fetchone()[0] == 0

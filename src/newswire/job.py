@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from contextlib import nullcontext
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -113,10 +114,11 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
     now = now or utcnow()
     with journal_lock(config.lock_path, wait), open_store(config) as store:
         report = PublishReport(dry_run=dry_run)
-        if sync and config.paths.content.is_dir():
-            report.sync = content.sync(config, store, now)
-        plan = make_plan(config, store, now)
-        _Run(config, store, plan, report, full, dry_run, progress).run()
+        with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
+            if sync and config.paths.content.is_dir():
+                report.sync = content.sync(config, store, now)
+            plan = make_plan(config, store, now)
+            _Run(config, store, plan, report, full, dry_run, progress).run()
         if ping and not dry_run:
             report.pings = notify.deliver(config, store, now + timedelta(seconds=time.monotonic() - started))
         report.seconds = time.monotonic() - started

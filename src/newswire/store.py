@@ -252,6 +252,15 @@ class Store:
         else:
             self.db.execute("COMMIT")
 
+    @contextmanager
+    def scratch(self) -> Iterator[sqlite3.Connection]:
+        """A transaction that is always rolled back: for dry runs, which may change nothing."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        finally:
+            self.db.execute("ROLLBACK")
+
     @property
     def version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
