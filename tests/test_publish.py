@@ -187,14 +187,14 @@ def test_a_document_failing_verification_keeps_its_last_good_version(journal: Jo
     _example(journal)
     publish(journal.config(), now=NOW)
     before = journal.files()
-    real = job_module.verify_document
+    real = job_module.verify_assembled
 
-    def fail_one(fmt, data, fv, entries, path):  # type: ignore[no-untyped-def]
+    def fail_one(fmt, data, skeleton, fv, entries, path):  # type: ignore[no-untyped-def]
         if path == "labels/border-security/rss.xml":
             return [Problem(path, entries[0].id, "title", "expected", "got")]
-        return real(fmt, data, fv, entries, path)
+        return real(fmt, data, skeleton, fv, entries, path)
 
-    monkeypatch.setattr(job_module, "verify_document", fail_one)
+    monkeypatch.setattr(job_module, "verify_assembled", fail_one)
     journal.post("border", title="Changed", date="2009-04-07T18:05:00-07:00", author="napolitano",
                  labels=("Border Security",))
     report = publish(journal.config(), now=NOW.replace(hour=13))
@@ -204,7 +204,7 @@ def test_a_document_failing_verification_keeps_its_last_good_version(journal: Jo
     assert after["labels/border-security/rss.xml"] == before["labels/border-security/rss.xml"]
     assert after["labels/border-security/atom.xml"] != before["labels/border-security/atom.xml"]
     assert after["rss.xml"] != before["rss.xml"]
-    monkeypatch.setattr(job_module, "verify_document", real)
+    monkeypatch.setattr(job_module, "verify_assembled", real)
     retry = publish(journal.config(), now=NOW.replace(hour=14))
     assert retry.ok and [r.path for r in retry.results if r.status == "written"] == ["labels/border-security/rss.xml"]
 

@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
+import signal
 import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import content, notify
 from .config import Config
-from .lock import journal_lock
-from .model import Author, Post
-from .plan import Plan, PlannedFeed, make_plan, settings_digest
+from .lock import forget_inherited_locks, journal_lock
+from .model import Author, Feed, Post
+from .plan import Plan, PlannedFeed, journal_feed, make_plan, settings_digest
 from .render import STYLESHEET, EntryView, Site, entry_view, feed_view, render_document, render_entry
 from .render.index import Listing, feed_stylesheet, html_page, opml
 from .store import DocumentState, EntryRef, Store, from_utc_text
-from .verify import Problem, verify_document
+from .verify import Problem, verify_assembled, verify_document
 from .writer import WriteError, clean_temporaries, file_digest, remove, write_atomic
 
 INDEX_FILES = ("index.opml", "index.html", STYLESHEET)
@@ -144,6 +150,49 @@ def check_published(config: Config, *, now: datetime | None = None) -> PublishRe
         return report
 
 
+PARALLEL_THRESHOLD = 400  # entry proofs; below this, starting worker processes costs more than it saves
+
+
+def prove_entry(site: Site, wrapper: Feed, formats: Sequence[str], fmt: str, view: EntryView,
+                fragment: bytes) -> list[Problem]:
+    """An entry's fragment read back in a one-entry document with the journal's root."""
+    fv = feed_view(wrapper, [view], site, formats)
+    return verify_document(fmt, render_document(fmt, fv, [fragment]), fv, [view], "")
+
+
+_WORKER: dict[str, object] = {}
+
+
+def _worker_init(site: Site, wrapper: Feed, formats: Sequence[str]) -> None:
+    forget_inherited_locks()
+    _die_with_parent()
+    _WORKER.update(site=site, wrapper=wrapper, formats=formats)
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when the publish that started it dies (no orphans)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _worker_prove(jobs: list[tuple[tuple[int, str, str], Post]]) -> list[tuple[tuple[int, str, str], EntryView, bytes,
+                                                                             list[Problem]]]:
+    site, wrapper, formats = _WORKER["site"], _WORKER["wrapper"], _WORKER["formats"]
+    out = []
+    for key, post in jobs:
+        _, fmt, content = key
+        view = entry_view(post, site, content)  # type: ignore[arg-type]
+        fragment = render_entry(fmt, view)
+        out.append((key, view, fragment, prove_entry(site, wrapper, formats, fmt, view, fragment)))  # type: ignore[arg-type]
+    return out
+
+
 class _Run:
     """One publish's state: what to render, the entries rendered so far, what was written."""
 
@@ -158,6 +207,8 @@ class _Run:
         self.posts: dict[int, Post] = {}
         self.views: dict[tuple[int, str], EntryView] = {}
         self.fragments: dict[tuple[int, str, str], bytes] = {}
+        self.proofs: dict[tuple[int, str, str], list[Problem]] = {}
+        self.wrapper = journal_feed(config)
         self.recorded: list[DocumentState] = []
         self.changed: dict[str, dict[str, str]] = {}
         self.changed_entries: dict[int, EntryRef] = {}
@@ -176,6 +227,7 @@ class _Run:
         self.report.feeds = len(self.plan.mains)
         self.report.documents = len(self.plan.feeds) * len(self.formats) + len(INDEX_FILES)
         self._load_views([pf for pf, _ in todo])
+        self._prove_in_parallel(todo)
         for done, (pf, fmt) in enumerate(todo, 1):
             self._publish_document(pf, fmt)
             if self.progress:
@@ -216,6 +268,36 @@ class _Run:
             self.fragments[key] = render_entry(fmt, self._view(post_id, content))
         return self.fragments[key]
 
+    def _proof(self, post_id: int, fmt: str, content: str) -> list[Problem]:
+        """Read one entry's fragment back, once, in a document of its own (see verify_assembled)."""
+        key = (post_id, fmt, content)
+        if key not in self.proofs:
+            view = self._view(post_id, content)
+            self.proofs[key] = prove_entry(self.site, self.wrapper, self.formats, fmt, view,
+                                           self._fragment(post_id, fmt, content))
+        return self.proofs[key]
+
+    def _prove_in_parallel(self, todo: list[tuple[PlannedFeed, str]]) -> None:
+        """Render and prove every entry a large run needs on all cores (reading back dominates)."""
+        keys = sorted({(ref.post_id, fmt, pf.content) for pf, fmt in todo for ref in pf.entries})
+        if len(keys) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
+            return
+        jobs = [(key, self.posts[key[0]]) for key in keys]
+        size = max(1, len(jobs) // ((os.cpu_count() or 2) * 8))
+        # fork: the workers run only pure rendering and parsing, and leave with os._exit, so
+        # nothing inherited (the store's connection, other threads' locks) is ever touched.
+        context = multiprocessing.get_context("fork")
+        try:
+            with ProcessPoolExecutor(os.cpu_count(), mp_context=context, initializer=_worker_init,
+                                     initargs=(self.site, self.wrapper, self.formats)) as pool:
+                for batch in pool.map(_worker_prove, [jobs[i:i + size] for i in range(0, len(jobs), size)]):
+                    for key, view, fragment, problems in batch:
+                        self.views[(key[0], key[2])] = view
+                        self.fragments[key] = fragment
+                        self.proofs[key] = problems
+        except (OSError, BrokenProcessPool):
+            pass  # whatever is not proven yet is proven in this process, entry by entry
+
     def _publish_document(self, pf: PlannedFeed, fmt: str) -> None:
         path = pf.feed.path(fmt)
         name = pf.main.dir or "journal"
@@ -224,7 +306,8 @@ class _Run:
                        tombstones=[(t.entry_id, from_utc_text(t.when)) for t in pf.tombstones])
         data = render_document(fmt, fv, [self._fragment(ref.post_id, fmt, pf.content) for ref in pf.entries])
         self.report.rendered += 1
-        problems = verify_document(fmt, data, fv, entries, path)
+        problems = [replace(p, path=path) for ref in pf.entries for p in self._proof(ref.post_id, fmt, pf.content)]
+        problems += verify_assembled(fmt, data, render_document(fmt, fv, []), fv, entries, path)
         if problems:
             self.report.results.append(DocumentResult(path, name, "failed", problems))
             return

@@ -20,6 +20,23 @@ def _holder(fd: int) -> str:
         return "unknown"
 
 
+_HELD: set[int] = set()
+
+
+def forget_inherited_locks() -> None:
+    """In a forked child: close the inherited lock descriptors, so the lock dies with the parent.
+
+    (flock belongs to the open file; a child that kept it open would hold the journal's
+    lock after a ``kill -9`` of its parent.)
+    """
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
 @contextmanager
 def journal_lock(path: Path, wait: float = 0.0) -> Iterator[None]:
     """Hold the journal's lock; wait up to ``wait`` seconds for it, else raise ``LockedError``."""
@@ -37,9 +54,11 @@ def journal_lock(path: Path, wait: float = 0.0) -> Iterator[None]:
                 time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _HELD.add(fd)
         try:
             yield
         finally:
+            _HELD.discard(fd)
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

@@ -63,6 +63,39 @@ def verify_document(fmt: str, data: bytes, feed: FeedView, entries: Sequence[Ent
     return check.problems
 
 
+def verify_assembled(fmt: str, data: bytes, skeleton: bytes, feed: FeedView, entries: Sequence[EntryView],
+                     path: str) -> list[Problem]:
+    """Verify a document assembled from entry fragments that were each proven already.
+
+    ``data`` is ``skeleton`` (the same document without entries) with the fragments
+    spliced in. The skeleton is read back in full, which proves every feed-level field;
+    the assembled bytes are parsed as XML or JSON, which proves they are well-formed
+    and hold exactly the expected entries, in order, each once. Each fragment was
+    proven by ``verify_document`` on a document of its own with the same root and
+    namespaces, and a fragment parses the same wherever it is spliced, so together
+    this proves what reading the whole document proves (tests/test_verify_reuse.py
+    checks that the two agree).
+    """
+    check = _Checker(path)
+    check.problems.extend(verify_document(fmt, skeleton, feed, [], path))
+    try:
+        if fmt == "json":
+            ids = [item.get("id") for item in json.loads(data.decode("utf-8"))["items"]]
+        else:
+            root = etree.fromstring(data, _SAFE)
+            ids = ([el.text for el in root.iterfind(f"{{{ATOM_NS}}}entry/{{{ATOM_NS}}}id")] if fmt == "atom"
+                   else [el.text for el in root.iterfind("channel/item/guid")])
+            count = len(root.findall(f"{{{ATOM_NS}}}entry" if fmt == "atom" else "channel/item"))
+            check.same("", "entry elements", len(entries), count)
+    except (etree.XMLSyntaxError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        check.fail("", "document", "a well-formed document", f"{type(exc).__name__}: {exc}")
+        return check.problems
+    check.same("", "entry ids in order", [e.id for e in entries], ids)
+    if len(set(ids)) != len(ids):
+        check.fail("", "entry ids", "unique ids", ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+    return check.problems
+
+
 class _Checker:
     def __init__(self, path: str):
         self.path = path
