@@ -269,7 +269,7 @@ def _journal(r: _Reader) -> JournalConfig:
                "may use only {year}, {month}, {day} and {slug}")
     language = r.get("language", str, "en")
     if not re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", language):
-        r.fail("journal.language", r.line_of("language"), f"must be a language tag such as 'en' or 'en-US'")
+        r.fail("journal.language", r.line_of("language"), "must be a language tag such as 'en' or 'en-US'")
     title = r.get("title", str).strip()
     if not title:
         r.fail("journal.title", r.line_of("title"), "must not be empty")

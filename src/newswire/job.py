@@ -22,7 +22,6 @@ from contextlib import nullcontext
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from . import content, notify
 from .config import Config
@@ -350,14 +349,13 @@ class _Run:
         return Problem(path, "", "file", "up to date with the store", "older (run 'newswire publish')")
 
     def _publish_indexes(self) -> None:
-        authors_count, labels_count = self.store.counts(self.plan.now)
+        visible: dict[str, int] = {}  # a feed's posts: the entries of all its pages, derived from the plan
+        for pf in self.plan.feeds:
+            visible[pf.main.dir] = visible.get(pf.main.dir, 0) + len(pf.entries)
         listings = []
         for pf in self.plan.mains:
-            feed = pf.feed
-            count = (authors_count.get(feed.key, 0) if feed.author else labels_count.get(feed.key, 0)
-                     if feed.label else sum(authors_count.values()))
             newest = max((ref.updated for ref in pf.entries), default=None)
-            listings.append(Listing(feed, count, from_utc_text(newest) if newest else None))
+            listings.append(Listing(pf.feed, visible[pf.feed.dir], from_utc_text(newest) if newest else None))
         digest = hashlib.sha256(json.dumps(
             [settings_digest(self.config)] + [[lst.feed.dir, lst.feed.title, lst.posts, str(lst.updated)]
                                               for lst in listings]).encode()).hexdigest()
@@ -375,10 +373,4 @@ class _Run:
                 remove(self.out, path)
             self.store.forget_documents(gone)
         self.report.removed = len(gone)
-
-
-def output_files(root: Path) -> list[str]:
-    """Every published file below the output directory, as relative paths."""
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
-                  and not p.name.startswith("."))
 

@@ -465,7 +465,6 @@ class Store:
 
     # --- what feeds hold ---------------------------------------------------------------
 
-    _VISIBLE = "p.draft = 0 AND p.deleted_at IS NULL AND p.published <= :now"
     _REF = ("p.id, p.entry_id, p.published, p.content_hash, p.updated, p.slug, p.author_key, p.affiliation, "
             "p.deleted_at")
     # A feed's history: every post it has published, deleted ones included (they keep their
@@ -501,18 +500,6 @@ class Store:
                  SELECT 1 FROM post_labels pl JOIN posts p ON p.id = pl.post_id
                  WHERE pl.label_id = l.id AND p.draft = 0 AND p.published <= ?) ORDER BY l.slug""",
             (to_utc_text(now),))]
-
-    def counts(self, now: datetime) -> tuple[dict[str, int], dict[str, int]]:
-        """Visible posts per author key and per label slug (for the feed directory)."""
-        n = to_utc_text(now)
-        authors = {r[0]: r[1] for r in self.db.execute(
-            "SELECT author_key, count(*) FROM posts p WHERE " + self._VISIBLE.replace(":now", "?")
-            + " GROUP BY author_key", (n,))}
-        labels = {r[0]: r[1] for r in self.db.execute(
-            "SELECT l.slug, count(*) FROM post_labels pl JOIN posts p ON p.id = pl.post_id "
-            "JOIN labels l ON l.id = pl.label_id WHERE " + self._VISIBLE.replace(":now", "?")
-            + " GROUP BY l.slug", (n,))}
-        return authors, labels
 
     def next_scheduled(self, now: datetime) -> datetime | None:
         row = self.db.execute("SELECT min(published) FROM posts WHERE draft = 0 AND deleted_at IS NULL "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 import lxml.html
 from lxml import etree
@@ -179,6 +179,3 @@ def summarize(body: str, limit: int = 400) -> str:
     cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
     return cut.rstrip(" ,;:.-") + "…"
 
-
-def url_host(url: str) -> str:
-    return urlsplit(url).hostname or ""

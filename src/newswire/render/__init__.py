@@ -27,10 +27,6 @@ class Site:
     hubs: tuple[str, ...] = ()
     content: str = "full"
 
-    @property
-    def generator(self) -> str:
-        return "newswire"
-
 
 @dataclass(frozen=True)
 class EntryView:
