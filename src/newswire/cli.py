@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__, content, notify
+from . import __version__, content, notify, upkeep
 from .config import Config, load_config
 from .errors import EXIT_FAILED, EXIT_OK, NewswireError, UsageError
 from .fetch import fetch
@@ -26,7 +27,7 @@ from .job import PublishReport, check_published, open_store, publish, utcnow
 from .pull import pull as pull_sources
 from .scaffold import init_journal
 from .serve import make_server
-from .store import from_utc_text
+from .store import from_utc_text, store_trouble
 from .verify import check_any
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,11 +41,16 @@ def _errors_as_messages(fn: F) -> F:
         except NewswireError as exc:
             click.echo(f"newswire: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except sqlite3.Error as exc:  # the store failed under a command that did not expect it
+            loaded = click.get_current_context().obj.get("loaded")
+            click.echo(f"newswire: {store_trouble(loaded.paths.store if loaded else None, exc)}", err=True)
+            sys.exit(EXIT_FAILED)
     return wrapper  # type: ignore[return-value]
 
 
 def _config(ctx: click.Context) -> Config:
-    return load_config(ctx.obj["config"])
+    ctx.obj["loaded"] = load_config(ctx.obj["config"])
+    return ctx.obj["loaded"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -375,6 +381,38 @@ def post_restore(ctx: click.Context, ref: str) -> None:
     with open_store(config) as store:
         done = store.restore(_post_id(store, ref))
     click.echo("restored; it returns to the feeds at the next publish" if done else "it was not deleted")
+
+
+@main.group()
+def store() -> None:
+    """Check the store, or back it up while it stays in use."""
+
+
+@store.command("check")
+@click.pass_context
+@_errors_as_messages
+def store_check(ctx: click.Context) -> None:
+    """Read the whole store and report any damage (exit 1 if there is some)."""
+    health = upkeep.check(_config(ctx).paths.store)
+    if health.ok:
+        counts = ", ".join(f"{n} {table}" for table, n in health.counts.items())
+        click.echo(f"ok: {health.path}: schema {health.version}, {counts}")
+        return
+    for problem in health.problems[:20]:
+        click.echo(f"{health.path}: {problem}", err=True)
+    click.echo(f"newswire: {health.path} is damaged ({len(health.problems)} problem(s)); stop the scheduler and "
+               "copy your latest 'newswire store backup' over it, then run 'newswire publish --full'", err=True)
+    sys.exit(EXIT_FAILED)
+
+
+@store.command("backup")
+@click.argument("destination", type=click.Path(path_type=Path))
+@click.pass_context
+@_errors_as_messages
+def store_backup(ctx: click.Context, destination: Path) -> None:
+    """Copy the store to DESTINATION (a new file, or a folder for a dated copy), safely while it is in use."""
+    written = upkeep.backup(_config(ctx).paths.store, destination)
+    click.echo(f"backed up to {written}")
 
 
 if __name__ == "__main__":  # pragma: no cover

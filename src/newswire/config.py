@@ -99,6 +99,7 @@ class PathsConfig:
     store: Path
     content: Path
     output: Path
+    store_wait: float = 10.0  # seconds to wait for a store another process is writing
 
 
 @dataclass(frozen=True)
@@ -345,11 +346,15 @@ def _feeds(r: _Reader) -> FeedsConfig:
 
 
 def _paths(r: _Reader, base: Path) -> PathsConfig:
-    r.check_keys({"store", "content", "output"})
+    r.check_keys({"store", "content", "output", "store_wait"})
+    wait = r.get("store_wait", float, 10.0)
+    if not 0 <= wait <= 3600:
+        r.fail("paths.store_wait", r.line_of("store_wait"), "must be between 0 and 3600 seconds")
     return PathsConfig(
         store=base / r.get("store", str, "newswire.db"),
         content=base / r.get("content", str, "content"),
         output=base / r.get("output", str, "feeds"),
+        store_wait=wait,
     )
 
 

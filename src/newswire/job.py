@@ -102,7 +102,7 @@ def site_of(config: Config) -> Site:
 
 
 def open_store(config: Config) -> Store:
-    store = Store(config.paths.store)
+    store = Store(config.paths.store, timeout=config.paths.store_wait)
     store.sync_authors(Author(a.key, a.name, a.affiliation, a.email, a.uri) for a in config.authors)
     return store
 

@@ -208,6 +208,17 @@ class DocumentState:
     mtime_ns: int
 
 
+def store_trouble(path: Path | None, exc: sqlite3.Error) -> StoreError:
+    """What to tell the user when SQLite fails: busy means wait, anything else means damage."""
+    where = f"{path}: " if path else "the store: "
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{where}the store is busy: another process kept it locked longer than paths.store_wait "
+                          "allows; try again, or raise paths.store_wait")
+    return StoreError(f"{where}cannot read the store: {text} (run 'newswire store check'; to recover, "
+                      "copy your latest 'newswire store backup' over it)")
+
+
 class Store:
     """One SQLite database. Use as a context manager; every write is its own transaction."""
 
@@ -222,8 +233,7 @@ class Store:
             self.db.execute("PRAGMA synchronous = FULL")
             self.migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot open the store: {exc} "
-                             "(check it with 'newswire store check', or restore a backup)") from None
+            raise store_trouble(self.path, exc) from None
 
     def __enter__(self) -> "Store":
         return self
@@ -243,7 +253,7 @@ class Store:
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: the store is busy ({exc}); try again later") from None
+            raise store_trouble(self.path, exc) from None
         try:
             yield self.db
         except BaseException:
