@@ -375,8 +375,11 @@ def _notify(r: _Reader) -> NotifyConfig:
                 h.fail(h.prefix + "secret_env", h.line_of("secret_env"),
                        "must be the name of an environment variable, not the secret itself")
             if not os.environ.get(env):
+                # A value that does not look like a variable's name may be a pasted secret: never echo it.
+                shown = env if re.fullmatch(r"[A-Z][A-Z0-9_]{0,63}", env) else "named here"
                 h.fail(h.prefix + "secret_env", h.line_of("secret_env"),
-                       f"environment variable {env} is not set (export it with the webhook's secret)")
+                       f"environment variable {shown} is not set (export it with the webhook's secret; "
+                       "secret_env holds the variable's name, never the secret)")
             hooks.append(WebhookConfig(url=_check_url(h, "url", h.get("url", str)), secret_env=env))
     timeout = r.get("timeout", float, 10.0)
     if not 0 < timeout <= 300:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
 
 from .config import Limits
 from .errors import NewswireError
+
+if TYPE_CHECKING:
+    import requests
 
 USER_AGENT = "newswire (+feed publisher)"
 
@@ -30,6 +34,37 @@ class FetchError(NewswireError):
 def check_url(url: str) -> None:
     if urlsplit(url).scheme not in ("http", "https"):
         raise FetchError(f"{url}: only http and https URLs are fetched")
+
+
+class TooLarge(Exception):
+    """An answer went past the byte limit."""
+
+
+def read_body(response: "requests.Response", max_bytes: int, timeout: float) -> bytes:
+    """The answer's body, at most ``max_bytes``, within ``timeout`` seconds in all.
+
+    requests' own timeout bounds each read, so a server trickling a byte at a time
+    could hold the caller forever; this bounds the whole answer. Errors come out as
+    requests' exceptions (a cut-short answer is a ConnectionError).
+    """
+    import requests
+    from urllib3.exceptions import HTTPError as TransportError, ReadTimeoutError
+
+    deadline = time.monotonic() + timeout
+    chunks, size = [], 0
+    try:
+        while chunk := response.raw.read1(65536, decode_content=True):
+            size += len(chunk)
+            if size > max_bytes:
+                raise TooLarge(size)
+            if time.monotonic() > deadline:
+                raise requests.Timeout(f"no complete answer within {timeout:g} s")
+            chunks.append(chunk)
+    except ReadTimeoutError:
+        raise requests.Timeout(f"no complete answer within {timeout:g} s") from None
+    except TransportError as exc:
+        raise requests.ConnectionError(f"the answer was cut short ({type(exc).__name__})") from None
+    return b"".join(chunks)
 
 
 def fetch(url: str, limits: Limits = Limits(), *, headers: dict[str, str] | None = None,
@@ -55,14 +90,11 @@ def fetch(url: str, limits: Limits = Limits(), *, headers: dict[str, str] | None
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > limits.max_bytes:
                     raise FetchError(f"{url}: larger than the {limits.max_bytes} byte limit ({declared} bytes)")
-                chunks, size = [], 0
-                for chunk in response.iter_content(65536):
-                    size += len(chunk)
-                    if size > limits.max_bytes:
-                        raise FetchError(f"{url}: larger than the {limits.max_bytes} byte limit")
-                    chunks.append(chunk)
-                return Fetched(response.url, response.status_code, b"".join(chunks),
-                               CaseInsensitiveDict(response.headers))
+                try:
+                    body = read_body(response, limits.max_bytes, limits.timeout)
+                except TooLarge:
+                    raise FetchError(f"{url}: larger than the {limits.max_bytes} byte limit") from None
+                return Fetched(response.url, response.status_code, body, CaseInsensitiveDict(response.headers))
         except requests.TooManyRedirects:
             raise FetchError(f"{url}: more than {limits.max_redirects} redirects") from None
         except requests.RequestException as exc:

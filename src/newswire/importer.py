@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -74,9 +75,19 @@ class ImportReport(Tally):
                 + (f", {self.skipped} skipped" if self.skipped else ""))
 
 
+def web_base(*candidates: str) -> str:
+    """The first http(s) URL among ``candidates``: the only kind relative links may resolve against."""
+    return next((c.strip() for c in candidates if c and urlsplit(c.strip()).scheme in ("http", "https")), "")
+
+
 def sanitize(html: str, base: str) -> str:
-    """Allow-listed HTML (no script, style, iframe, event handlers or javascript: URLs), links absolute."""
+    """Allow-listed HTML (no script, style, iframe, event handlers or javascript: URLs), links absolute.
+
+    Relative links resolve only against an http(s) base, so a ``file:`` entry link
+    cannot turn a harmless relative link into a ``file:`` one after the allow-list ran.
+    """
     safe = nh3.clean(clean_html(html), link_rel=None)
+    base = web_base(base)
     return absolutize(safe, base).strip() if base else safe.strip()
 
 
@@ -144,7 +155,7 @@ def _feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
         body = (e.get("content") or [{}])[0].get("value") or e.get("summary", "")
         out.append(Imported(
             id=e.get("id") or link or _fallback_id(e.get("title", ""), str(published)),
-            title=e.get("title", ""), body=sanitize(body, link or base), published=published,
+            title=e.get("title", ""), body=sanitize(body, web_base(link, base)), published=published,
             updated=own_updated if own_updated and own_updated != published else None,
             author=_person(e) or feed_author, labels=tuple(t.get("term", "") for t in e.get("tags", [])),
             link=link))
@@ -179,7 +190,7 @@ def _json_feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], 
         link = str(item.get("url") or "")
         body = item.get("content_html") or _text_html(item.get("content_text") or item.get("summary") or "")
         out.append(Imported(
-            id=str(item["id"]), title=str(item.get("title") or ""), body=sanitize(str(body), link or base),
+            id=str(item["id"]), title=str(item.get("title") or ""), body=sanitize(str(body), web_base(link, base)),
             published=published, updated=_iso(item.get("date_modified")) if item.get("date_published") else None,
             author=str((authors[0] if authors and isinstance(authors[0], dict) else {}).get("name") or ""),
             labels=tuple(str(t) for t in item.get("tags") or []), link=link))
@@ -222,7 +233,7 @@ def _blogger(root: Element, base: str) -> tuple[str, list[Imported], int]:
         draft = e.find(f"{APP}control/{APP}draft")
         out.append(Imported(
             id=_child_text(e, f"{ATOM}id") or link or _fallback_id(_child_text(e, f"{ATOM}title"), str(published)),
-            title=_child_text(e, f"{ATOM}title"), body=sanitize(_child_text(e, f"{ATOM}content"), link or base),
+            title=_child_text(e, f"{ATOM}title"), body=sanitize(_child_text(e, f"{ATOM}content"), web_base(link, base)),
             published=published, updated=_iso(_child_text(e, f"{ATOM}updated")),
             author=_child_text(author, f"{ATOM}name") if author is not None else "",
             labels=tuple(c.get("term", "") for c in cats if c.get("scheme") != BLOGGER_KIND),
@@ -254,7 +265,7 @@ def _wxr(root: Element, base: str) -> tuple[str, list[Imported], int]:
         post_id = _child_text(item, f"{WP}post_id").strip()
         out.append(Imported(
             id=guid if is_absolute_iri(guid) else f"{site.rstrip('/')}/?p={post_id}",
-            title=_child_text(item, "title"), body=sanitize(_child_text(item, f"{CONTENT}encoded"), link or site),
+            title=_child_text(item, "title"), body=sanitize(_child_text(item, f"{CONTENT}encoded"), web_base(link, site)),
             published=published, updated=None,
             author=names.get(_child_text(item, f"{DC}creator")) or _child_text(item, f"{DC}creator"),
             labels=tuple(c.text or "" for c in item.findall("category")

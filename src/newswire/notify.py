@@ -27,6 +27,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from .config import Config
+from .fetch import TooLarge, read_body
 from .model import FILE_NAMES
 from .store import Notification, Store
 
@@ -163,8 +164,12 @@ def _post(url: str, timeout: float, **kwargs: object) -> requests.Response:
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
     response = requests.post(url, timeout=(timeout, timeout), headers=headers, allow_redirects=False,
                              stream=True, **kwargs)  # type: ignore[arg-type]
-    response._content = response.raw.read(MAX_RESPONSE, decode_content=True)  # bounded body
-    response.close()
+    try:
+        response._content = read_body(response, MAX_RESPONSE, timeout)
+    except TooLarge:
+        response._content = b""  # only the status matters; an endless answer is not read
+    finally:
+        response.close()
     return response
 
 
