@@ -10,7 +10,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-import newswire.job as job_module
+import newswire.proof as proof_module
 from newswire.job import check_published, publish
 from newswire.verify import Problem
 
@@ -187,14 +187,14 @@ def test_a_document_failing_verification_keeps_its_last_good_version(journal: Jo
     _example(journal)
     publish(journal.config(), now=NOW)
     before = journal.files()
-    real = job_module.verify_assembled
+    real = proof_module.verify_assembled
 
     def fail_one(fmt, data, skeleton, fv, entries, path):  # type: ignore[no-untyped-def]
         if path == "labels/border-security/rss.xml":
             return [Problem(path, entries[0].id, "title", "expected", "got")]
         return real(fmt, data, skeleton, fv, entries, path)
 
-    monkeypatch.setattr(job_module, "verify_assembled", fail_one)
+    monkeypatch.setattr(proof_module, "verify_assembled", fail_one)
     journal.post("border", title="Changed", date="2009-04-07T18:05:00-07:00", author="napolitano",
                  labels=("Border Security",))
     report = publish(journal.config(), now=NOW.replace(hour=13))
@@ -204,7 +204,7 @@ def test_a_document_failing_verification_keeps_its_last_good_version(journal: Jo
     assert after["labels/border-security/rss.xml"] == before["labels/border-security/rss.xml"]
     assert after["labels/border-security/atom.xml"] != before["labels/border-security/atom.xml"]
     assert after["rss.xml"] != before["rss.xml"]
-    monkeypatch.setattr(job_module, "verify_assembled", real)
+    monkeypatch.setattr(proof_module, "verify_assembled", real)
     retry = publish(journal.config(), now=NOW.replace(hour=14))
     assert retry.ok and [r.path for r in retry.results if r.status == "written"] == ["labels/border-security/rss.xml"]
 

@@ -1,8 +1,8 @@
 """Proving each entry once and reusing the proof proves what reading each whole document proves.
 
-A publish reads every entry's fragment back once, in a document of its own, and then
-checks each assembled document's skeleton in full and its entry sequence with lxml
-(``verify_assembled``). These tests show the two methods agree: on any journal both
+A publish reads every entry's fragment back once, in a batch document with the
+journal's root (``prove_entries``), and then checks each assembled document's
+skeleton in full and its entry sequence with lxml (``verify_assembled``). These tests show the two methods agree: on any journal both
 find nothing, and on assemblies that went wrong (an entry dropped, doubled, swapped,
 the bytes cut or polluted) both find a problem.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from newswire.proof import prove_entries
 from newswire.render import Site, entry_view, feed_view, render_document, render_entry
 from newswire.verify import verify_assembled, verify_document
 
@@ -26,10 +27,8 @@ def _both(fmt: str, site: Site, feed, items, corrupt=None):  # type: ignore[no-u
         fragments = corrupt(fragments)
     data = render_document(fmt, fv, fragments)
     whole = verify_document(fmt, data, fv, views, "doc")
-    proofs = []
-    for v, fragment in zip(views, [render_entry(fmt, v) for v in views]):
-        own = feed_view(feed, [v], site, FORMATS)
-        proofs += verify_document(fmt, render_document(fmt, own, [fragment]), own, [v], "entry")
+    proofs = [p for found in prove_entries(site, feed, FORMATS, fmt, views, [render_entry(fmt, v) for v in views])
+              for p in found]
     reused = proofs + verify_assembled(fmt, data, render_document(fmt, fv, []), fv, views, "doc")
     return whole, reused
 
@@ -59,3 +58,17 @@ def test_both_methods_reject_a_wrong_assembly(journal, fmt, how) -> None:  # typ
     whole, reused = _both(fmt, site, feed, items, CORRUPTIONS[how])
     assert whole, f"reading the whole document missed: {how}"
     assert reused, f"the reused proofs missed: {how}"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(journal=journals(), fmt=st.sampled_from(FORMATS), data=st.data())
+def test_a_bad_fragment_in_a_batch_is_named_and_the_others_stay_proven(journal, fmt, data) -> None:  # type: ignore[no-untyped-def]
+    site, feed, items = journal
+    assume(len(items) >= 2)
+    views = [entry_view(p, site) for p in items]
+    fragments = [render_entry(fmt, v) for v in views]
+    bad = data.draw(st.integers(0, len(views) - 1))
+    fragments[bad] = fragments[bad][: len(fragments[bad]) // 2]
+    found = prove_entries(site, feed, FORMATS, fmt, views, fragments)
+    assert found[bad], "the cut fragment was not caught"
+    assert all(not problems for i, problems in enumerate(found) if i != bad)

@@ -46,6 +46,7 @@ class PlannedFeed:
     page: int = 0
     pages: int = 0
     tombstones: tuple[Tombstone, ...] = ()
+    complete: bool = True  # the main document holds every entry the feed has
 
     @property
     def is_main(self) -> bool:
@@ -101,7 +102,7 @@ def _fingerprint(settings: str, pf: PlannedFeed) -> str:
     # Only what the document shows of the paging: the main document links to the newest page; a
     # page to its neighbours. So a new archive page re-renders just the main and the previous newest.
     paging = pf.pages if pf.is_main else pf.page < pf.pages
-    h.update(json.dumps([feed.feed_id, feed.title, feed.subtitle, feed.dir, pf.content, pf.page, paging,
+    h.update(json.dumps([feed.feed_id, feed.title, feed.subtitle, feed.dir, pf.content, pf.page, paging, pf.complete,
                          asdict(feed.author) if feed.author else None], sort_keys=True).encode())
     for ref in pf.entries:
         h.update(f"\n{ref.entry_id}\t{ref.digest}".encode())
@@ -111,11 +112,15 @@ def _fingerprint(settings: str, pf: PlannedFeed) -> str:
 
 
 def paginate(feed: Feed, slots: list[EntryRef], entries: int, content: str, now: datetime,
-             tombstone_days: int, settings: str) -> list[PlannedFeed]:
-    """A feed's main document and archive pages from its history (oldest first)."""
+             tombstone_days: int, settings: str, archives: bool = True) -> list[PlannedFeed]:
+    """A feed's main document and archive pages from its history (oldest first).
+
+    Without archives the main document alone is published: the newest places, and
+    no claim (fh:complete) to hold the whole feed once older ones fall out of it.
+    """
     keep_after = to_utc_text(now - timedelta(days=tombstone_days))
     archived = max(len(slots) - entries, 0)
-    pages = -(-archived // entries)  # ceil: the newest archive page may still be filling
+    pages = -(-archived // entries) if archives else 0  # ceil: the newest archive page may still be filling
     chunks = [(0, slots[archived:])] + [(k, slots[(k - 1) * entries:min(k * entries, archived)])
                                         for k in range(1, pages + 1)]
     out = []
@@ -123,7 +128,8 @@ def paginate(feed: Feed, slots: list[EntryRef], entries: int, content: str, now:
         visible = tuple(ref for ref in reversed(chunk) if ref.deleted_at is None)
         stones = tuple(Tombstone(ref.entry_id, ref.deleted_at) for ref in reversed(chunk)
                        if ref.deleted_at is not None and ref.deleted_at >= keep_after)
-        draft = PlannedFeed(feed.archive(page) if page else feed, feed, visible, "", content, page, pages, stones)
+        draft = PlannedFeed(feed.archive(page) if page else feed, feed, visible, "", content, page, pages, stones,
+                            complete=not archived)
         out.append(replace(draft, fingerprint=_fingerprint(settings, draft)))
     return out
 
@@ -136,7 +142,7 @@ def make_plan(config: Config, store: Store, now: datetime) -> Plan:
     def add(feed: Feed, slots: list[EntryRef]) -> None:
         kind = config.feeds.settings(feed.kind.value)
         planned.extend(paginate(feed, slots, kind.entries, kind.content, now, config.feeds.tombstone_days,
-                                settings))
+                                settings, config.feeds.archives))
 
     add(journal_feed(config), store.journal_slots(now))
     if config.feeds.authors:

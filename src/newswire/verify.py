@@ -23,7 +23,7 @@ from typing import Any
 import feedparser
 from lxml import etree
 
-from .render import EntryView, FeedView
+from .render import EntryStub, EntryView, FeedView
 from .render.xml import AT_NS, ATOM_NS, FH_NS
 from .text import html_text, is_absolute_iri, link_targets, one_line, relative_links
 
@@ -63,8 +63,8 @@ def verify_document(fmt: str, data: bytes, feed: FeedView, entries: Sequence[Ent
     return check.problems
 
 
-def verify_assembled(fmt: str, data: bytes, skeleton: bytes, feed: FeedView, entries: Sequence[EntryView],
-                     path: str) -> list[Problem]:
+def verify_assembled(fmt: str, data: bytes, skeleton: bytes, feed: FeedView,
+                     entries: Sequence[EntryView | EntryStub], path: str) -> list[Problem]:
     """Verify a document assembled from entry fragments that were each proven already.
 
     ``data`` is ``skeleton`` (the same document without entries) with the fragments

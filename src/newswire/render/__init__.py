@@ -44,6 +44,14 @@ class EntryView:
 
 
 @dataclass(frozen=True)
+class EntryStub:
+    """The little of an entry that its document's own fields depend on: its id and date."""
+
+    id: str
+    updated: datetime
+
+
+@dataclass(frozen=True)
 class FeedView:
     """What a document says about itself, apart from its entries."""
 
@@ -94,11 +102,12 @@ def entry_view(post: Post, site: Site, content: str | None = None) -> EntryView:
 STYLESHEET = "feed.xsl"
 
 
-def feed_view(feed: Feed, entries: Sequence[EntryView], site: Site, formats: Sequence[str], *,
-              main: Feed | None = None, page: int = 0, pages: int = 0,
+def feed_view(feed: Feed, entries: Sequence[EntryView | EntryStub], site: Site, formats: Sequence[str], *,
+              main: Feed | None = None, page: int = 0, pages: int = 0, complete: bool = True,
               tombstones: Sequence[tuple[str, datetime]] = ()) -> FeedView:
     """A document's own fields. Its ``updated`` is its newest entry's (or tombstone's), never
-    the build time. ``page``/``pages`` place it in the feed's RFC 5005 archive chain."""
+    the build time. ``page``/``pages`` place it in the feed's RFC 5005 archive chain;
+    ``complete`` says the feed has no older entries than these, in archives or not."""
     newest = max([e.updated for e in entries] + [when for _, when in tombstones], default=None)
     if newest is None:
         newest = datetime(int(site.journal.id_date[:4]), 1, 1, tzinfo=timezone.utc)
@@ -127,7 +136,7 @@ def feed_view(feed: Feed, entries: Sequence[EntryView], site: Site, formats: Seq
         urls=urls(feed),
         paging=paging,
         archive=page > 0,
-        complete=pages == 0,
+        complete=pages == 0 and complete,
         tombstones=tuple(tombstones),
     )
 

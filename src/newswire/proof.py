@@ -1,0 +1,224 @@
+"""Rendering and proving a publish's documents, on every core, in bounded memory.
+
+Two passes over the work a publish has planned:
+
+1. **Entries.** Every entry a changed document holds is rendered once per format into
+   a fragment and read back: fragments of one format are spliced, a batch at a time,
+   into a document with the journal's root, and that document is verified in full
+   (feedparser, or the JSON Feed schema). A batch with a document-level problem is
+   proven again entry by entry, so a problem always names its entry. The fragments go
+   to a spool file that nobody else can see (unlinked at creation), so the parent
+   holds offsets, not bytes.
+2. **Documents.** Each document is assembled from spooled fragments, checked with
+   ``verify_assembled`` (its skeleton read back in full, its entry sequence with lxml)
+   and written atomically.
+
+Both passes run in forked worker processes when the work is large, and in the
+calling process otherwise; either way the same functions do the work, so the two
+can never differ. Workers get their inputs by fork (copy-on-write) or as small
+task lists, never the store's connection.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from .lock import forget_inherited_locks
+from .model import Feed, Post
+from .plan import PlannedFeed
+from .render import EntryStub, EntryView, Site, entry_view, feed_view, render_document, render_entry
+from .store import from_utc_text
+from .verify import Problem, verify_assembled, verify_document
+from .writer import WriteError, Written, digest, file_digest, write_atomic
+
+PROOF_BATCH = 20  # entries read back per document: amortises the parser's start-up, keeps a failure cheap to split
+PARALLEL_THRESHOLD = 400  # entries; below this, starting worker processes costs more than it saves
+
+Key = tuple[int, str, str]  # (post id, format, content mode)
+T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Proven:
+    """Where an entry's proven fragment lies in the spool, and what its proof found."""
+
+    offset: int
+    length: int
+    updated: datetime
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one document: written (or unchanged), failed, or a dry run's finding."""
+
+    index: int
+    path: str
+    status: str  # written | unchanged | failed
+    problems: tuple[Problem, ...] = ()
+    written: Written | None = None
+    error: str = ""
+
+
+def prove_entries(site: Site, wrapper: Feed, formats: Sequence[str], fmt: str, views: Sequence[EntryView],
+                  fragments: Sequence[bytes]) -> list[tuple[Problem, ...]]:
+    """Each fragment's problems, read back in a document of the journal's root (see module doc)."""
+    fv = feed_view(wrapper, views, site, formats)
+    problems = verify_document(fmt, render_document(fmt, fv, fragments), fv, views, "")
+    if len(views) == 1:
+        return [tuple(replace(p, entry=p.entry or views[0].id) for p in problems)]
+    ids = {v.id for v in views}
+    if any(p.entry not in ids for p in problems):  # a problem no single entry owns: split the batch
+        return [found for v, f in zip(views, fragments)
+                for found in prove_entries(site, wrapper, formats, fmt, [v], [f])]
+    by_entry: dict[str, list[Problem]] = {}
+    for p in problems:
+        by_entry.setdefault(p.entry, []).append(p)
+    return [tuple(by_entry.get(v.id, ())) for v in views]
+
+
+@dataclass
+class Work:
+    """Everything both passes need; set in the parent before the workers fork."""
+
+    site: Site
+    wrapper: Feed
+    formats: tuple[str, ...]
+    out: Path
+    spool: int  # a file descriptor
+    todo: list[tuple[PlannedFeed, str]] = field(default_factory=list)
+    proven: dict[Key, Proven] = field(default_factory=dict)
+    dry_run: bool = False
+
+
+WORK: list[Work] = []  # the current publish's work, inherited by forked workers
+
+
+def prove_posts(batch: list[tuple[Key, Post]]) -> list[tuple[Key, bytes, datetime, tuple[Problem, ...]]]:
+    """Pass 1: render and prove these entries; returns each fragment with its proof."""
+    work = WORK[-1]
+    views: dict[tuple[int, str], EntryView] = {}  # one view per post and content mode, for every format
+    groups: dict[tuple[str, str], list[tuple[Key, EntryView]]] = {}
+    for key, post in batch:
+        post_id, fmt, content = key
+        if (post_id, content) not in views:
+            views[(post_id, content)] = entry_view(post, work.site, content)
+        groups.setdefault((fmt, content), []).append((key, views[(post_id, content)]))
+    out = []
+    for (fmt, _), items in groups.items():
+        for i in range(0, len(items), PROOF_BATCH):
+            chunk = items[i:i + PROOF_BATCH]
+            fragments = [render_entry(fmt, view) for _, view in chunk]
+            proofs = prove_entries(work.site, work.wrapper, work.formats, fmt, [v for _, v in chunk], fragments)
+            out += [(key, fragment, view.updated, problems)
+                    for (key, view), fragment, problems in zip(chunk, fragments, proofs)]
+    return out
+
+
+def spool(work: Work, results: Iterable[tuple[Key, bytes, datetime, tuple[Problem, ...]]]) -> None:
+    """In the parent: append proven fragments to the spool and remember where they are."""
+    offset = os.lseek(work.spool, 0, os.SEEK_END)
+    for key, fragment, updated, problems in results:
+        os.write(work.spool, fragment)
+        work.proven[key] = Proven(offset, len(fragment), updated, problems)
+        offset += len(fragment)
+
+
+def publish_documents(indices: list[int]) -> list[Outcome]:
+    """Pass 2: assemble, verify and write these documents of ``work.todo``."""
+    work = WORK[-1]
+    return [_publish_document(work, i) for i in indices]
+
+
+def _publish_document(work: Work, index: int) -> Outcome:
+    pf, fmt = work.todo[index]
+    path = pf.feed.path(fmt)
+    proofs = [work.proven[(ref.post_id, fmt, pf.content)] for ref in pf.entries]
+    stubs = [EntryStub(ref.entry_id, p.updated) for ref, p in zip(pf.entries, proofs)]
+    fv = feed_view(pf.feed, stubs, work.site, work.formats, main=pf.main, page=pf.page, pages=pf.pages,
+                   complete=pf.complete, tombstones=[(t.entry_id, from_utc_text(t.when)) for t in pf.tombstones])
+    data = render_document(fmt, fv, [os.pread(work.spool, p.length, p.offset) for p in proofs])
+    problems = [replace(problem, path=path) for p in proofs for problem in p.problems]
+    problems += verify_assembled(fmt, data, render_document(fmt, fv, []), fv, stubs, path)
+    if problems:
+        return Outcome(index, path, "failed", tuple(problems))
+    if work.dry_run:
+        changed = file_digest(work.out / path) != digest(data)
+        return Outcome(index, path, "written" if changed else "unchanged")
+    try:
+        written = write_atomic(work.out, path, data)
+    except WriteError as exc:
+        return Outcome(index, path, "failed", error=str(exc))
+    return Outcome(index, path, "written" if written.changed else "unchanged", written=written)
+
+
+def open_spool(near: Path) -> int:
+    """An anonymous file beside the store: never visible, gone when the publish ends or dies."""
+    fd, name = tempfile.mkstemp(dir=near, prefix=".newswire-spool-")
+    os.unlink(name)
+    return fd
+
+
+def run_tasks(fn: Callable[[list[P]], list[R]], tasks: Sequence[T], *, parallel: bool,
+              prepare: Callable[[list[T]], list[P]]) -> Iterator[R]:
+    """``fn`` over ``tasks`` in chunks, on every core when ``parallel``, else in this process.
+
+    ``prepare`` turns a chunk of tasks into what ``fn`` takes, in this process and
+    only as the chunk is handed out (at most two per worker in flight), so data such
+    as posts is loaded no faster than the workers use it. Results come as chunks
+    finish. If the pool cannot start or breaks, the chunks not finished run here.
+    """
+    workers = os.cpu_count() or 1
+    size = max(1, min(200, len(tasks) // (workers * 8)))
+    chunks = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
+    finished: set[int] = set()
+    if parallel and workers > 1 and len(chunks) > 1:
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                     initializer=_worker_init) as pool:
+                pending: dict[Future[list[R]], int] = {}
+                submitted = 0
+                while len(finished) < len(chunks):
+                    while len(pending) < workers * 2 and submitted < len(chunks):
+                        pending[pool.submit(fn, prepare(chunks[submitted]))] = submitted
+                        submitted += 1
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        results = future.result()
+                        finished.add(pending.pop(future))
+                        yield from results
+            return
+        except (OSError, BrokenProcessPool):
+            pass  # what is not finished is done here
+    for n, chunk in enumerate(chunks):
+        if n not in finished:
+            yield from fn(prepare(chunk))
+
+
+def _worker_init() -> None:
+    forget_inherited_locks()
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when the publish that started it dies (no orphans)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
