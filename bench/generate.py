@@ -72,7 +72,7 @@ def generate(out: Path, posts: int, authors: int, labels: int, seed: int = 20091
   id_date: "2008"
 authors:
 {author_lines}
-feeds: {{formats: [atom, rss, json], entries: 25}}
+feeds: {{formats: [atom, rss, json], entries: 25, archives: false}}
 paths: {{store: newswire.db, content: content, output: feeds}}
 """, encoding="utf-8")
     label_names = [f"Topic {i:04d}" + (" — Überblick" if i % 50 == 7 else "") for i in range(labels)]

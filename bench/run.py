@@ -4,8 +4,13 @@
     python bench/run.py --sizes 2000 --runs 3  # a quick look
 
 Every figure is a whole command run as a subprocess (wall time, and the peak RSS and
-CPU of that process), so it is what an operator sees. Ratios are against the
-baseline (bench/baseline.py) measured in the same run on the same corpus.
+CPU of that process and its workers), so it is what an operator sees. Ratios are
+against the baseline (bench/baseline.py) measured in the same run on the same corpus.
+
+The journal is configured like the baseline's output: the newest 25 entries in each
+feed, no archive pages (``feeds.archives: false``); newswire writes three formats to
+the baseline's two. ``--archives`` adds one cold publish with RFC 5005 archives on,
+where every post is published in every feed that holds it.
 """
 
 from __future__ import annotations
@@ -67,7 +72,14 @@ def fresh_copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-def bench(root: Path, posts: int, authors: int, labels: int, runs: int) -> list[str]:
+def with_archives(journal: Path) -> Path:
+    config = journal / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("archives: false", "archives: true"),
+                      encoding="utf-8")
+    return journal
+
+
+def bench(root: Path, posts: int, authors: int, labels: int, runs: int, archives: bool) -> list[str]:
     src = corpus(root / "corpus", posts, authors, labels)
     work = root / "work"
     lines = [f"{posts} posts, {authors} authors, {labels} labels ({os.cpu_count()} cores)"]
@@ -103,6 +115,11 @@ def bench(root: Path, posts: int, authors: int, labels: int, runs: int) -> list[
               row("publish, nothing changed", nochange, base_median),
               row("publish, one new post", added, base_median),
               row("publish, one old post edited", edited, base_median)]
+    if archives:
+        j = with_archives(fresh_copy(src, work / "archives"))
+        measure([*NEWSWIRE, "sync"], j)
+        lines.append(row("cold full publish, with archives", [measure([*NEWSWIRE, "publish", "--no-ping"], j)],
+                         base_median))
     return lines
 
 
@@ -113,9 +130,10 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=HERE / "out")
+    parser.add_argument("--archives", action="store_true", help="also one cold publish with archive pages on")
     args = parser.parse_args()
     for size in (int(s) for s in args.sizes.split(",")):
-        print("\n".join(bench(args.dir, size, args.authors, args.labels, args.runs)), "\n", flush=True)
+        print("\n".join(bench(args.dir, size, args.authors, args.labels, args.runs, args.archives)), "\n", flush=True)
 
 
 if __name__ == "__main__":

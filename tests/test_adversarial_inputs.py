@@ -504,13 +504,13 @@ def test_duplicate_ids_in_one_run_keep_the_first_and_name_both_files(journal: Jo
     good_journal(journal)
     published = entries(journal)
     journal.post("a-first", title="First claimant", id="shared-key")
-    journal.post("b-second", title="Second claimant", id="shared-key")  # 'id' is on line 6
+    journal.post("b-second", title="Second claimant", id="shared-key")  # 'id' is on line 7 (after title, date, author, labels and its item)
 
     report = run(journal)
 
     errors = errors_of(report)
     assert len(errors) == 1, errors
-    assert errors[0].startswith("b-second.md:6: "), f"the message should point at the 'id' line: {errors[0]}"
+    assert errors[0].startswith("b-second.md:7: "), f"the message should point at the 'id' line: {errors[0]}"
     assert "a-first.md" in errors[0] and "tag:journal.test,2009:post/shared-key" in errors[0]
     ids = [i["id"] for i in json_items(journal)]
     assert len(ids) == len(set(ids)), ids

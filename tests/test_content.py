@@ -135,7 +135,7 @@ def test_duplicate_explicit_ids_are_refused(journal: Journal) -> None:
     report = _sync(journal)
     assert report.added == 1
     assert [str(e) for e in report.errors] == [
-        "b.md:1: id 'tag:journal.test,2009:post/same-key' is already used by a.md"]
+        "b.md:7: id 'tag:journal.test,2009:post/same-key' is already used by a.md"]
 
 
 def test_an_id_taken_by_an_unchanged_file_is_refused_on_a_later_sync(journal: Journal) -> None:
@@ -144,7 +144,7 @@ def test_an_id_taken_by_an_unchanged_file_is_refused_on_a_later_sync(journal: Jo
     journal.post("b", title="B", id="same-key")
     report = _sync(journal)
     assert [str(e) for e in report.errors] == [
-        "b.md:1: id 'tag:journal.test,2009:post/same-key' is already used by a.md"]
+        "b.md:7: id 'tag:journal.test,2009:post/same-key' is already used by a.md"]
     assert [(r["source"], r["title"]) for r in _rows(journal)] == [("md:a.md", "A")]
     assert _sync(journal).errors and [(r["source"], r["title"]) for r in _rows(journal)] == [("md:a.md", "A")]
 

@@ -181,3 +181,25 @@ def test_a_new_archive_page_re_renders_only_its_neighbour_and_the_main_document(
                                     "archive/3/rss.xml", "archive/3/feed.json"])
     # journal and jmorton: main + pages 2 and 3; Cyber: main + its page. Page 1 is not even rendered.
     assert report.rendered == (3 + 3 + 2) * 3
+
+
+def test_without_archives_each_feed_is_its_newest_entries_and_nothing_claims_completeness(journal: Journal) -> None:
+    _journal(journal, posts=7, entries=3)
+    publish(journal.config(), now=NOW)
+    assert (journal.feeds / "archive").is_dir()
+    journal.write_config(CONFIG.replace("entries: 25", "entries: 3\n  archives: false"))
+    report = publish(journal.config(), now=NOW + timedelta(hours=1))
+    assert report.ok, report.failed
+    assert not any(p.name == "archive" for p in journal.feeds.rglob("*")), "archive pages were not taken down"
+    main = _walk(journal, "atom.xml", "atom")
+    assert len(main) == 1 and len(main[0]) == 3  # no prev-archive link, the three newest
+    root = etree.parse(str(journal.feeds / "atom.xml")).getroot()
+    assert root.find(f"{FH}complete") is None and root.find(f"{FH}archive") is None
+    assert [e.title for e in feedparser.parse((journal.feeds / "rss.xml").read_bytes()).entries] == \
+        ["Post 06", "Post 05", "Post 04"]
+    # A feed whose entries all fit says so; index.html still counts every post.
+    journal.write_config(CONFIG.replace("entries: 25", "entries: 10\n  archives: false"))
+    assert publish(journal.config(), now=NOW + timedelta(hours=2)).ok
+    root = etree.parse(str(journal.feeds / "atom.xml")).getroot()
+    assert root.find(f"{FH}complete") is not None
+    assert "7 posts" in (journal.feeds / "index.html").read_text(encoding="utf-8")

@@ -93,7 +93,7 @@ def sync(ctx: click.Context) -> None:
     for err in report.errors:
         click.echo(f"newswire: {err}", err=True)
     for rel in report.deleted_files:
-        click.echo(f"newswire: {rel}: its post was deleted with 'newswire post delete'; "
+        click.echo(f"newswire: {content.printable(rel)}: its post was deleted with 'newswire post delete'; "
                    "restore it with 'newswire post restore'", err=True)
     click.echo(report.summary())
     sys.exit(EXIT_FAILED if report.errors else EXIT_OK)
@@ -157,7 +157,10 @@ def _print_report(report: PublishReport, *, quiet: bool, as_json: bool) -> None:
     problems = [str(e) for e in report.sync.errors] if report.sync else []
     problems += report.errors
     for result in report.failed:
-        problems += [str(p) for p in result.problems] or [f"{result.path}: not published"]
+        if result.problems:
+            problems += [str(p) for p in result.problems]
+        elif not any(f"/{result.path}: " in e for e in report.errors):  # a write error already says why
+            problems.append(f"{result.path}: not published")
     for line in problems:
         click.echo(f"newswire: {line}", err=True)
     if not quiet:
@@ -400,8 +403,8 @@ def store_check(ctx: click.Context) -> None:
         return
     for problem in health.problems[:20]:
         click.echo(f"{health.path}: {problem}", err=True)
-    click.echo(f"newswire: {health.path} is damaged ({len(health.problems)} problem(s)); stop the scheduler and "
-               "copy your latest 'newswire store backup' over it, then run 'newswire publish --full'", err=True)
+    click.echo(f"newswire: {health.path} is damaged ({len(health.problems)} problem(s)); restore your latest "
+               "backup with 'newswire store restore FILE', then run 'newswire publish --full'", err=True)
     sys.exit(EXIT_FAILED)
 
 
@@ -413,6 +416,19 @@ def store_backup(ctx: click.Context, destination: Path) -> None:
     """Copy the store to DESTINATION (a new file, or a folder for a dated copy), safely while it is in use."""
     written = upkeep.backup(_config(ctx).paths.store, destination)
     click.echo(f"backed up to {written}")
+
+
+@store.command("restore")
+@click.argument("backup", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait up to SECONDS for a running publish.")
+@click.pass_context
+@_errors_as_messages
+def store_restore(ctx: click.Context, backup: Path, wait: float) -> None:
+    """Replace the store with BACKUP (checked first), under the journal's lock."""
+    config = _config(ctx)
+    with journal_lock(config.lock_path, wait):
+        upkeep.restore(backup, config.paths.store)
+    click.echo(f"restored {config.paths.store} from {backup}; run 'newswire publish --full' next")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,7 +21,7 @@ import yaml
 
 from .errors import ConfigError
 from .text import tag_uri
-from .yamlio import Located, compose, error_line
+from .yamlio import Located, compose, error_line, is_text, shown
 
 T = TypeVar("T")
 
@@ -85,6 +85,7 @@ class FeedsConfig:
     authors: bool = True
     labels: bool = True
     tombstone_days: int = 30
+    archives: bool = True  # RFC 5005 archive pages holding every older entry
     author_feeds: PageSettings | None = None
     label_feeds: PageSettings | None = None
 
@@ -173,7 +174,7 @@ class _Reader:
             self.fail(prefix.rstrip("."), node.line, "must be a mapping of keys to values")
         self.items: dict[str, Located] = node.value
 
-    def fail(self, key: str, line: int, what: str) -> None:
+    def fail(self, key: str, line: int, what: str) -> NoReturn:
         raise ConfigError(f"{self.file}:{line}: {key}: {what}")
 
     def check_keys(self, allowed: set[str]) -> None:
@@ -192,20 +193,20 @@ class _Reader:
             return default
         value = node.value
         if kind is str:
-            if isinstance(value, (dict, list)) or isinstance(value, bool):
+            if not is_text(value):
                 self.fail(full, node.line, "must be a text value")
             return str(value)
         if kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
-                self.fail(full, node.line, f"must be a whole number, not {value!r}")
+                self.fail(full, node.line, f"must be a whole number, not {shown(value)}")
             return value
         if kind is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                self.fail(full, node.line, f"must be a number, not {value!r}")
+                self.fail(full, node.line, f"must be a number, not {shown(value)}")
             return float(value)
         if kind is bool:
             if not isinstance(value, bool):
-                self.fail(full, node.line, f"must be true or false, not {value!r}")
+                self.fail(full, node.line, f"must be true or false, not {shown(value)}")
             return value
         return kind(node)
 
@@ -225,21 +226,39 @@ class _Reader:
             return default
         if isinstance(node.value, str):
             return (node.value,)
-        if not isinstance(node.value, list) or any(
-            isinstance(n.value, (dict, list)) or n.value is None for n in node.value
-        ):
+        if not isinstance(node.value, list) or not all(is_text(n.value) for n in node.value):
             self.fail(self.prefix + key, node.line, "must be a list of text values")
         return tuple(str(n.value) for n in node.value)
 
 
 def _check_url(reader: _Reader, key: str, url: str, *, slash: bool = False) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        reader.fail(reader.prefix + key, reader.line_of(key),
-                    f"must be an absolute http(s) URL, not {url!r}")
+    """An absolute http(s) URL that every client can use as written (feeds carry it verbatim)."""
+    full, line = reader.prefix + key, reader.line_of(key)
+    if re.search(r"[\s\x00-\x1f\x7f-\x9f]", url):
+        reader.fail(full, line, f"{url!r} contains spaces or control characters (write a space as %20)")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parsed on access: raises for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        reader.fail(full, line, f"{url!r} is not a valid URL ({exc})")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        reader.fail(full, line, f"must be an absolute http(s) URL, not {url!r}")
+    if port == 0:
+        reader.fail(full, line, f"{url!r} has port 0 (a port is a number from 1 to 65535)")
     if slash and not url.endswith("/"):
-        reader.fail(reader.prefix + key, reader.line_of(key), f"must end with '/' (write {url + '/'!r})")
+        reader.fail(full, line, f"must end with '/' (write {url + '/'!r})")
     return url
+
+
+def _is_tag_date(text: str) -> bool:
+    """A real date as RFC 4151 writes it: YYYY, YYYY-MM or YYYY-MM-DD."""
+    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", text):
+        return False
+    try:
+        datetime.strptime(text, {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d"}[len(text)])
+    except ValueError:
+        return False
+    return True
 
 
 def _journal(r: _Reader) -> JournalConfig:
@@ -258,8 +277,8 @@ def _journal(r: _Reader) -> JournalConfig:
         r.fail("journal.id_authority", r.line_of("id_authority"),
                "must be a domain name or an email address (RFC 4151)")
     id_date = r.get("id_date", str, "2000")
-    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", id_date):
-        r.fail("journal.id_date", r.line_of("id_date"), "must be a date: YYYY, YYYY-MM or YYYY-MM-DD")
+    if not _is_tag_date(id_date):
+        r.fail("journal.id_date", r.line_of("id_date"), f"must be a date: YYYY, YYYY-MM or YYYY-MM-DD, not {id_date!r}")
     permalink = r.get("permalink", str, "{year}/{month}/{slug}.html")
     if "{slug}" not in permalink:
         r.fail("journal.permalink", r.line_of("permalink"), "must contain {slug}")
@@ -322,8 +341,8 @@ def _page_settings(r: _Reader, default: PageSettings | None = None) -> PageSetti
 
 
 def _feeds(r: _Reader) -> FeedsConfig:
-    r.check_keys({"formats", "entries", "content", "authors", "labels", "tombstone_days", "author_feeds",
-                  "label_feeds"})
+    r.check_keys({"formats", "entries", "content", "authors", "labels", "tombstone_days", "archives",
+                  "author_feeds", "label_feeds"})
     formats = r.strings("formats", FORMATS)
     for f in formats:
         if f not in FORMATS:
@@ -342,7 +361,7 @@ def _feeds(r: _Reader) -> FeedsConfig:
             per_kind[key] = _page_settings(sub, base)
     return FeedsConfig(formats=tuple(dict.fromkeys(formats)), entries=base.entries, content=base.content,
                        authors=r.get("authors", bool, True), labels=r.get("labels", bool, True),
-                       tombstone_days=tombstone_days, **per_kind)
+                       tombstone_days=tombstone_days, archives=r.get("archives", bool, True), **per_kind)
 
 
 def _paths(r: _Reader, base: Path) -> PathsConfig:
@@ -350,12 +369,22 @@ def _paths(r: _Reader, base: Path) -> PathsConfig:
     wait = r.get("store_wait", float, 10.0)
     if not 0 <= wait <= 3600:
         r.fail("paths.store_wait", r.line_of("store_wait"), "must be between 0 and 3600 seconds")
-    return PathsConfig(
-        store=base / r.get("store", str, "newswire.db"),
-        content=base / r.get("content", str, "content"),
-        output=base / r.get("output", str, "feeds"),
-        store_wait=wait,
-    )
+    paths = {}
+    for key, default in (("store", "newswire.db"), ("content", "content"), ("output", "feeds")):
+        value = r.get(key, str, default)
+        if not value.strip():  # '' would be the config's own folder
+            r.fail("paths." + key, r.line_of(key), "must not be empty")
+        paths[key] = base / value
+    # A publish owns its output folder (it writes, replaces and cleans up there): it must hold
+    # nothing of the journal's own.
+    output = paths["output"].resolve()
+    if output.exists() and not output.is_dir():
+        r.fail("paths.output", r.line_of("output"), f"{paths['output']} is a file, not a folder")
+    for what, folder in (("the config's folder", base), ("the content folder (paths.content)", paths["content"])):
+        if folder.resolve().is_relative_to(output):
+            r.fail("paths.output", r.line_of("output"),
+                   f"{paths['output']} is or contains {what}; give the feeds a folder of their own, such as 'feeds'")
+    return PathsConfig(store_wait=wait, **paths)
 
 
 def _notify(r: _Reader) -> NotifyConfig:

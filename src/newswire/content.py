@@ -8,8 +8,11 @@ skipped; the post the store holds for it stays exactly as it was.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +21,17 @@ from markdown_it import MarkdownIt
 
 from .config import Config, JournalConfig
 from .store import PostInput, Store, Tally
-from .text import clean_html, is_absolute_iri, one_line, slugify
-from .yamlio import Located, compose, error_line
+from .text import clean_html, is_absolute_iri, label_text, one_line, slugify
+from .yamlio import Located, compose, error_line, is_text, shown
 
 SOURCE_PREFIX = "md:"
 KEYS = {"title", "date", "updated", "author", "affiliation", "labels", "id", "slug", "summary", "draft"}
 MAX_FILE_BYTES = 16 * 1024 * 1024
+# Years a date may have in UTC: four digits, so stored dates sort as text, and clear of datetime's
+# limits, so the date can be shown in any zone.
+YEARS = range(1000, 9999)
+# Characters that would break a one-line message: C0 and C1 controls and Unicode's line separators.
+_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 _markdown = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
@@ -32,8 +40,14 @@ class SourceError(Exception):
     """A problem in one content file, with the line it is on."""
 
     def __init__(self, file: str, line: int, message: str):
-        super().__init__(f"{file}:{line}: {message}")
+        super().__init__(f"{printable(file)}:{line}: {message}")
         self.file, self.line, self.message = file, line, message
+
+
+def printable(name: str) -> str:
+    """A file name fit for one line of text: bytes that are not UTF-8 and control characters backslash-escaped."""
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _BREAKS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), name)
 
 
 @dataclass
@@ -53,18 +67,27 @@ class SyncReport(Tally):
 
 def parse_date(value: Any, journal: JournalConfig) -> datetime:
     """ISO 8601 date or date-time; without a zone it takes the journal's zone."""
+    example = "write e.g. 2009-11-06 or 2009-11-06T09:30:00-05:00"
     if isinstance(value, datetime):
         when = value
     elif isinstance(value, date):
         when = datetime.combine(value, time())
-    else:
+    elif is_text(value):
         text = str(value).strip()
         try:
             when = datetime.fromisoformat(text.replace(" ", "T", 1) if len(text) > 10 else text)
         except ValueError:
-            raise ValueError(f"{text!r} is not an ISO 8601 date (write e.g. 2009-11-06 or 2009-11-06T09:30:00-05:00)")
+            raise ValueError(f"{text!r} is not an ISO 8601 date ({example})") from None
+    else:
+        raise ValueError(f"{shown(value)} is not an ISO 8601 date ({example})")
     if when.tzinfo is None:
         when = when.replace(tzinfo=journal.zone)
+    try:
+        in_range = when.astimezone(timezone.utc).year in YEARS
+    except OverflowError:  # before 0001-01-01 or after 9999-12-31 in UTC
+        in_range = False
+    if not in_range:
+        raise ValueError(f"{when.isoformat()} is out of range: the year in UTC must be between {YEARS[0]} and {YEARS[-1]}")
     return when.replace(microsecond=0)
 
 
@@ -81,8 +104,13 @@ def split_front_matter(text: str, name: str) -> tuple[str, str, int]:
     raise SourceError(name, len(lines), "the front matter is never closed (add a '---' line after it)")
 
 
-def read_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> PostInput:
-    """One Markdown file as a post, or ``SourceError`` naming the line that is wrong."""
+def read_post(path: Path, rel: str, config: Config, author_keys: set[str],
+              id_owner: Callable[[str], str | None] = lambda entry_id: None) -> PostInput:
+    """One Markdown file as a post, or ``SourceError`` naming the line that is wrong.
+
+    ``id_owner`` names the other file that already holds an entry id, if any: an explicit
+    ``id`` taken by another post is refused at the line that claims it.
+    """
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -114,7 +142,7 @@ def read_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> Po
             if required:
                 raise SourceError(rel, meta.line, f"front matter needs '{key}'")
             return None
-        if isinstance(node.value, (dict, list, bool)):
+        if not is_text(node.value):
             raise SourceError(rel, node.line, f"'{key}' must be text")
         return str(node.value)
 
@@ -124,7 +152,7 @@ def read_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> Po
             return None
         try:
             return parse_date(node.value, config.journal)
-        except (ValueError, OverflowError) as exc:
+        except ValueError as exc:
             raise SourceError(rel, node.line, f"'{key}': {exc}") from None
 
     title = one_line(text_of("title", required=True) or "")
@@ -142,10 +170,13 @@ def read_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> Po
     if labels_node is not None and labels_node.value is not None:
         items = labels_node.value if isinstance(labels_node.value, list) else [labels_node]
         for item in items:
-            if isinstance(item.value, (dict, list)):
+            if item.value is None:
+                continue
+            if not is_text(item.value):
                 raise SourceError(rel, item.line, "each label must be text")
-            if item.value is not None and one_line(str(item.value)):
-                labels.append(one_line(str(item.value)))
+            label = label_text(str(item.value))
+            if label:
+                labels.append(label)
 
     draft_node = fields.get("draft")
     if draft_node is not None and not isinstance(draft_node.value, (bool, type(None))):
@@ -166,6 +197,9 @@ def read_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> Po
             entry_id = explicit_id
         else:
             entry_id = config.journal.tag("post/" + explicit_id)
+        owner = id_owner(entry_id)
+        if owner is not None:
+            raise SourceError(rel, fields["id"].line, f"id {entry_id!r} is already used by {printable(owner)}")
     slug = slugify(text_of("slug") or title, fallback=key)
     return PostInput(
         source=SOURCE_PREFIX + rel,
@@ -230,20 +264,18 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[P
     ids: dict[str, str] = {}
     for path, rel in files:
         source = SOURCE_PREFIX + rel
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes in the name: the store (and the feeds) hold only UTF-8
+            report.errors.append(SourceError(rel, 1, "the file name is not UTF-8; rename the file"))
+            continue
         stamp = _stamp(path)
         _, deleted_by, known_stamp = known.get(source, (0, None, None))
         if stamp is not None and stamp == known_stamp and deleted_by is None:
             report.unchanged += 1
             continue
         try:
-            post = read_post(path, rel, config, author_keys)
-            owner = ids.get(post.entry_id) if post.entry_id else None
-            if post.entry_id and owner is None:
-                stored = store.source_of(post.entry_id)
-                if stored and stored != source and stored in seen:
-                    owner = stored.removeprefix(SOURCE_PREFIX)
-            if owner is not None:
-                raise SourceError(rel, 1, f"id {post.entry_id!r} is already used by {owner}")
+            post = read_post(path, rel, config, author_keys, partial(_id_owner, ids, store, seen, source))
         except SourceError as exc:
             report.errors.append(exc)
             continue
@@ -258,3 +290,11 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[P
     for source, (post_id, deleted_by, _) in known.items():
         if source not in seen and deleted_by is None and store.mark_deleted(post_id, now, by="sync"):
             report.deleted += 1
+
+
+def _id_owner(ids: dict[str, str], store: Store, seen: set[str], source: str, entry_id: str) -> str | None:
+    """The other file holding ``entry_id``: one read before it in this sync, or a stored post whose file is still here."""
+    if entry_id in ids:
+        return ids[entry_id]
+    stored = store.source_of(entry_id)
+    return stored.removeprefix(SOURCE_PREFIX) if stored and stored != source and stored in seen else None

@@ -32,7 +32,7 @@ from .config import Config
 from .errors import NewswireError
 from .fetch import fetch
 from .store import PostInput, Store, Tally
-from .text import absolutize, clean_html, is_absolute_iri, one_line, slugify
+from .text import absolutize, clean_html, is_absolute_iri, label_text, one_line, slugify
 
 SOURCE_PREFIX = "import:"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -278,7 +278,7 @@ def to_post(entry: Imported, config: Config, *, author_key: str | None = None,
             extra_labels: Sequence[str] = ()) -> PostInput:
     """An imported entry as a post: its own id, dates, author and labels (plus any forced ones)."""
     title = one_line(entry.title) or one_line(entry.link) or "Untitled"
-    labels = tuple(dict.fromkeys(label for label in (one_line(x) for x in (*entry.labels, *extra_labels)) if label))
+    labels = tuple(dict.fromkeys(label for label in (label_text(x) for x in (*entry.labels, *extra_labels)) if label))
     author = one_line(entry.author) or "Unknown author"
     known = {a.key for a in config.authors}
     return PostInput(

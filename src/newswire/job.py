@@ -275,13 +275,10 @@ class _Run:
         return Problem(path, "", "file", "up to date with the store", "older (run 'newswire publish')")
 
     def _publish_indexes(self) -> None:
-        visible: dict[str, int] = {}  # a feed's posts: the entries of all its pages, derived from the plan
-        for pf in self.plan.feeds:
-            visible[pf.main.dir] = visible.get(pf.main.dir, 0) + len(pf.entries)
         listings = []
         for pf in self.plan.mains:
             newest = max((ref.updated for ref in pf.entries), default=None)
-            listings.append(Listing(pf.feed, visible[pf.feed.dir], from_utc_text(newest) if newest else None))
+            listings.append(Listing(pf.feed, self.plan.live_posts(pf.feed), from_utc_text(newest) if newest else None))
         fingerprint = hashlib.sha256(json.dumps(
             [settings_digest(self.config)] + [[lst.feed.dir, lst.feed.title, lst.posts, str(lst.updated)]
                                               for lst in listings]).encode()).hexdigest()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from .config import Config
@@ -57,6 +57,10 @@ class PlannedFeed:
 class Plan:
     feeds: tuple[PlannedFeed, ...]
     now: datetime
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)  # live posts per feed (see Store)
+
+    def live_posts(self, feed: Feed) -> int:
+        return self.counts.get((feed.kind.value, "" if feed.kind is FeedKind.JOURNAL else feed.key), 0)
 
     @property
     def mains(self) -> list[PlannedFeed]:
@@ -135,22 +139,28 @@ def paginate(feed: Feed, slots: list[EntryRef], entries: int, content: str, now:
 
 
 def make_plan(config: Config, store: Store, now: datetime) -> Plan:
-    """Every feed the journal has at ``now``, with its pages, from one indexed query per feed."""
+    """Every feed the journal has at ``now``, with its pages, from one indexed query per feed.
+
+    Without archives only each feed's newest places are read (one more than a
+    document holds, to know whether it holds them all), so the cost of a plan does
+    not grow with the journal.
+    """
     settings = settings_digest(config)
     planned: list[PlannedFeed] = []
 
-    def add(feed: Feed, slots: list[EntryRef]) -> None:
+    def add(feed: Feed, slots) -> None:  # type: ignore[no-untyped-def]
         kind = config.feeds.settings(feed.kind.value)
-        planned.extend(paginate(feed, slots, kind.entries, kind.content, now, config.feeds.tombstone_days,
+        newest = None if config.feeds.archives else kind.entries + 1
+        planned.extend(paginate(feed, slots(newest), kind.entries, kind.content, now, config.feeds.tombstone_days,
                                 settings, config.feeds.archives))
 
-    add(journal_feed(config), store.journal_slots(now))
+    add(journal_feed(config), lambda newest: store.journal_slots(now, newest))
     if config.feeds.authors:
         authors = store.authors()
         for key in store.feed_authors(now):
             author, slug = authors[key]
-            add(author_feed(config, author, slug), store.author_slots(key, now))
+            add(author_feed(config, author, slug), lambda newest, key=key: store.author_slots(key, now, newest))
     if config.feeds.labels:
         for label in store.feed_labels(now):
-            add(label_feed(config, label), store.label_slots(label.slug, now))
-    return Plan(tuple(planned), now)
+            add(label_feed(config, label), lambda newest, slug=label.slug: store.label_slots(slug, now, newest))
+    return Plan(tuple(planned), now, store.visible_counts(now))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import StoreError
 from .model import Author, Label, Post
-from .text import slugify
+from .text import label_fold, slugify
 
 UTC = timezone.utc
 
@@ -120,11 +120,23 @@ MIGRATIONS: tuple[str, ...] = (
         last_pulled   TEXT
     );
     """,
+    # 4: labels are folded by Unicode compatibility form as well as by case, so NFC 'Café' and NFD
+    # 'Cafe\u0301' are one label. A label whose new fold another row already holds keeps its old
+    # fold (OR IGNORE): both rows stay, merging labels is out of scope. Years below 1000 were stored
+    # without their leading zeros, which sorted them after 2009 and could not be read back: pad them.
+    """
+    UPDATE OR IGNORE labels SET fold = label_fold(name);
+    UPDATE posts SET published = substr('000' || published, -20) WHERE length(published) < 20;
+    UPDATE posts SET updated = substr('000' || updated, -20) WHERE length(updated) < 20;
+    UPDATE post_labels SET published = substr('000' || published, -20) WHERE length(published) < 20;
+    """,
 )
 
 
 def to_utc_text(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Sortable UTC text; the year is zero-padded by hand, as strftime's %Y does not pad years below 1000."""
+    u = when.astimezone(UTC)
+    return f"{u.year:04d}-{u:%m-%dT%H:%M:%S}Z"
 
 
 def from_utc_text(text: str, offset_minutes: int = 0) -> datetime:
@@ -212,11 +224,14 @@ def store_trouble(path: Path | None, exc: sqlite3.Error) -> StoreError:
     """What to tell the user when SQLite fails: busy means wait, anything else means damage."""
     where = f"{path}: " if path else "the store: "
     text = str(exc)
+    if "full" in text:
+        return StoreError(f"{where}the disk holding the store is full ({text}); nothing was changed: "
+                          "free some space and run the command again")
     if "locked" in text or "busy" in text:
         return StoreError(f"{where}the store is busy: another process kept it locked longer than paths.store_wait "
                           "allows; try again, or raise paths.store_wait")
     return StoreError(f"{where}cannot read the store: {text} (run 'newswire store check'; to recover, "
-                      "copy your latest 'newswire store backup' over it)")
+                      "'newswire store restore' your latest backup)")
 
 
 class Store:
@@ -257,7 +272,8 @@ class Store:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLITE_FULL, IOERR and NOMEM have rolled it back already
+                self.db.execute("ROLLBACK")
             raise
         else:
             self.db.execute("COMMIT")
@@ -280,6 +296,7 @@ class Store:
         if self.version > len(MIGRATIONS):
             raise StoreError(f"{self.path}: the store was written by a newer newswire "
                              f"(schema {self.version}, this one knows {len(MIGRATIONS)})")
+        self.db.create_function("label_fold", 1, label_fold, deterministic=True)  # for migration 4
         while self.version < len(MIGRATIONS):
             step = self.version
             with self.transaction() as db:
@@ -325,8 +342,8 @@ class Store:
     # --- labels ----------------------------------------------------------------------
 
     def _label_id(self, name: str) -> int:
-        """Labels are matched without regard to case; the first spelling is kept."""
-        fold = name.casefold()
+        """Labels are matched without regard to case or Unicode form; the first spelling is kept."""
+        fold = label_fold(name)
         row = self.db.execute("SELECT id FROM labels WHERE fold = ?", (fold,)).fetchone()
         if row is not None:
             return row["id"]
@@ -407,8 +424,9 @@ class Store:
 
     def mark_deleted(self, post_id: int, now: datetime, by: str) -> bool:
         with self.transaction() as db:
-            cur = db.execute("UPDATE posts SET deleted_at = ?, deleted_by = ? WHERE id = ? AND deleted_at IS NULL",
-                             (to_utc_text(now), by, post_id))
+            # Never dated before the post's last change, so no feed's date goes back with a slow clock.
+            cur = db.execute("UPDATE posts SET deleted_at = max(?, updated), deleted_by = ? "
+                             "WHERE id = ? AND deleted_at IS NULL", (to_utc_text(now), by, post_id))
             return cur.rowcount == 1
 
     def restore(self, post_id: int) -> bool:
@@ -481,22 +499,39 @@ class Store:
     # place, so deleting an old post changes only the archive page that held it).
     _SLOT = "p.draft = 0 AND p.published <= :now"
 
-    def journal_slots(self, now: datetime) -> list[EntryRef]:
-        return self._refs(f"SELECT {self._REF} FROM posts p WHERE {self._SLOT} ORDER BY p.published, p.id", now)
+    def journal_slots(self, now: datetime, newest: int | None = None) -> list[EntryRef]:
+        return self._refs(f"SELECT {self._REF} FROM posts p WHERE {self._SLOT} "
+                          "ORDER BY p.published DESC, p.id DESC", now, newest)
 
-    def author_slots(self, key: str, now: datetime) -> list[EntryRef]:
+    def author_slots(self, key: str, now: datetime, newest: int | None = None) -> list[EntryRef]:
         return self._refs(f"SELECT {self._REF} FROM posts p WHERE p.author_key = :key AND {self._SLOT} "
-                          "ORDER BY p.published, p.id", now, key=key)
+                          "ORDER BY p.published DESC, p.id DESC", now, newest, key=key)
 
-    def label_slots(self, slug: str, now: datetime) -> list[EntryRef]:
+    def label_slots(self, slug: str, now: datetime, newest: int | None = None) -> list[EntryRef]:
         return self._refs(
             f"""SELECT {self._REF} FROM post_labels pl JOIN posts p ON p.id = pl.post_id
                 WHERE pl.label_id = (SELECT id FROM labels WHERE slug = :key) AND {self._SLOT}
-                ORDER BY pl.published, pl.post_id""", now, key=slug)
+                ORDER BY pl.published DESC, pl.post_id DESC""", now, newest, key=slug)
 
-    def _refs(self, sql: str, now: datetime, key: str | None = None) -> list[EntryRef]:
-        rows = self.db.execute(sql, {"now": to_utc_text(now), "key": key})
-        return [EntryRef(r[0], r[1], r[2], r[4], f"{r[3]}:{r[4]}:{r[5]}:{r[6]}:{r[7]}", r[8]) for r in rows]
+    def _refs(self, sql: str, now: datetime, newest: int | None, key: str | None = None) -> list[EntryRef]:
+        """A feed's slots, oldest first: all of them, or only the ``newest`` (read newest first, by index)."""
+        rows = self.db.execute(sql + " LIMIT :limit", {"now": to_utc_text(now), "key": key,
+                                                       "limit": -1 if newest is None else newest})
+        refs = [EntryRef(r[0], r[1], r[2], r[4], f"{r[3]}:{r[4]}:{r[5]}:{r[6]}:{r[7]}", r[8]) for r in rows]
+        refs.reverse()
+        return refs
+
+    def visible_counts(self, now: datetime) -> dict[tuple[str, str], int]:
+        """How many live posts each feed holds, by (kind, author key or label slug); the journal is ('journal', '')."""
+        live = "p.draft = 0 AND p.deleted_at IS NULL AND p.published <= ?"
+        at = (to_utc_text(now),)
+        counts = {("journal", ""): self.db.execute(f"SELECT count(*) FROM posts p WHERE {live}", at).fetchone()[0]}
+        counts.update((("author", r[0]), r[1]) for r in self.db.execute(
+            f"SELECT p.author_key, count(*) FROM posts p WHERE {live} GROUP BY p.author_key", at))
+        counts.update((("label", r[0]), r[1]) for r in self.db.execute(
+            f"""SELECT l.slug, count(*) FROM post_labels pl JOIN posts p ON p.id = pl.post_id
+                JOIN labels l ON l.id = pl.label_id WHERE {live} GROUP BY l.slug""", at))
+        return counts
 
     def feed_authors(self, now: datetime) -> list[str]:
         """Authors that have published: each gets a feed (it stays, emptied, if all their posts go)."""

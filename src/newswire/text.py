@@ -49,6 +49,18 @@ def one_line(text: str) -> str:
     return _SPACE.sub(" ", clean(text)).strip()
 
 
+def label_text(text: str) -> str:
+    """A label as one line, or '' when nothing in it is visible (only format or space characters):
+    such a label is ignored like an empty one instead of becoming a feed no one can read."""
+    label = one_line(text)
+    return label if any(unicodedata.category(c)[0] not in "CZ" for c in label) else ""
+
+
+def label_fold(name: str) -> str:
+    """What every spelling of one label shares: canonically equivalent forms and case are one label."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
 def slugify(text: str, fallback: str = "item", max_length: int = 80) -> str:
     """A readable, file-system-safe slug: letters, marks and digits of any script, and '-'.
 

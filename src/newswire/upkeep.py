@@ -1,4 +1,4 @@
-"""Looking after the store file: an integrity check, and an online backup.
+"""Looking after the store file: an integrity check, an online backup, and a restore.
 
 Both work on the SQLite file directly, without the migrations or the journal lock, so
 they can run beside a publish (SQLite's backup API copies a consistent snapshot while
@@ -111,3 +111,36 @@ def backup(path: Path, dest: Path, now: datetime | None = None) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+def restore(backup_file: Path, path: Path) -> None:
+    """Put a backup in the store's place (the caller holds the journal's lock).
+
+    The backup is checked first; then copied beside the store and flushed; the
+    store's ``-wal``, ``-shm`` and ``-journal`` files are removed (SQLite would
+    otherwise replay a leftover WAL over the restored file); and the copy is
+    renamed into place, so the store is at every moment either the old one or
+    the whole backup.
+    """
+    health = check(backup_file)
+    if not health.ok:
+        raise UsageError(f"{backup_file}: not a sound store ({health.problems[0]}); choose another backup")
+    tmp = path.with_name(f".{path.name}.restoring")
+    try:
+        with open(backup_file, "rb") as src, open(tmp, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+        for suffix in ("-wal", "-shm", "-journal"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot restore: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -2,7 +2,8 @@
 
 Each document goes to a temporary file in its own folder, is flushed to disk, then
 renamed over the old one (atomic on POSIX); the folder is synced so the rename
-survives a crash. A document whose bytes are already in place is not touched, so its
+survives a crash. Temporary files are hidden and named ``.newswire-<name>.<random>.tmp``,
+so cleaning up after a crash can never match a file of anyone else's. A document whose bytes are already in place is not touched, so its
 mtime, inode and the web server's ETag stay valid.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from .errors import NewswireError
 
+TEMP_PREFIX, TEMP_SUFFIX = ".newswire-", ".tmp"
 
 class WriteError(NewswireError):
     """A document could not be written; the previous version is still in place."""
@@ -56,15 +58,15 @@ def write_atomic(root: Path, rel: str, data: bytes) -> Written:
     """Put ``data`` at ``root/rel`` atomically, unless exactly these bytes are there already."""
     target = inside(root, rel)
     sha = digest(data)
-    try:
-        st = target.stat()
-        if st.st_size == len(data) and file_digest(target) == sha:
-            return Written(rel, sha, st.st_size, st.st_mtime_ns, changed=False)
-    except FileNotFoundError:
-        pass
-    try:
+    try:  # any OSError (a file where a folder should be, a full disk ...) leaves the old document
+        try:
+            st = target.stat()
+            if st.st_size == len(data) and file_digest(target) == sha:
+                return Written(rel, sha, st.st_size, st.st_mtime_ns, changed=False)
+        except FileNotFoundError:
+            pass
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{TEMP_PREFIX}{target.name}.", suffix=TEMP_SUFFIX)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -95,17 +97,32 @@ def _sync_dir(path: Path) -> None:
 
 
 def remove(root: Path, rel: str) -> None:
+    """Take a document down, and the folders it leaves empty (a feed that is gone leaves nothing)."""
+    target = inside(root, rel)
     try:
-        inside(root, rel).unlink()
+        target.unlink()
     except FileNotFoundError:
         pass
+    except OSError as exc:
+        raise WriteError(f"{target}: cannot remove: {exc.strerror or exc}; it stays published") from None
+    base = root.resolve()
+    for folder in target.parents:
+        if folder == base or not folder.is_relative_to(base):
+            break
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or not ours to remove): the folders above are not empty either
+            break
 
 
 def clean_temporaries(root: Path) -> int:
-    """Remove temporary files a killed publish left behind; they are never served."""
+    """Remove temporary files a killed publish left behind; they are never served.
+
+    Only newswire's own (see ``write_atomic``): an operator's ``.*.tmp`` files are not ours to delete.
+    """
     count = 0
     if root.is_dir():
-        for tmp in root.rglob(".*.tmp"):
+        for tmp in root.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
             try:
                 tmp.unlink()
                 count += 1
