@@ -158,3 +158,35 @@ def test_absolute_iri_id_is_kept_and_labels_match_without_case(journal: Journal)
     db = sqlite3.connect(journal.root / "newswire.db")
     assert db.execute("SELECT name, slug FROM labels").fetchall() == [("Border", "border")]
     assert db.execute("SELECT count(*) FROM post_labels").fetchone()[0] == 2
+
+
+def _many(journal: Journal, count: int) -> None:
+    for i in range(count):
+        extra = {"id": "shared"} if i in (10, 240) else {}
+        journal.post(f"p{i:03d}", title=f"Post {i}", date=f"2009-{i % 12 + 1:02d}-{i % 28 + 1:02d}T10:00:00Z",
+                     labels=(f"Topic {i % 7}",), body=f"Body *{i}* with [a link](/x/{i}).", **extra)
+    journal.raw_post("p100", "---\ntitle: [broken\n---\nbody\n")
+
+
+def test_a_large_sync_reads_on_every_core_and_stores_what_a_small_one_would(
+        journal: Journal, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import newswire.content as content_module
+    from conftest import Journal as J, CONFIG
+
+    _many(journal, 260)
+    parallel = _sync(journal)
+    serial_journal = J(tmp_path / "serial")
+    serial_journal.root.mkdir()
+    serial_journal.write_config(CONFIG)
+    _many(serial_journal, 260)
+    monkeypatch.setattr(content_module, "PARALLEL_FILES", 10**9)
+    serial = _sync(serial_journal)
+    # The same outcome, errors in file order: the first file keeps the shared id.
+    errors = [str(e) for e in parallel.errors]
+    assert errors == [str(e) for e in serial.errors]
+    assert len(errors) == 2 and errors[0].startswith("p100.md:3: front matter is not valid YAML")
+    assert errors[1] == "p240.md:7: id 'tag:journal.test,2009:post/shared' is already used by p010.md"
+    assert parallel.added == serial.added == 258
+    columns = ("entry_id", "source", "title", "body", "published", "updated", "content_hash")
+    assert [tuple(r[c] for c in columns) for r in _rows(journal)] == \
+        [tuple(r[c] for c in columns) for r in _rows(serial_journal)]

@@ -233,3 +233,44 @@ def test_dry_run_writes_nothing(journal: Journal) -> None:
     db = sqlite3.connect(journal.root / "newswire.db")
     assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM publish_log").fetchone()[0] == 0
+
+
+def test_a_publish_with_nothing_changed_does_not_even_plan_but_every_change_is_seen(
+        journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    import newswire.job as job_module
+    from datetime import timedelta
+
+    from newswire.job import open_store
+
+    journal.post("old", title="Old", date="2026-11-01T10:00:00Z")
+    journal.post("gone", title="Gone soon", date="2026-11-02T10:00:00Z")
+    journal.post("later", title="Later", date="2026-12-05T10:00:00Z")  # scheduled
+    assert publish(journal.config(), now=NOW).ok
+    planned: list[datetime] = []
+    real = job_module.make_plan
+    monkeypatch.setattr(job_module, "make_plan", lambda c, s, now: planned.append(now) or real(c, s, now))
+
+    def titles() -> list[str]:
+        return [e.title for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries]
+
+    assert publish(journal.config(), now=NOW + timedelta(hours=1)).written == 0 and planned == []
+    # A store change (a deletion outside any file) is seen...
+    with open_store(journal.config()) as store:
+        assert store.mark_deleted(store.find_post("gone-soon"), NOW + timedelta(hours=2), by="user")
+    assert publish(journal.config(), now=NOW + timedelta(hours=2)).written > 0 and len(planned) == 1
+    assert titles() == ["Old"]
+    # ... a hand-edited document is put back ...
+    (journal.feeds / "rss.xml").write_text("edited", encoding="utf-8")
+    assert publish(journal.config(), now=NOW + timedelta(hours=3)).written == 1 and len(planned) == 2
+    # ... a scheduled post comes due with no change to the store ...
+    assert publish(journal.config(), now=NOW + timedelta(days=4)).written == 0 and len(planned) == 2
+    assert publish(journal.config(), now=NOW + timedelta(days=6)).written > 0 and len(planned) == 3
+    assert titles() == ["Later", "Old"]
+    # ... the tombstone of the deleted post expires after feeds.tombstone_days ...
+    assert publish(journal.config(), now=NOW + timedelta(days=33)).written > 0 and len(planned) == 4
+    assert b"deleted-entry" not in (journal.feeds / "atom.xml").read_bytes()
+    # ... and a changed setting re-plans.
+    journal.write_config(CONFIG.replace("entries: 25", "entries: 1"))
+    assert publish(journal.config(), now=NOW + timedelta(days=34)).written > 0 and len(planned) == 5
+    assert titles() == ["Later"]
+    assert publish(journal.config(), now=NOW + timedelta(days=35)).written == 0 and len(planned) == 5

@@ -22,6 +22,7 @@ from markdown_it import MarkdownIt
 from .config import Config, JournalConfig
 from .store import PostInput, Store, Tally
 from .text import clean_html, is_absolute_iri, label_text, one_line, slugify
+from .workers import run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
 
 SOURCE_PREFIX = "md:"
@@ -42,6 +43,9 @@ class SourceError(Exception):
     def __init__(self, file: str, line: int, message: str):
         super().__init__(f"{printable(file)}:{line}: {message}")
         self.file, self.line, self.message = file, line, message
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return SourceError, (self.file, self.line, self.message)  # to cross from a sync worker
 
 
 def printable(name: str) -> str:
@@ -111,6 +115,27 @@ def read_post(path: Path, rel: str, config: Config, author_keys: set[str],
     ``id_owner`` names the other file that already holds an entry id, if any: an explicit
     ``id`` taken by another post is refused at the line that claims it.
     """
+    return _claim(parse_post(path, rel, config, author_keys), rel, id_owner)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A file read on its own: the post, and the line of its explicit ``id`` (0 if none)."""
+
+    post: PostInput
+    id_line: int = 0
+
+
+def _claim(parsed: Parsed, rel: str, id_owner: Callable[[str], str | None]) -> PostInput:
+    """The post, unless another file already holds the id it states (that needs the other files)."""
+    entry_id = parsed.post.entry_id
+    if entry_id is not None and (owner := id_owner(entry_id)) is not None:
+        raise SourceError(rel, parsed.id_line, f"id {entry_id!r} is already used by {printable(owner)}")
+    return parsed.post
+
+
+def parse_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> Parsed:
+    """Everything about one file that does not depend on the others (so it can run on any core)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -197,11 +222,8 @@ def read_post(path: Path, rel: str, config: Config, author_keys: set[str],
             entry_id = explicit_id
         else:
             entry_id = config.journal.tag("post/" + explicit_id)
-        owner = id_owner(entry_id)
-        if owner is not None:
-            raise SourceError(rel, fields["id"].line, f"id {entry_id!r} is already used by {printable(owner)}")
     slug = slugify(text_of("slug") or title, fallback=key)
-    return PostInput(
+    return Parsed(PostInput(
         source=SOURCE_PREFIX + rel,
         key=key,
         title=title,
@@ -217,7 +239,7 @@ def read_post(path: Path, rel: str, config: Config, author_keys: set[str],
         draft=bool(draft_node.value) if draft_node is not None else False,
         entry_id=entry_id,
         proposed_id=config.journal.tag(f"post/{published:%Y-%m-%d}/{slug}"),
-    )
+    ), fields["id"].line if entry_id is not None else 0)
 
 
 def content_files(root: Path) -> list[tuple[Path, str]]:
@@ -258,24 +280,33 @@ def sync(config: Config, store: Store, now: datetime) -> SyncReport:
     return report
 
 
+PARALLEL_FILES = 200  # files to read; below this, starting worker processes costs more than it saves
+
+
 def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[Path, str]], seen: set[str],
                 known: dict[str, tuple[int, str | None, str | None]], report: SyncReport) -> None:
-    author_keys = {a.key for a in config.authors}
-    ids: dict[str, str] = {}
+    """Read what changed (Markdown on every core), then store it here in file order."""
+    todo = []
     for path, rel in files:
-        source = SOURCE_PREFIX + rel
         try:
             rel.encode("utf-8")
         except UnicodeEncodeError:  # undecodable bytes in the name: the store (and the feeds) hold only UTF-8
             report.errors.append(SourceError(rel, 1, "the file name is not UTF-8; rename the file"))
             continue
         stamp = _stamp(path)
-        _, deleted_by, known_stamp = known.get(source, (0, None, None))
+        _, deleted_by, known_stamp = known.get(SOURCE_PREFIX + rel, (0, None, None))
         if stamp is not None and stamp == known_stamp and deleted_by is None:
             report.unchanged += 1
-            continue
+        else:
+            todo.append((path, rel, stamp))
+    author_keys = {a.key for a in config.authors}
+    ids: dict[str, str] = {}
+    for rel, stamp, parsed in run_tasks(_parse_files, todo, parallel=len(todo) >= PARALLEL_FILES,
+                                        prepare=lambda chunk: (config, author_keys, chunk)):
         try:
-            post = read_post(path, rel, config, author_keys, partial(_id_owner, ids, store, seen, source))
+            if isinstance(parsed, SourceError):
+                raise parsed
+            post = _claim(parsed, rel, partial(_id_owner, ids, store, seen, SOURCE_PREFIX + rel))
         except SourceError as exc:
             report.errors.append(exc)
             continue
@@ -290,6 +321,18 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[P
     for source, (post_id, deleted_by, _) in known.items():
         if source not in seen and deleted_by is None and store.mark_deleted(post_id, now, by="sync"):
             report.deleted += 1
+
+
+def _parse_files(work: tuple[Config, set[str], list[tuple[Path, str, str | None]]]
+                 ) -> list[tuple[str, str | None, Parsed | SourceError]]:
+    config, author_keys, chunk = work
+    out: list[tuple[str, str | None, Parsed | SourceError]] = []
+    for path, rel, stamp in chunk:
+        try:
+            out.append((rel, stamp, parse_post(path, rel, config, author_keys)))
+        except SourceError as exc:
+            out.append((rel, stamp, exc))
+    return out
 
 
 def _id_owner(ids: dict[str, str], store: Store, seen: set[str], source: str, entry_id: str) -> str | None:

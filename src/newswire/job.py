@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 from . import content, notify, proof
@@ -25,8 +27,9 @@ from .model import Author, Post
 from .plan import Plan, PlannedFeed, journal_feed, make_plan, settings_digest
 from .render import STYLESHEET, Site
 from .render.index import Listing, feed_stylesheet, html_page, opml
-from .store import DocumentState, EntryRef, Store, from_utc_text
+from .store import DocumentState, EntryRef, Store, from_utc_text, to_utc_text
 from .verify import Problem
+from .workers import run_tasks
 from .writer import WriteError, Written, clean_temporaries, digest, file_digest, remove, write_atomic
 
 INDEX_FILES = ("index.opml", "index.html", STYLESHEET)
@@ -120,15 +123,79 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
             if sync and config.paths.content.is_dir():
                 report.sync = content.sync(config, store, now)
-            plan = make_plan(config, store, now)
-            _Run(config, store, plan, report, full, dry_run, progress).run()
+            generation = store.generation()
+            if full or dry_run or not _nothing_changed(config, store, now, generation, report):
+                _publish_plan(config, store, make_plan(config, store, now), report, full, dry_run, progress,
+                              generation)
         if ping and not dry_run:
             report.pings = notify.deliver(config, store, now + timedelta(seconds=time.monotonic() - started))
         report.seconds = time.monotonic() - started
         if not dry_run:
+            detail = report.as_json()  # the log keeps what happened, not the long list of unchanged documents
+            detail["results"] = [r for r in detail["results"] if r["status"] != "unchanged"]  # type: ignore
             store.log_publish(now, utcnow(), "ok" if report.ok else "failed", report.feeds, report.written,
-                              len(report.failed), report.as_json())
+                              len(report.failed), detail)
         return report
+
+
+FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+
+def _nothing_changed(config: Config, store: Store, now: datetime, generation: int, report: PublishReport) -> bool:
+    """True when the last publish left every document good and nothing they show can have changed.
+
+    Nothing changed when the store's generation (moved by every change to posts, labels
+    or authors), the settings and the output on disk are as that publish left them,
+    and no post has come due nor tombstone expired since. Then there is nothing to plan.
+    """
+    mark = store.state("published")
+    if (not isinstance(mark, dict) or mark.get("generation") != generation or store.state("running")
+            or mark.get("settings") != settings_digest(config) or to_utc_text(now) >= mark.get("until", "")):
+        return False
+    states = store.documents()
+    if not all(on_disk_as_recorded(config.paths.output, state) for state in states.values()):
+        return False  # drift: the full path restores the file
+    report.feeds, report.documents = mark["feeds"], mark["documents"]
+    report.results = [DocumentResult(path, _feed_of(path), "unchanged") for path in sorted(states)]
+    return True
+
+
+def _feed_of(path: str) -> str:
+    """The feed a document belongs to, from its path: its folder, less any archive page."""
+    if path in INDEX_FILES:
+        return "index"
+    folder = re.sub(r"/?archive/\d+$", "", path.rpartition("/")[0])
+    return folder or "journal"
+
+
+def _publish_plan(config: Config, store: Store, plan: Plan, report: PublishReport, full: bool, dry_run: bool,
+                  progress: Progress | None, generation: int) -> None:
+    """Render, verify and write what the plan says changed; remember a clean result for the next run."""
+    if dry_run:
+        _Run(config, store, plan, report, full, dry_run, progress).run()
+        return
+    if store.state("running"):  # the last publish was killed: its temporary files may be lying about
+        clean_temporaries(config.paths.output)
+    store.set_state("running", True)
+    _Run(config, store, plan, report, full, dry_run, progress).run()
+    store.set_state("running", False)
+    if not report.failed and not report.errors:
+        days = config.feeds.tombstone_days
+        until = min(store.next_scheduled(plan.now) or FAR, store.next_tombstone_expiry(plan.now, days) or FAR)
+        store.set_state("published", {"generation": generation, "settings": settings_digest(config),
+                                      "until": to_utc_text(until), "feeds": report.feeds,
+                                      "documents": report.documents})
+
+
+def on_disk_as_recorded(out: Path, state: DocumentState) -> bool:
+    """The file is the one the store recorded: same size and mtime, or else the same bytes."""
+    try:
+        st = (out / state.path).stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if st.st_size != state.size:
+        return False
+    return st.st_mtime_ns == state.mtime_ns or file_digest(out / state.path) == state.sha256
 
 
 def check_published(config: Config, *, now: datetime | None = None) -> PublishReport:
@@ -161,8 +228,6 @@ class _Run:
         self.changed_entries: dict[int, EntryRef] = {}
 
     def run(self) -> None:
-        if not self.dry_run:
-            clean_temporaries(self.out)
         todo = []
         for pf in self.plan.feeds:
             for fmt in self.config.feeds.formats:
@@ -191,12 +256,12 @@ class _Run:
                           proof.open_spool(self.config.paths.store.parent), todo, dry_run=self.dry_run)
         proof.WORK.append(work)
         try:
-            for result in proof.run_tasks(proof.prove_posts, keys, parallel=parallel, prepare=self._with_posts):
+            for result in run_tasks(proof.prove_posts, keys, parallel=parallel, prepare=self._with_posts):
                 proof.spool(work, [result])
                 done += 1
                 if self.progress:
                     self.progress(done, total)
-            for outcome in proof.run_tasks(proof.publish_documents, range(len(todo)), parallel=parallel,
+            for outcome in run_tasks(proof.publish_documents, range(len(todo)), parallel=parallel,
                                            prepare=list):
                 self._take(todo[outcome.index], outcome)
                 done += 1
@@ -213,15 +278,7 @@ class _Run:
     def _in_place(self, path: str, fingerprint: str) -> bool:
         """True if the recorded document has this fingerprint and its file is as written."""
         state = self.states.get(path)
-        if state is None or state.fingerprint != fingerprint:
-            return False
-        try:
-            st = (self.out / path).stat()
-        except FileNotFoundError:
-            return False
-        if st.st_size == state.size and st.st_mtime_ns == state.mtime_ns:
-            return True
-        return st.st_size == state.size and file_digest(self.out / path) == state.sha256
+        return state is not None and state.fingerprint == fingerprint and on_disk_as_recorded(self.out, state)
 
     def _take(self, job: tuple[PlannedFeed, str], outcome: proof.Outcome) -> None:
         """Record what became of one document, and whether subscribers have news."""

@@ -13,27 +13,21 @@ Two passes over the work a publish has planned:
    ``verify_assembled`` (its skeleton read back in full, its entry sequence with lxml)
    and written atomically.
 
-Both passes run in forked worker processes when the work is large, and in the
-calling process otherwise; either way the same functions do the work, so the two
-can never differ. Workers get their inputs by fork (copy-on-write) or as small
-task lists, never the store's connection.
+Both passes run on every core (``workers.run_tasks``) when the work is large, and
+in the calling process otherwise; either way the same functions do the work, so
+the two can never differ. Workers get their inputs by fork (copy-on-write) or as
+small task lists, never the store's connection.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
-from .lock import forget_inherited_locks
 from .model import Feed, Post
 from .plan import PlannedFeed
 from .render import EntryStub, EntryView, Site, entry_view, feed_view, render_document, render_entry
@@ -45,9 +39,6 @@ PROOF_BATCH = 20  # entries read back per document: amortises the parser's start
 PARALLEL_THRESHOLD = 400  # entries; below this, starting worker processes costs more than it saves
 
 Key = tuple[int, str, str]  # (post id, format, content mode)
-T = TypeVar("T")
-P = TypeVar("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -169,56 +160,3 @@ def open_spool(near: Path) -> int:
     fd, name = tempfile.mkstemp(dir=near, prefix=".newswire-spool-")
     os.unlink(name)
     return fd
-
-
-def run_tasks(fn: Callable[[list[P]], list[R]], tasks: Sequence[T], *, parallel: bool,
-              prepare: Callable[[list[T]], list[P]]) -> Iterator[R]:
-    """``fn`` over ``tasks`` in chunks, on every core when ``parallel``, else in this process.
-
-    ``prepare`` turns a chunk of tasks into what ``fn`` takes, in this process and
-    only as the chunk is handed out (at most two per worker in flight), so data such
-    as posts is loaded no faster than the workers use it. Results come as chunks
-    finish. If the pool cannot start or breaks, the chunks not finished run here.
-    """
-    workers = os.cpu_count() or 1
-    size = max(1, min(200, len(tasks) // (workers * 8)))
-    chunks = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
-    finished: set[int] = set()
-    if parallel and workers > 1 and len(chunks) > 1:
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                     initializer=_worker_init) as pool:
-                pending: dict[Future[list[R]], int] = {}
-                submitted = 0
-                while len(finished) < len(chunks):
-                    while len(pending) < workers * 2 and submitted < len(chunks):
-                        pending[pool.submit(fn, prepare(chunks[submitted]))] = submitted
-                        submitted += 1
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        results = future.result()
-                        finished.add(pending.pop(future))
-                        yield from results
-            return
-        except (OSError, BrokenProcessPool):
-            pass  # what is not finished is done here
-    for n, chunk in enumerate(chunks):
-        if n not in finished:
-            yield from fn(prepare(chunk))
-
-
-def _worker_init() -> None:
-    forget_inherited_locks()
-    _die_with_parent()
-
-
-def _die_with_parent() -> None:
-    """Linux: a worker gets SIGKILL when the publish that started it dies (no orphans)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before the request took effect
-        os._exit(1)

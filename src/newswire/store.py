@@ -130,6 +130,36 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE posts SET updated = substr('000' || updated, -20) WHERE length(updated) < 20;
     UPDATE post_labels SET published = substr('000' || published, -20) WHERE length(published) < 20;
     """,
+    # 5: a generation number every change to what feeds show moves (kept by triggers), so a
+    # publish can tell in one read that nothing changed since the last good one.
+    """
+    CREATE TABLE state (key TEXT PRIMARY KEY, value NOT NULL);
+    INSERT INTO state (key, value) VALUES ('generation', 0);
+    CREATE TRIGGER posts_insert_bumps AFTER INSERT ON posts
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER posts_delete_bumps AFTER DELETE ON posts
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER posts_update_bumps AFTER UPDATE OF entry_id, source, slug, title, body, summary, author_key, affiliation, published, published_offset, updated, updated_offset, content_hash, draft, deleted_at ON posts
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER post_labels_insert_bumps AFTER INSERT ON post_labels
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER post_labels_delete_bumps AFTER DELETE ON post_labels
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER post_labels_update_bumps AFTER UPDATE ON post_labels
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER labels_insert_bumps AFTER INSERT ON labels
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER labels_delete_bumps AFTER DELETE ON labels
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER labels_update_bumps AFTER UPDATE ON labels
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER authors_insert_bumps AFTER INSERT ON authors
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER authors_delete_bumps AFTER DELETE ON authors
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    CREATE TRIGGER authors_update_bumps AFTER UPDATE ON authors
+    BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
+    """,
 )
 
 
@@ -300,9 +330,8 @@ class Store:
         while self.version < len(MIGRATIONS):
             step = self.version
             with self.transaction() as db:
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                for statement in _statements(MIGRATIONS[step]):
+                    db.execute(statement)
                 db.execute(f"PRAGMA user_version = {step + 1}")
 
     # --- authors ---------------------------------------------------------------------
@@ -315,9 +344,11 @@ class Store:
                 if row is None:
                     db.execute("INSERT INTO authors (key, name, affiliation, email, uri, slug) VALUES (?,?,?,?,?,?)",
                                (a.key, a.name, a.affiliation, a.email, a.uri, self._free_author_slug(a.key)))
-                else:
-                    db.execute("UPDATE authors SET name=?, affiliation=?, email=?, uri=? WHERE key=?",
-                               (a.name, a.affiliation, a.email, a.uri, a.key))
+                else:  # written only when it differs, so an unchanged config moves no generation
+                    values = (a.name, a.affiliation, a.email, a.uri)
+                    db.execute("UPDATE authors SET name=?, affiliation=?, email=?, uri=? WHERE key=? AND "
+                               "NOT (name IS ? AND affiliation IS ? AND email IS ? AND uri IS ?)",
+                               (*values, a.key, *values))
 
     def _free_author_slug(self, key: str) -> str:
         base = slugify(key, fallback="author")
@@ -551,6 +582,12 @@ class Store:
                               "AND published > ?", (to_utc_text(now),)).fetchone()
         return from_utc_text(row[0]) if row and row[0] else None
 
+    def next_tombstone_expiry(self, now: datetime, days: int) -> datetime | None:
+        """When the oldest tombstone still shown leaves the feeds."""
+        keep_after = to_utc_text(now - timedelta(days=days))
+        row = self.db.execute("SELECT min(deleted_at) FROM posts WHERE deleted_at >= ?", (keep_after,)).fetchone()
+        return from_utc_text(row[0]) + timedelta(days=days) if row and row[0] else None
+
     # --- what was published -----------------------------------------------------------
 
     def documents(self) -> dict[str, DocumentState]:
@@ -648,6 +685,18 @@ class Store:
         with self.transaction() as db:
             db.executemany("DELETE FROM documents WHERE path = ?", ((p,) for p in paths))
 
+    def generation(self) -> int:
+        """Moves with every change to posts, labels or authors (see migration 5)."""
+        return int(self.db.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()[0])
+
+    def state(self, key: str) -> object:
+        row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_state(self, key: str, value: object) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
     def last_publish(self) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM publish_log ORDER BY id DESC LIMIT 1").fetchone()
 
@@ -688,6 +737,17 @@ def _merge_payload(old: dict[str, object], new: dict[str, object]) -> dict[str, 
 
 def _author(r: sqlite3.Row) -> Author:
     return Author(key=r["key"], name=r["name"], affiliation=r["affiliation"], email=r["email"], uri=r["uri"])
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a script, one at a time (a trigger's body holds semicolons of its own)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
 
 
 def _first_free(base: str, is_free) -> str:  # type: ignore[no-untyped-def]

@@ -1,0 +1,79 @@
+"""Work on every core: a function over many tasks, in forked worker processes.
+
+Used by the publish (render and prove) and by sync (Markdown). Workers are forked,
+so they inherit what the parent set up (copy-on-write) without pickling it; each
+closes the inherited lock descriptors (a worker must never hold the journal's lock
+after its parent died) and is killed if its parent dies, so no orphan outlives a
+``kill -9`` of the job.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+from .lock import forget_inherited_locks
+
+T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+def run_tasks(fn: Callable[[P], list[R]], tasks: Sequence[T], *, parallel: bool,
+              prepare: Callable[[list[T]], P]) -> Iterator[R]:
+    """``fn`` over ``tasks`` in chunks, on every core when ``parallel``, else in this process.
+
+    ``prepare`` turns a chunk of tasks into what ``fn`` takes, in this process and
+    only as the chunk is handed out (at most two per worker in flight), so data
+    such as posts is loaded no faster than the workers use it. Results come in the
+    order of the tasks. If the pool cannot start or breaks, the chunks not yet
+    delivered run here.
+    """
+    workers = os.cpu_count() or 1
+    size = max(1, min(200, len(tasks) // (workers * 8)))
+    chunks = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
+    delivered = 0
+    if parallel and workers > 1 and len(chunks) > 1:
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                     initializer=_worker_init) as pool:
+                pending: dict[Future[list[R]], int] = {}
+                ready: dict[int, list[R]] = {}
+                submitted = 0
+                while delivered < len(chunks):
+                    while len(pending) + len(ready) < workers * 2 and submitted < len(chunks):
+                        pending[pool.submit(fn, prepare(chunks[submitted]))] = submitted
+                        submitted += 1
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        ready[pending.pop(future)] = future.result()
+                    while delivered in ready:
+                        yield from ready.pop(delivered)
+                        delivered += 1
+            return
+        except (OSError, BrokenProcessPool):
+            pass  # what is not delivered yet is done here
+    for chunk in chunks[delivered:]:
+        yield from fn(prepare(chunk))
+
+
+def _worker_init() -> None:
+    forget_inherited_locks()
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when the job that started it dies (no orphans)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
