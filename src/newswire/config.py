@@ -445,8 +445,6 @@ def _duration(r: _Reader, key: str, default: str) -> float:
 
 
 def _schedule(r: _Reader) -> ScheduleConfig:
-    from apscheduler.triggers.cron import CronTrigger  # only the schedule needs it
-
     r.check_keys({"timezone", "publish", "verify"})
     zone = r.get("timezone", str, "UTC")
     try:
@@ -456,6 +454,10 @@ def _schedule(r: _Reader) -> ScheduleConfig:
     values = {}
     for key, default in (("publish", "*/15 * * * *"), ("verify", "0 * * * *")):
         values[key] = r.get(key, str, default)
+        if key not in r.items:
+            continue  # the default is known good; APScheduler is imported only to check a written one
+        from apscheduler.triggers.cron import CronTrigger
+
         try:
             CronTrigger.from_crontab(values[key], timezone=zone)
         except ValueError as exc:

@@ -7,9 +7,10 @@ skipped; the post the store holds for it stays exactly as it was.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from functools import partial
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from markdown_it import MarkdownIt
 
 from .config import Config, JournalConfig
 from .store import PostInput, Store, Tally
@@ -34,7 +34,12 @@ YEARS = range(1000, 9999)
 # Characters that would break a one-line message: C0 and C1 controls and Unicode's line separators.
 _BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
-_markdown = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+@functools.cache
+def _markdown() -> Any:
+    """CommonMark with raw HTML kept, tables and strikethrough; made (and imported) only when a file is read."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 
 class SourceError(Exception):
@@ -108,7 +113,7 @@ def split_front_matter(text: str, name: str) -> tuple[str, str, int]:
     raise SourceError(name, len(lines), "the front matter is never closed (add a '---' line after it)")
 
 
-def read_post(path: Path, rel: str, config: Config, author_keys: set[str],
+def read_post(path: str | Path, rel: str, config: Config, author_keys: set[str],
               id_owner: Callable[[str], str | None] = lambda entry_id: None) -> PostInput:
     """One Markdown file as a post, or ``SourceError`` naming the line that is wrong.
 
@@ -134,10 +139,11 @@ def _claim(parsed: Parsed, rel: str, id_owner: Callable[[str], str | None]) -> P
     return parsed.post
 
 
-def parse_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> Parsed:
+def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]) -> Parsed:
     """Everything about one file that does not depend on the others (so it can run on any core)."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
         raise SourceError(rel, 1, f"cannot be read: {exc.strerror}") from None
     if len(raw) > MAX_FILE_BYTES:
@@ -227,7 +233,7 @@ def parse_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> P
         source=SOURCE_PREFIX + rel,
         key=key,
         title=title,
-        body=clean_html(_markdown.render(body)),
+        body=clean_html(_markdown().render(body)),
         summary=one_line(text_of("summary") or ""),
         author_key=author if author in author_keys else "",
         author_name=None if author in author_keys else author,
@@ -242,27 +248,30 @@ def parse_post(path: Path, rel: str, config: Config, author_keys: set[str]) -> P
     ), fields["id"].line if entry_id is not None else 0)
 
 
-def content_files(root: Path) -> list[tuple[Path, str]]:
-    """Every ``*.md`` below the content directory, sorted, skipping hidden files."""
-    found = []
-    base = str(root)
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        for name in sorted(filenames):
-            if name.endswith(".md") and not name.startswith("."):
-                found.append((Path(dirpath, name), prefix + name))
-    return found
+def content_files(root: Path) -> Iterator[tuple[str, str, str | None]]:
+    """Every ``*.md`` below the content directory (hidden files skipped), with its stamp, in no order.
 
-
-def _stamp(path: Path) -> str | None:
-    """Size, mtime and inode: a file with the same stamp is not read again."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+    The stamp (size, mtime and inode) comes with the directory scan: a file whose stamp
+    is the one stored at the last sync is not read again, so syncing an unchanged
+    journal costs one ``stat`` per file.
+    """
+    folders = [(str(root), "")]
+    while folders:
+        folder, prefix = folders.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    folders.append((entry.path, f"{prefix}{name}/"))
+                elif name.endswith(".md"):
+                    try:
+                        st = entry.stat()
+                    except OSError:
+                        yield entry.path, prefix + name, None
+                    else:
+                        yield entry.path, prefix + name, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
 
 
 def sync(config: Config, store: Store, now: datetime) -> SyncReport:
@@ -273,30 +282,34 @@ def sync(config: Config, store: Store, now: datetime) -> SyncReport:
         report.errors.append(SourceError(str(root), 1, "the content directory does not exist"))
         return report
     known = store.sources(SOURCE_PREFIX)
-    files = content_files(root)
-    seen = {SOURCE_PREFIX + rel for _, rel in files}
+    seen: set[str] = set()
+    todo = []
+    for path, rel, stamp in content_files(root):
+        source = SOURCE_PREFIX + rel
+        seen.add(source)
+        stored = known.get(source)
+        if stored is not None and stamp is not None and stamp == stored[2] and stored[1] is None:
+            report.unchanged += 1
+        else:
+            todo.append((path, rel, stamp))
+    todo.sort(key=lambda item: item[1])  # file order decides which of two files keeps a shared id
     with store.transaction():  # one commit for the whole directory: fast, and all or nothing
-        _sync_files(config, store, now, files, seen, known, report)
+        _sync_files(config, store, now, todo, seen, known, report)
     return report
 
 
 PARALLEL_FILES = 200  # files to read; below this, starting worker processes costs more than it saves
 
 
-def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[Path, str]], seen: set[str],
+def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[str, str, str | None]], seen: set[str],
                 known: dict[str, tuple[int, str | None, str | None]], report: SyncReport) -> None:
-    """Read what changed (Markdown on every core), then store it here in file order."""
+    """Read the files that changed (Markdown on every core), then store them here in file order."""
     todo = []
-    for path, rel in files:
+    for path, rel, stamp in files:
         try:
             rel.encode("utf-8")
         except UnicodeEncodeError:  # undecodable bytes in the name: the store (and the feeds) hold only UTF-8
             report.errors.append(SourceError(rel, 1, "the file name is not UTF-8; rename the file"))
-            continue
-        stamp = _stamp(path)
-        _, deleted_by, known_stamp = known.get(SOURCE_PREFIX + rel, (0, None, None))
-        if stamp is not None and stamp == known_stamp and deleted_by is None:
-            report.unchanged += 1
         else:
             todo.append((path, rel, stamp))
     author_keys = {a.key for a in config.authors}
@@ -323,7 +336,7 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[P
             report.deleted += 1
 
 
-def _parse_files(work: tuple[Config, set[str], list[tuple[Path, str, str | None]]]
+def _parse_files(work: tuple[Config, set[str], list[tuple[str, str, str | None]]]
                  ) -> list[tuple[str, str | None, Parsed | SourceError]]:
     config, author_keys, chunk = work
     out: list[tuple[str, str | None, Parsed | SourceError]] = []

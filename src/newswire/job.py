@@ -18,9 +18,10 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from datetime import datetime, timedelta, timezone
 
-from . import content, notify, proof
+from . import content, notify
 from .config import Config
 from .lock import journal_lock
 from .model import Author, Post
@@ -30,6 +31,9 @@ from .render.index import Listing, feed_stylesheet, html_page, opml
 from .store import DocumentState, EntryRef, Store, from_utc_text, to_utc_text
 from .verify import Problem
 from .workers import run_tasks
+
+if TYPE_CHECKING:
+    from . import proof
 from .writer import WriteError, Written, clean_temporaries, digest, file_digest, remove, write_atomic
 
 INDEX_FILES = ("index.opml", "index.html", STYLESHEET)
@@ -249,6 +253,8 @@ class _Run:
 
     def _render(self, todo: list[tuple[PlannedFeed, str]]) -> None:
         """Prove every entry the documents hold, then assemble, verify and write them (see ``proof``)."""
+        from . import proof  # rendering and parsing libraries: loaded only when something is rendered
+
         keys = sorted({(ref.post_id, fmt, pf.content) for pf, fmt in todo for ref in pf.entries})
         parallel = len(keys) >= proof.PARALLEL_THRESHOLD
         total, done = len(keys) + len(todo), 0
@@ -271,7 +277,7 @@ class _Run:
             proof.WORK.remove(work)
             os.close(work.spool)
 
-    def _with_posts(self, keys: list[proof.Key]) -> list[tuple[proof.Key, Post]]:
+    def _with_posts(self, keys: list[tuple[int, str, str]]) -> list[tuple[tuple[int, str, str], Post]]:
         posts = self.store.posts({key[0] for key in keys}, self.config.journal.post_url)
         return [(key, posts[key[0]]) for key in keys]
 
@@ -280,7 +286,7 @@ class _Run:
         state = self.states.get(path)
         return state is not None and state.fingerprint == fingerprint and on_disk_as_recorded(self.out, state)
 
-    def _take(self, job: tuple[PlannedFeed, str], outcome: proof.Outcome) -> None:
+    def _take(self, job: tuple[PlannedFeed, str], outcome: "proof.Outcome") -> None:
         """Record what became of one document, and whether subscribers have news."""
         pf, fmt = job
         self.report.rendered += 1
