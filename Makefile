@@ -19,7 +19,8 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --sizes 10000 --runs 3 --archives
+	$(BIN)/python bench/run.py --sizes 100000 --runs 1
 	$(BIN)/python bench/hub_latency.py
 
 clean:
