@@ -133,11 +133,13 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: a generation number every change to what feeds show moves (kept by triggers), so a
     # publish can tell in one read that nothing changed since the last good one; and the
-    # stamps sync compares, in an index of their own (read without touching the bodies).
+    # stamps sync compares and the columns that say which posts are live, in indexes of their
+    # own (read without touching the rows, whose bodies make them large).
     """
     CREATE TABLE state (key TEXT PRIMARY KEY, value NOT NULL);
     INSERT INTO state (key, value) VALUES ('generation', 0);
     CREATE INDEX posts_source_stamp ON posts(source, id, deleted_by, source_stamp);
+    CREATE INDEX posts_live ON posts(published, draft, deleted_at, author_key);
     CREATE TRIGGER posts_insert_bumps AFTER INSERT ON posts
     BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
     CREATE TRIGGER posts_delete_bumps AFTER DELETE ON posts
