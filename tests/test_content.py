@@ -190,3 +190,11 @@ def test_a_large_sync_reads_on_every_core_and_stores_what_a_small_one_would(
     columns = ("entry_id", "source", "title", "body", "published", "updated", "content_hash")
     assert [tuple(r[c] for c in columns) for r in _rows(journal)] == \
         [tuple(r[c] for c in columns) for r in _rows(serial_journal)]
+
+
+def test_an_indented_dash_line_inside_a_value_does_not_end_the_front_matter(journal: Journal) -> None:
+    journal.post("dashes", title="Before\n---\nAfter", body="The body.")
+    assert "  ---" in (journal.content / "dashes.md").read_text(encoding="utf-8")  # how YAML writes it
+    report = _sync(journal)
+    assert report.added == 1 and not report.errors, report.errors
+    assert _rows(journal)[0]["title"] == "Before --- After"

@@ -108,7 +108,7 @@ def split_front_matter(text: str, name: str) -> tuple[str, str, int]:
     if not lines or lines[0].strip() != "---":
         raise SourceError(name, 1, "must start with a '---' line opening the front matter")
     for i, line in enumerate(lines[1:], start=1):
-        if line.strip() in ("---", "..."):
+        if line.rstrip() in ("---", "..."):  # at the line's start: an indented one is part of a YAML value
             return "".join(lines[1:i]), "".join(lines[i + 1:]), i + 2
     raise SourceError(name, len(lines), "the front matter is never closed (add a '---' line after it)")
 

@@ -216,7 +216,7 @@ class PostInput:
     def content_hash(self) -> str:
         """What counts as the post's content: a change here moves ``updated``."""
         data = json.dumps([self.title, self.body, self.summary, self.author_key, self.affiliation,
-                           sorted(label.casefold() for label in self.labels)], ensure_ascii=False)
+                           sorted({label_fold(label) for label in self.labels})], ensure_ascii=False)
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
