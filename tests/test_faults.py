@@ -826,3 +826,13 @@ def test_a_published_post_stays_published_when_the_clock_goes_back(journal: Jour
     titles = [e.title for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries]
     assert "Recent post" in titles, "an entry readers already have was taken back because the clock moved"
     _never_backwards(seen, _dates(journal))
+
+
+def test_verify_on_a_clock_behind_the_last_publish_agrees_with_it(journal: Journal) -> None:
+    """'verify' judges by the same clock as publish: one that went back cannot make a good feed look stale."""
+    _seed(journal)
+    journal.post("soon", title="Dated an hour ahead", date=(NOW + timedelta(hours=1)).isoformat(), labels=("Ports",))
+    assert publish(journal.config(), now=NOW + timedelta(hours=2)).ok
+    report = check_published(journal.config(), now=NOW)  # before the post's date
+    assert report.ok, [(r.path, r.status, r.problems) for r in report.results if r.problems]
+    assert {r.status for r in report.results} == {"unchanged"}

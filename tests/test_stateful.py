@@ -73,7 +73,7 @@ from newswire.text import one_line
 
 UTC = timezone.utc
 ENTRIES = 3  # small, so that archive pages (RFC 5005) come into play
-TOMBSTONE_DAYS = 2  # small, so that the clock's steps take tombstones out of their window
+TOMBSTONE_DAYS = 1  # small, so that the clock's steps take tombstones out of their window
 CONFIG = conftest.CONFIG.replace("entries: 25", f"entries: {ENTRIES}\n  tombstone_days: {TOMBSTONE_DAYS}")
 FEEDS_URL = "https://journal.test/feeds/"
 JOURNAL_TITLE = "Test Journal"
@@ -132,8 +132,10 @@ def title_of(title: str, style: int = 0) -> str:
 titles = st.lists(fragments, min_size=1, max_size=5).map("".join).filter(lambda t: title_of(t) != "")
 bodies = st.lists(st.one_of(fragments, st.sampled_from(MARKDOWN)), max_size=8).map("".join)
 label_lists = st.lists(st.sampled_from(LABELS), min_size=1, max_size=4)
-forward = st.integers(60, 2 * 86400)
-backward = st.integers(-3 * 86400, -1)
+# Clock steps: a second to two days forward, a second to three days back; often a round step,
+# so that tombstone windows are crossed and recrossed.
+forward = st.sampled_from([60, 3600, 20 * 3600, 86400 + 3600, 2 * 86400]) | st.integers(1, 2 * 86400)
+backward = st.sampled_from([-1, -3600, -86400, -2 * 86400]) | st.integers(-3 * 86400, -1)
 picks = st.integers(0, 63)
 
 
@@ -174,6 +176,8 @@ class PostModel:
     store_visible: tuple[object, ...] = ()  # (title, label folds, body text, author) the store took
     deleted_at: datetime | None = None  # as the store must hold it, once known
     deleted_floor: datetime | None = None  # the time the deletion was asked for
+    deleted_clock: datetime | None = None  # what the clock said then
+    announce_due: bool = False  # deleted, and no publish has been checked since
     changed: bool = False  # the store's content changed since `updated` was last seen
     last_updated: datetime | None = None
     offered: bool = False  # a publish (maybe killed) ran while its file was there: it may be in the store
@@ -271,7 +275,7 @@ class JournalMachine(RuleBasedStateMachine):
         title, folds, _, _ = p.expected()
         return post.content_hash(), title, folds
 
-    def _sync_model(self, now: datetime) -> None:
+    def _sync_model(self, now: datetime, clock: datetime) -> None:
         """What a sync at ``now`` must do: the content directory is the truth, except for posts the
         user deleted with 'post delete' (they stay deleted, whatever their file says)."""
         for p in self.posts:
@@ -290,6 +294,7 @@ class JournalMachine(RuleBasedStateMachine):
                 p.store_key, p.store_title, p.store_folds, p.store_visible = key, title, folds, visible
             elif p.state == "live":
                 p.state, p.deleted_at, p.deleted_floor = "sync", None, now
+                p.deleted_clock, p.announce_due = clock, True
 
     def _store_rows(self) -> dict[str, object]:
         """Every post the store holds, by source (None if there is no store yet)."""
@@ -323,10 +328,13 @@ class JournalMachine(RuleBasedStateMachine):
                 f"deleted_at={post.deleted_at}")
             if p.state != "live" and p.deleted_at is None:
                 # the deletion is dated when it was asked for, or at the post's last change if later
-                # (so that no feed's date goes back when the clock does)
-                want_at = max(p.deleted_floor, post.updated)  # type: ignore[type-var]
-                assert post.deleted_at == want_at, (f"{where}: {p.name} deleted at {post.deleted_at}, expected "
-                                                    f"{want_at} (asked at {p.deleted_floor}, updated {post.updated})")
+                # (so that no feed's date goes back when the clock does), or at the last publish's
+                # time if later still
+                low = max(p.deleted_floor, post.updated)  # type: ignore[type-var]
+                high = max(low, self.floor or low)
+                assert low <= post.deleted_at <= high, (  # type: ignore[operator]
+                    f"{where}: {p.name} deleted at {post.deleted_at}, expected between {low} and {high} (asked at "
+                    f"{p.deleted_floor}, updated {post.updated}, last publish {self.floor})")
                 p.deleted_at = post.deleted_at
             elif p.state != "live":
                 assert post.deleted_at == p.deleted_at, (f"{where}: {p.name}'s deletion time moved from "
@@ -401,7 +409,7 @@ class JournalMachine(RuleBasedStateMachine):
 
     # --- the checks after a publish -----------------------------------------------------------
 
-    def _check_feeds(self, now: datetime, where: str) -> None:
+    def _check_feeds(self, now: datetime, clock: datetime, where: str) -> None:
         docs = self._read_all(where)
         live = {p.entry_id: p for p in self.posts if p.state == "live"}
         by_id = {p.entry_id: p for p in self.posts if p.entry_id}
@@ -483,10 +491,18 @@ class JournalMachine(RuleBasedStateMachine):
         assert not revived, f"{where}: live posts carry a tombstone: {[describe(live[i]) for i in revived]}"
         keep_after = now - timedelta(days=TOMBSTONE_DAYS)
         for p in self.posts:
-            if p.state in ("sync", "user") and p.deleted_at is not None and p.deleted_at >= keep_after:
+            if p.state not in ("sync", "user") or p.deleted_at is None:
+                continue
+            # Within tombstone_days of the deletion's date; and in any case the first publish after a
+            # deletion asked for less than tombstone_days before it, by the same clock, announces it.
+            first = p.announce_due and p.deleted_clock >= clock - timedelta(days=TOMBSTONE_DAYS)  # type: ignore[operator]
+            p.announce_due = False
+            if p.deleted_at >= keep_after or first:
                 found = stones.get(p.entry_id, [])
-                assert len(found) == 1, (f"{where}: deleted {p.deleted_at} (now {now}), {p.name} has "
-                                         f"{len(found)} tombstones in the journal's Atom feed\n  {describe(p)}")
+                assert len(found) == 1, (
+                    f"{where}: {p.name} was deleted at {p.deleted_at} (asked when the clock said {p.deleted_clock}"
+                    f"{', the first publish since' if first else ''}) and has {len(found)} tombstones in "
+                    f"the journal's Atom feed\n  {describe(p)}")
                 page, when = found[0]
                 assert when == p.deleted_at, f"{where}: {p.name}: tombstone when={when}, deleted at {p.deleted_at}"
                 if p in newest:
@@ -529,10 +545,10 @@ class JournalMachine(RuleBasedStateMachine):
                     + [str(e) for e in (report.sync.errors if report.sync else [])])
         assert report.ok, f"{where} failed:\n" + "\n".join(problems)
         self._check_outside(before, where)
-        self._sync_model(now)
+        self._sync_model(now, clock)
         self._check_store(where)
         self._recorded_floor(where, (now,))
-        self._check_feeds(now, where)
+        self._check_feeds(now, clock, where)
 
         verified = check_published(self.config, now=clock)
         assert verified.ok, f"{where}: check_published (newswire verify) fails:\n" + "\n".join(
@@ -666,6 +682,7 @@ class JournalMachine(RuleBasedStateMachine):
         assert done == (p.state == "live"), f"post delete {p.name} ({p.state}) answered {done}"
         if done:
             p.state, p.deleted_at, p.deleted_floor = "user", None, self.clock
+            p.deleted_clock, p.announce_due = self.clock, True
         note(f"post delete {p.name} at {self.clock.isoformat()}: {done}")
         self._check_store(f"after post delete {p.name}")
 
@@ -739,7 +756,7 @@ class JournalMachine(RuleBasedStateMachine):
                 if sid is not None:
                     synced = store.posts([sid], self.config.journal.post_url)[sid].title == f"sentinel {self.sentinel}"
         if synced:
-            self._sync_model(now)
+            self._sync_model(now, clock)
             self._recorded_floor(where, (self.floor, now))
         note(f"  its sync {'committed' if synced else 'did not commit'}")
         self._check_store(f"{where} (its sync {'committed' if synced else 'did not commit'})")

@@ -120,9 +120,7 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
     started = time.monotonic()
     now = now or utcnow()
     with journal_lock(config.lock_path, wait), open_store(config) as store:
-        last = store.last_publish()
-        if last is not None:  # a clock that went back: what is published stays published
-            now = max(now, from_utc_text(last["started_at"]))
+        now = _not_before_last_publish(store, now)
         report = PublishReport(dry_run=dry_run)
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
             if sync and config.paths.content.is_dir():
@@ -202,6 +200,12 @@ def on_disk_as_recorded(out: Path, state: DocumentState) -> bool:
     return st.st_mtime_ns == state.mtime_ns or file_digest(out / state.path) == state.sha256
 
 
+def _not_before_last_publish(store: Store, now: datetime) -> datetime:
+    """A clock that went back does not un-publish anything: time never runs behind the last publish."""
+    last = store.last_publish()
+    return now if last is None else max(now, from_utc_text(last["started_at"]))
+
+
 def check_published(config: Config, *, now: datetime | None = None) -> PublishReport:
     """Compare every published document with what the store says it should be (no writes).
 
@@ -209,8 +213,8 @@ def check_published(config: Config, *, now: datetime | None = None) -> PublishRe
     past; every expected document is also read back and verified.
     """
     started = time.monotonic()
-    now = now or utcnow()
     with open_store(config) as store:
+        now = _not_before_last_publish(store, now or utcnow())
         report = PublishReport(dry_run=True)
         _Run(config, store, make_plan(config, store, now), report, full=True, dry_run=True, progress=None,
              check=True).run()
