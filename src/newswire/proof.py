@@ -33,7 +33,7 @@ from .plan import PlannedFeed
 from .render import EntryStub, EntryView, Site, entry_view, feed_view, render_document, render_entry
 from .store import from_utc_text
 from .verify import Problem, verify_assembled, verify_document
-from .writer import WriteError, Written, digest, file_digest, write_atomic
+from .writer import WriteError, Written, digest, file_digest, write_many
 
 PROOF_BATCH = 20  # entries read back per document: amortises the parser's start-up, keeps a failure cheap to split
 PARALLEL_THRESHOLD = 400  # entries; below this, starting worker processes costs more than it saves
@@ -128,12 +128,18 @@ def spool(work: Work, results: Iterable[tuple[Key, bytes, datetime, tuple[Proble
 
 
 def publish_documents(indices: list[int]) -> list[Outcome]:
-    """Pass 2: assemble, verify and write these documents of ``work.todo``."""
+    """Pass 2: assemble and verify these documents of ``work.todo``, then write the sound ones together."""
     work = WORK[-1]
-    return [_publish_document(work, i) for i in indices]
+    checked = [_assemble(work, i) for i in indices]
+    if work.dry_run:
+        return [o if data is None else replace(o, status="written" if file_digest(work.out / o.path) != digest(data)
+                                               else "unchanged") for o, data in checked]
+    written = iter(write_many(work.out, [(o.path, data) for o, data in checked if data is not None]))
+    return [o if data is None else _written(o, next(written)) for o, data in checked]
 
 
-def _publish_document(work: Work, index: int) -> Outcome:
+def _assemble(work: Work, index: int) -> tuple[Outcome, bytes | None]:
+    """One document's bytes, with its outcome so far: failed (no bytes) or ready to write."""
     pf, fmt = work.todo[index]
     path = pf.feed.path(fmt)
     proofs = [work.proven[(ref.post_id, fmt, pf.content)] for ref in pf.entries]
@@ -144,15 +150,14 @@ def _publish_document(work: Work, index: int) -> Outcome:
     problems = [replace(problem, path=path) for p in proofs for problem in p.problems]
     problems += verify_assembled(fmt, data, render_document(fmt, fv, []), fv, stubs, path)
     if problems:
-        return Outcome(index, path, "failed", tuple(problems))
-    if work.dry_run:
-        changed = file_digest(work.out / path) != digest(data)
-        return Outcome(index, path, "written" if changed else "unchanged")
-    try:
-        written = write_atomic(work.out, path, data)
-    except WriteError as exc:
-        return Outcome(index, path, "failed", error=str(exc))
-    return Outcome(index, path, "written" if written.changed else "unchanged", written=written)
+        return Outcome(index, path, "failed", tuple(problems)), None
+    return Outcome(index, path, "written"), data
+
+
+def _written(outcome: Outcome, result: Written | WriteError) -> Outcome:
+    if isinstance(result, WriteError):
+        return replace(outcome, status="failed", error=str(result))
+    return replace(outcome, status="written" if result.changed else "unchanged", written=result)
 
 
 def open_spool(near: Path) -> int:

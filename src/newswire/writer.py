@@ -2,7 +2,7 @@
 
 Each document goes to a temporary file in its own folder, is flushed to disk, then
 renamed over the old one (atomic on POSIX); the folder is synced so the rename
-survives a crash. Temporary files are hidden and named ``.newswire-<name>.<random>.tmp``,
+survives a crash. Documents are written in groups so that one sync serves many. Temporary files are hidden and named ``.newswire-<name>.<random>.tmp``,
 so cleaning up after a crash can never match a file of anyone else's. A document whose bytes are already in place is not touched, so its
 mtime, inode and the web server's ETag stay valid.
 """
@@ -13,8 +13,10 @@ import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import NewswireError
 
@@ -33,10 +35,13 @@ class Written:
     changed: bool
 
 
-def inside(root: Path, rel: str) -> Path:
-    """The file ``rel`` below ``root``; refuses any path that would leave it."""
+def inside(root: Path, rel: str, base: Path | None = None) -> Path:
+    """The file ``rel`` below ``root``; refuses any path that would leave it.
+
+    ``base`` is ``root.resolve()``, for callers that check many paths below one root.
+    """
     target = (root / rel).resolve()
-    base = root.resolve()
+    base = base or root.resolve()
     if rel.startswith("/") or ".." in Path(rel).parts or not target.is_relative_to(base):
         raise WriteError(f"refusing to write {rel!r}: it is not inside {root}")
     return target
@@ -56,44 +61,135 @@ def file_digest(path: Path) -> str | None:
 
 def write_atomic(root: Path, rel: str, data: bytes) -> Written:
     """Put ``data`` at ``root/rel`` atomically, unless exactly these bytes are there already."""
-    target = inside(root, rel)
-    sha = digest(data)
-    try:  # any OSError (a file where a folder should be, a full disk ...) leaves the old document
-        try:
-            st = target.stat()
-            if st.st_size == len(data) and file_digest(target) == sha:
-                return Written(rel, sha, st.st_size, st.st_mtime_ns, changed=False)
-        except FileNotFoundError:
-            pass
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{TEMP_PREFIX}{target.name}.", suffix=TEMP_SUFFIX)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        _sync_dir(target.parent)
-    except OSError as exc:
-        reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
-        raise WriteError(f"{target}: cannot write: {reason}; the previous version is kept") from None
-    st = target.stat()
-    return Written(rel, sha, st.st_size, st.st_mtime_ns, changed=True)
+    result = write_many(root, [(rel, data)])[0]
+    if isinstance(result, WriteError):
+        raise result
+    return result
 
 
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+SYNC_GROUP = 64  # documents whose temporary files are open and synced together
+
+
+def write_many(root: Path, documents: Iterable[tuple[str, bytes]]) -> list[Written | WriteError]:
+    """Put each ``(rel, data)`` in place atomically; one result per document, in order.
+
+    Every temporary file of a group is written first and only then synced, so the file
+    system commits them together rather than once per document; then each is renamed
+    over its document and each folder synced once. At every moment each document is
+    either its old or its new version, whole. A document whose bytes are already in
+    place is not touched; one that fails (a full disk ...) keeps its old version and
+    does not stop the others.
+    """
+    base = root.resolve()
+    results: list[Written | WriteError] = []
+    group: list[tuple[int, str, bytes]] = []
+    for rel, data in documents:
+        group.append((len(results), rel, data))
+        results.append(WriteError(f"{rel}: not written"))  # replaced below
+        if len(group) == SYNC_GROUP:
+            _write_group(root, base, group, results)
+            group = []
+    _write_group(root, base, group, results)
+    return results
+
+
+@dataclass
+class _Pending:
+    """A document's temporary file, written but not yet synced and renamed."""
+
+    index: int
+    rel: str
+    target: Path
+    sha256: str
+    tmp: str
+    fh: BinaryIO
+
+
+def _write_group(root: Path, base: Path, group: list[tuple[int, str, bytes]],
+                 results: list[Written | WriteError]) -> None:
+    pending: list[_Pending] = []
+    for index, rel, data in group:
+        target = None
+        try:  # any OSError (a file where a folder should be, a full disk ...) leaves the old document
+            target = inside(root, rel, base)
+            sha = digest(data)
+            if _in_place(target, data, sha):
+                st = target.stat()
+                results[index] = Written(rel, sha, st.st_size, st.st_mtime_ns, changed=False)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{TEMP_PREFIX}{target.name}.", suffix=TEMP_SUFFIX)
+            fh = os.fdopen(fd, "wb")
+            pending.append(_Pending(index, rel, target, sha, tmp, fh))
+            fh.write(data)
+            fh.flush()
+        except (OSError, WriteError) as exc:
+            results[index] = _failed(target, rel, exc)
+            if pending and pending[-1].index == index:
+                _discard(pending.pop())
+    placed: list[_Pending] = []
+    for p in pending:
+        try:
+            os.fsync(p.fh.fileno())
+            p.fh.close()
+            os.chmod(p.tmp, 0o644)
+            os.replace(p.tmp, p.target)
+            placed.append(p)
+        except OSError as exc:
+            results[p.index] = _failed(p.target, p.rel, exc)
+            _discard(p)
+    synced: dict[Path, OSError | None] = {}
+    for p in placed:
+        folder = p.target.parent
+        if folder not in synced:
+            synced[folder] = _sync_dir(folder)
+        try:
+            if synced[folder] is not None:
+                raise synced[folder]  # type: ignore[misc]
+            st = p.target.stat()
+        except OSError as exc:
+            results[p.index] = _failed(p.target, p.rel, exc)
+            continue
+        results[p.index] = Written(p.rel, p.sha256, st.st_size, st.st_mtime_ns, changed=True)
+
+
+def _in_place(target: Path, data: bytes, sha: str) -> bool:
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return target.stat().st_size == len(data) and file_digest(target) == sha
+    except FileNotFoundError:
+        return False
+
+
+def _failed(target: Path | None, rel: str, exc: OSError | WriteError) -> WriteError:
+    if isinstance(exc, WriteError):
+        return exc
+    reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+    return WriteError(f"{target or rel}: cannot write: {reason}; the previous version is kept")
+
+
+def _discard(p: _Pending) -> None:
+    """Close and remove a temporary file that will not become a document."""
+    try:
+        p.fh.close()
+    except OSError:
+        pass
+    try:
+        os.unlink(p.tmp)
+    except FileNotFoundError:
+        pass
+
+
+def _sync_dir(path: Path) -> OSError | None:
+    """Make the renames in ``path`` durable; the error, if any, rather than raising it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return exc
+    return None
 
 
 def remove(root: Path, rel: str) -> None:
