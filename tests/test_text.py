@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from newswire.text import absolutize, clean, relative_links, slugify, summarize, tag_uri
+from newswire import text as text_module
+
+from newswire.text import absolutize, clean, is_absolute_iri, relative_links, slugify, summarize, tag_uri
 
 
 def test_clean_drops_what_xml_cannot_carry_and_keeps_unicode() -> None:
@@ -54,3 +58,41 @@ def test_summary_is_first_paragraph_cut_at_a_word() -> None:
     long = "<p>" + "word " * 200 + "</p>"
     s = summarize(long)
     assert len(s) <= 401 and s.endswith("…") and "wor…" not in s
+
+
+# Start tags as authors write them: quoted values holding '>', no space before an attribute,
+# upper case, new lines, unquoted values, attribute-like words in the text around them.
+_attr_names = st.sampled_from(["href", "HREF", "src", "Src", "srcset", "poster", "cite", "title", "data-src", "alt"])
+_values = st.sampled_from(["/a.html", "b/c.jpg", "https://x.test/d", "x.jpg 2x, /y.jpg 3x", "mailto:m@x.test",
+                           "a>b", "#top", "", " /spaced ", "?q=1&amp;r=2", "//cdn.test/e.png"])
+_quotes = st.sampled_from(['"', "'", ""])
+_seps = st.sampled_from([" ", "\n", "  ", "/", "\t"])
+
+
+@st.composite
+def _tags(draw: st.DrawFn) -> str:
+    name = draw(st.sampled_from(["a", "img", "A", "video", "blockquote", "q", "p", "source"]))
+    attrs = ""
+    for _ in range(draw(st.integers(0, 3))):
+        quote, value = draw(_quotes), draw(_values)
+        if not quote and (not value.strip() or any(c in value for c in " >")):
+            quote = '"'
+        attrs += f"{draw(_seps)}{draw(_attr_names)}={quote}{value}{quote}"
+    return f"<{name}{attrs}>" + draw(st.sampled_from(["", "text", " href=/not-a-link ", "5 > 3"])) + f"</{name}>"
+
+
+@given(st.lists(st.one_of(_tags(), st.sampled_from(["plain text ", "<p>", "</p>", " src=x "])), max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_the_quick_look_for_relative_links_misses_nothing_lxml_finds(parts: list[str]) -> None:
+    """relative_links looks inside start tags before it parses; it must find what a full parse finds."""
+    body = "".join(parts)
+    root = text_module._fragment(body) if body.strip() else None
+    want = []
+    for el in root.iter() if root is not None else ():
+        if isinstance(el.tag, str):
+            want += [el.get(a).strip() for a in ("href", "src", "poster", "cite")
+                     if el.get(a) is not None and not is_absolute_iri(el.get(a).strip())]
+            want += [c.split()[0] for c in (el.get("srcset") or "").split(",")
+                     if c.strip() and not is_absolute_iri(c.split()[0])]
+    assert relative_links(body) == want
+    assert relative_links(absolutize(body, "https://journal.test/2009/post.html")) == []

@@ -103,7 +103,7 @@ def absolutize(body: str, base: str) -> str:
         for attr in _LINK_ATTRS:
             value = el.get(attr)
             if value is not None and not is_absolute_iri(value.strip()):
-                el.set(attr, urljoin(base, value.strip()))
+                el.set(attr, _join(base, value.strip()))
                 changed = True
         srcset = el.get("srcset")
         if srcset:
@@ -117,17 +117,29 @@ def absolutize(body: str, base: str) -> str:
 
 def _absolute_candidate(candidate: str, base: str) -> str:
     parts = candidate.strip().split(None, 1)
-    url = parts[0] if is_absolute_iri(parts[0]) else urljoin(base, parts[0])
+    url = parts[0] if is_absolute_iri(parts[0]) else _join(base, parts[0])
     return " ".join([url, *parts[1:]])
+
+
+def _join(base: str, value: str) -> str:
+    """``value`` resolved against ``base``; white space inside it (a file name with a space) percent-encoded,
+    as lxml does for href and src but not for poster or cite."""
+    return re.sub(r"\s", lambda m: quote(m.group()), urljoin(base, value))
 
 
 _TAG = re.compile(r"<[^>]*(?:>|$)")
 _LINK_ATTRS = ("href", "src", "poster", "cite")
-_ATTR = re.compile(r"""\s(?:href|src|srcset|poster|cite)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_START_TAG = re.compile(r"""<[a-zA-Z](?:[^>"']+|"[^"]*"|'[^']*')*""")  # quoted values may hold '>'
+_ATTR = re.compile(r"""(?:href|src|srcset|poster|cite)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 
 
 def _maybe_relative(body: str) -> bool:
-    for m in _ATTR.finditer(body):
+    """A quick look for a link attribute whose value may be relative (lxml then decides).
+
+    Generous rather than exact: attribute-like text anywhere inside a start tag counts.
+    Looking only inside start tags, not at every space of the text, is what makes it quick.
+    """
+    for m in (m for tag in _START_TAG.finditer(body) for m in _ATTR.finditer(tag.group())):
         value = (m.group(1) or m.group(2) or m.group(3) or "").strip()
         if not is_absolute_iri(value) or "," in value:
             return True
