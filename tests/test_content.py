@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import datetime, timezone
 
@@ -198,3 +199,38 @@ def test_an_indented_dash_line_inside_a_value_does_not_end_the_front_matter(jour
     report = _sync(journal)
     assert report.added == 1 and not report.errors, report.errors
     assert _rows(journal)[0]["title"] == "Before --- After"
+
+
+def test_an_unchanged_directory_is_recognised_without_reading_any_file(journal: Journal) -> None:
+    """A second sync of the same files only scans; a broken file is still read, and reported, every time."""
+    journal.post("a", title="A")
+    journal.post("b", title="B", date="2009-11-07")
+    assert _sync(journal).added == 2
+    quiet = _sync(journal)
+    assert (quiet.added, quiet.updated, quiet.unchanged, quiet.errors) == (0, 0, 2, [])
+
+    bad = journal.raw_post("bad", "---\ntitle: Broken\ndate: not a date\nauthor: jmorton\n---\n")
+    for _ in range(2):  # not remembered as done: the file is read again and the error shown again
+        report = _sync(journal)
+        assert [str(e).split(":")[0] for e in report.errors] == ["bad.md"]
+    bad.unlink()
+
+    # An edit in place that keeps the size still moves the stamp, so the file is read.
+    path = journal.root / "content" / "a.md"
+    text = path.read_text(encoding="utf-8")
+    before = path.stat().st_mtime_ns
+    path.write_text(text.replace("title: A", "title: Z"), encoding="utf-8")
+    os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+    assert _sync(journal).updated == 1
+    assert [r["title"] for r in _rows(journal)] == ["Z", "B"]
+
+
+def test_a_post_deleted_by_the_user_is_not_revived_by_the_next_sync(journal: Journal) -> None:
+    journal.post("a", title="A")
+    _sync(journal)
+    config = journal.config()
+    with open_store(config) as store:
+        assert store.mark_deleted(_rows(journal)[0]["id"], NOW, by="user")
+    report = _sync(journal)
+    assert (report.added, report.updated, report.restored) == (0, 0, 0)
+    assert _rows(journal)[0]["deleted_by"] == "user"

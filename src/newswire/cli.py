@@ -20,15 +20,9 @@ import click
 from . import __version__, content, notify, upkeep
 from .config import Config, load_config
 from .errors import EXIT_FAILED, EXIT_OK, NewswireError, UsageError
-from .fetch import fetch
 from .lock import journal_lock
-from .importer import import_source
 from .job import PublishReport, check_published, open_store, publish, utcnow
-from .pull import pull as pull_sources
-from .scaffold import init_journal
-from .serve import make_server
 from .store import from_utc_text, store_trouble
-from .verify import check_any
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,6 +66,8 @@ def main(ctx: click.Context, config_path: str) -> None:
 @_errors_as_messages
 def init(directory: str) -> None:
     """Create a ready config.yaml and content/ with one example post in DIRECTORY."""
+    from .scaffold import init_journal
+
     for path in init_journal(Path(directory)):
         click.echo(f"created {path}")
     click.echo("next: edit config.yaml, then run 'newswire publish'")
@@ -189,6 +185,9 @@ def verify_cmd(ctx: click.Context, sources: tuple[str, ...]) -> None:
         ok = len(report.results) - len(report.failed)
         click.echo(f"verified {len(report.results)} documents: {ok} ok, {len(report.failed)} differ")
         sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+    from .fetch import fetch
+    from .verify import check_any
+
     failed = False
     for source in sources:
         if "://" in source:
@@ -219,6 +218,8 @@ def import_cmd(ctx: click.Context, source: str, author_key: str | None, labels: 
     HTML is sanitised. Importing twice changes nothing; an entry that changed at the
     source is updated under its id. A source that cannot be read imports nothing.
     """
+    from .importer import import_source
+
     config = _config(ctx)
     with journal_lock(config.lock_path, wait=30), open_store(config) as store:
         report = import_source(config, store, source, utcnow(), author_key=author_key, labels=labels)
@@ -231,6 +232,8 @@ def import_cmd(ctx: click.Context, source: str, author_key: str | None, labels: 
 @_errors_as_messages
 def pull(ctx: click.Context, force: bool) -> None:
     """Fetch the partner sources named in the config (conditional GET, backoff)."""
+    from .pull import pull as pull_sources
+
     config = _config(ctx)
     if not config.sources:
         click.echo("no sources in the config")
@@ -304,6 +307,8 @@ def run(ctx: click.Context, once: bool) -> None:
 @_errors_as_messages
 def serve(ctx: click.Context, port: int, bind: str) -> None:
     """Preview the output folder over HTTP with feed media types, Link headers and 304s."""
+    from .serve import make_server
+
     config = _config(ctx)
     try:
         server = make_server(config, bind, port)

@@ -8,6 +8,7 @@ skipped; the post the store holds for it stays exactly as it was.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -248,30 +249,34 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
     ), fields["id"].line if entry_id is not None else 0)
 
 
-def content_files(root: Path) -> Iterator[tuple[str, str, str | None]]:
+def content_files(root: Path) -> Iterator[tuple[str, str | None]]:
     """Every ``*.md`` below the content directory (hidden files skipped), with its stamp, in no order.
 
     The stamp (size, mtime and inode) comes with the directory scan: a file whose stamp
     is the one stored at the last sync is not read again, so syncing an unchanged
-    journal costs one ``stat`` per file.
+    journal costs one ``stat`` per file, made relative to an open folder (no path to walk).
     """
-    folders = [(str(root), "")]
+    folders = [""]
     while folders:
-        folder, prefix = folders.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                name = entry.name
-                if name.startswith("."):
-                    continue
-                if entry.is_dir():
-                    folders.append((entry.path, f"{prefix}{name}/"))
-                elif name.endswith(".md"):
-                    try:
-                        st = entry.stat()
-                    except OSError:
-                        yield entry.path, prefix + name, None
-                    else:
-                        yield entry.path, prefix + name, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+        prefix = folders.pop()
+        fd = os.open(root / prefix if prefix else root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith("."):
+                        continue
+                    if entry.is_dir():
+                        folders.append(f"{prefix}{name}/")
+                    elif name.endswith(".md"):
+                        try:
+                            st = entry.stat()
+                        except OSError:
+                            yield prefix + name, None
+                        else:
+                            yield prefix + name, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+        finally:
+            os.close(fd)
 
 
 def sync(config: Config, store: Store, now: datetime) -> SyncReport:
@@ -281,21 +286,41 @@ def sync(config: Config, store: Store, now: datetime) -> SyncReport:
     if not root.is_dir():
         report.errors.append(SourceError(str(root), 1, "the content directory does not exist"))
         return report
+    files = list(content_files(root))
+    scan = _scan_digest(config, files)
+    if scan and store.state("sync") == {"scan": scan, "generation": store.generation()}:
+        report.unchanged = len(files)  # the files and the store are as the last clean sync left them
+        return report
     known = store.sources(SOURCE_PREFIX)
     seen: set[str] = set()
     todo = []
-    for path, rel, stamp in content_files(root):
+    for rel, stamp in files:
         source = SOURCE_PREFIX + rel
         seen.add(source)
         stored = known.get(source)
         if stored is not None and stamp is not None and stamp == stored[2] and stored[1] is None:
             report.unchanged += 1
         else:
-            todo.append((path, rel, stamp))
+            todo.append((str(root / rel), rel, stamp))
     todo.sort(key=lambda item: item[1])  # file order decides which of two files keeps a shared id
     with store.transaction():  # one commit for the whole directory: fast, and all or nothing
         _sync_files(config, store, now, todo, seen, known, report)
+        if scan and not report.errors:  # a file that could not be read is read (and reported) again next time
+            store.set_state("sync", {"scan": scan, "generation": store.generation()})
     return report
+
+
+def _scan_digest(config: Config, files: list[tuple[str, str | None]]) -> str:
+    """What a sync depends on: every file's name and stamp, in scan order, and the settings that
+    shape a post (a directory listed in another order only costs one full sync). Empty if a
+    file has no stamp: it is read at every sync."""
+    if any(stamp is None for _, stamp in files):
+        return ""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((config.journal, sorted(a.key for a in config.authors))).encode())
+    for rel, stamp in files:
+        h.update(f"{rel}\0{stamp}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
 
 
 PARALLEL_FILES = 200  # files to read; below this, starting worker processes costs more than it saves

@@ -24,16 +24,14 @@ from datetime import datetime, timedelta, timezone
 from . import content, notify
 from .config import Config
 from .lock import journal_lock
-from .model import Author, Post
+from .model import STYLESHEET, Author, Post, Problem
 from .plan import Plan, PlannedFeed, journal_feed, make_plan, settings_digest
-from .render import STYLESHEET, Site
-from .render.index import Listing, feed_stylesheet, html_page, opml
 from .store import DocumentState, EntryRef, Store, from_utc_text, to_utc_text
-from .verify import Problem
 from .workers import run_tasks
 
 if TYPE_CHECKING:
     from . import proof
+    from .render import Site
 from .writer import WriteError, Written, clean_temporaries, digest, file_digest, remove, write_atomic
 
 INDEX_FILES = ("index.opml", "index.html", STYLESHEET)
@@ -100,6 +98,8 @@ def utcnow() -> datetime:
 
 
 def site_of(config: Config) -> Site:
+    from .render import Site  # rendering libraries: loaded only when something is rendered
+
     return Site(journal=config.journal, hubs=config.notify.websub, content=config.feeds.content)
 
 
@@ -191,13 +191,14 @@ def _publish_plan(config: Config, store: Store, plan: Plan, report: PublishRepor
 
 def on_disk_as_recorded(out: Path, state: DocumentState) -> bool:
     """The file is the one the store recorded: same size and mtime, or else the same bytes."""
+    path = os.path.join(out, state.path)  # not pathlib: this runs for every document of a journal
     try:
-        st = (out / state.path).stat()
+        st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return False
     if st.st_size != state.size:
         return False
-    return st.st_mtime_ns == state.mtime_ns or file_digest(out / state.path) == state.sha256
+    return st.st_mtime_ns == state.mtime_ns or file_digest(Path(path)) == state.sha256
 
 
 def _not_before_last_publish(store: Store, now: datetime) -> datetime:
@@ -342,6 +343,8 @@ class _Run:
         return Problem(path, "", "file", "up to date with the store", "older (run 'newswire publish')")
 
     def _publish_indexes(self) -> None:
+        from .render.index import Listing, feed_stylesheet, html_page, opml
+
         listings = []
         for pf in self.plan.mains:
             newest = max((ref.updated for ref in pf.entries), default=None)

@@ -80,8 +80,29 @@ class Feed:
 
 
 FILE_NAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}
+STYLESHEET = "feed.xsl"  # beside the journal's feeds; every feed links to it
 MEDIA_TYPES = {
     "atom": "application/atom+xml",
     "rss": "application/rss+xml",
     "json": "application/feed+json",
 }
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One difference between a document and the model: which feed, entry and field (found by ``verify``)."""
+
+    path: str
+    entry: str
+    field: str
+    expected: str
+    got: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: entry {self.entry}" if self.entry else self.path
+        return f"{where}: {self.field}: expected {_short(self.expected)}, got {_short(self.got)}"
+
+
+def _short(value: str, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"

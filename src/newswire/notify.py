@@ -17,9 +17,7 @@ import math
 import os
 import random
 import time
-import xmlrpc.client
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -101,6 +99,8 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
     def attempt(n: Notification) -> Outcome:
         outcome = _attempt(config, n, now)
         return replace(outcome, elapsed=time.monotonic() - started)
+
+    from concurrent.futures import ThreadPoolExecutor  # only when there is something to deliver
 
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(pending))) as pool:
         outcomes = list(pool.map(attempt, pending))
@@ -218,6 +218,8 @@ def _weblogs(n: Notification, timeout: float, now: datetime) -> Outcome:
 
 
 def _xmlrpc(url: str, timeout: float, now: datetime, method: str, params: tuple[object, ...]) -> Outcome:
+    import xmlrpc.client  # only when a ping service is due
+
     body = xmlrpc.client.dumps(params, methodname=method, encoding="utf-8").encode("utf-8")
     response = _post(url, timeout, data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
     if response.status_code != 200:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin
 
-import lxml.html
-from lxml import etree
+if TYPE_CHECKING:
+    import lxml.html
 
 # Characters XML 1.0 cannot carry, plus C1 controls and noncharacters: removed, never escaped.
 _BAD_CHARS = re.compile(
@@ -111,8 +112,10 @@ def absolutize(body: str, base: str) -> str:
             changed = True
     if not changed:
         return body
+    from lxml.html import tostring
+
     inner = html.escape(root.text or "", quote=False)
-    return clean(inner + "".join(lxml.html.tostring(child, encoding="unicode") for child in root))
+    return clean(inner + "".join(tostring(child, encoding="unicode") for child in root))
 
 
 def _absolute_candidate(candidate: str, base: str) -> str:
@@ -175,8 +178,12 @@ def link_targets(body: str) -> list[str]:
 
 def _fragment(body: str) -> "lxml.html.HtmlElement | None":
     """An HTML fragment parsed under a <div>, or None if lxml cannot take it."""
+    # lxml is imported when HTML is first read: a publish with nothing to do never reads any
+    from lxml import etree
+    from lxml.html import fragment_fromstring
+
     try:
-        return lxml.html.fragment_fromstring(body, create_parent="div")
+        return fragment_fromstring(body, create_parent="div")
     except (etree.ParserError, ValueError, AssertionError):  # lxml asserts on stray <html> tags
         return None
 

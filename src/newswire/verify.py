@@ -14,7 +14,6 @@ import calendar
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -23,29 +22,10 @@ from typing import Any
 import feedparser
 from lxml import etree
 
+from .model import Problem
 from .render import EntryStub, EntryView, FeedView
 from .render.xml import AT_NS, ATOM_NS, FH_NS
 from .text import html_text, is_absolute_iri, link_targets, one_line, relative_links
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One difference between a document and the model: which feed, entry and field."""
-
-    path: str
-    entry: str
-    field: str
-    expected: str
-    got: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}: entry {self.entry}" if self.entry else self.path
-        return f"{where}: {self.field}: expected {_short(self.expected)}, got {_short(self.got)}"
-
-
-def _short(value: str, limit: int = 120) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)

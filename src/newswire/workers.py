@@ -9,15 +9,15 @@ after its parent died) and is killed if its parent dies, so no orphan outlives a
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .lock import forget_inherited_locks
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -39,6 +39,10 @@ def run_tasks(fn: Callable[[P], list[R]], tasks: Sequence[T], *, parallel: bool,
     chunks = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
     delivered = 0
     if parallel and workers > 1 and len(chunks) > 1:
+        import multiprocessing  # the pool's machinery: only when there is work to share
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                      initializer=_worker_init) as pool:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from types import ModuleType
 
 from ..config import JournalConfig
-from ..model import Author, Feed, Post
+from ..model import STYLESHEET, Author, Feed, Post
 from ..text import absolutize, clean_html, one_line, summarize
 from . import atom, jsonfeed, rss
 
@@ -99,7 +99,6 @@ def entry_view(post: Post, site: Site, content: str | None = None) -> EntryView:
     )
 
 
-STYLESHEET = "feed.xsl"
 
 
 def feed_view(feed: Feed, entries: Sequence[EntryView | EntryStub], site: Site, formats: Sequence[str], *,
