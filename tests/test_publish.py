@@ -248,7 +248,7 @@ def test_a_publish_with_nothing_changed_does_not_even_plan_but_every_change_is_s
     assert publish(journal.config(), now=NOW).ok
     planned: list[datetime] = []
     real = job_module.make_plan
-    monkeypatch.setattr(job_module, "make_plan", lambda c, s, now: planned.append(now) or real(c, s, now))
+    monkeypatch.setattr(job_module, "make_plan", lambda c, s, now, *rest: planned.append(now) or real(c, s, now, *rest))
 
     def titles() -> list[str]:
         return [e.title for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries]
@@ -274,3 +274,54 @@ def test_a_publish_with_nothing_changed_does_not_even_plan_but_every_change_is_s
     assert publish(journal.config(), now=NOW + timedelta(days=34)).written > 0 and len(planned) == 5
     assert titles() == ["Later"]
     assert publish(journal.config(), now=NOW + timedelta(days=35)).written == 0 and len(planned) == 5
+
+
+def test_a_change_plans_only_the_feeds_it_touches_and_publishes_what_a_full_publish_would(
+        journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A post's change touches the journal, its author's feed and its labels' feeds (before and after):
+    only those are planned. After each such publish a full one finds nothing to write."""
+    import newswire.job as job_module
+    from datetime import timedelta
+
+    _example(journal)
+    journal.post("ports", title="Ports of entry", date="2009-05-01", author="napolitano", labels=("Ports",))
+    assert publish(journal.config(), now=NOW).ok
+    plans = []
+    real = job_module.make_plan
+    monkeypatch.setattr(job_module, "make_plan", lambda *args: plans.append(real(*args)) or plans[-1])
+    step = iter(range(1, 100))
+
+    def publish_and_compare(touched: set[str] | None) -> None:
+        """Publish; check which feeds were planned (None: all); then a full publish must change nothing."""
+        at = NOW + timedelta(hours=next(step))
+        report = publish(journal.config(), now=at)
+        assert report.ok, report.as_json()
+        plan = plans[-1]
+        assert plan.partial == (touched is not None)
+        if touched is not None:
+            assert {pf.main.dir or "journal" for pf in plan.feeds} == touched
+            assert {r.feed for r in report.results if r.status == "written"} <= touched | {"index"}
+        assert len([r for r in report.results]) == report.documents
+        full = publish(journal.config(), full=True, now=at)
+        assert full.ok and full.written == 0, [r.path for r in full.results if r.status == "written"]
+        assert check_published(journal.config(), now=at).ok
+
+    journal.post("new", title="A new post", date="2009-12-24", author="jmorton", labels=("Border Security",))
+    publish_and_compare({"journal", "authors/jmorton", "labels/border-security"})
+    # Moved to another author and from one label to another: both sides are touched; 'Ports' loses
+    # its only post, so it has no feed to plan any more, and its documents are taken down.
+    journal.post("ports", title="Ports of entry", date="2009-05-01", author="jmorton", labels=("Cash Smuggling",))
+    publish_and_compare({"journal", "authors/napolitano", "authors/jmorton", "labels/cash-smuggling"})
+    assert not (journal.feeds / "labels" / "ports").exists()
+    # A hand-edited document of a feed no change touched is planned (and put back) too.
+    (journal.feeds / "labels" / "international-cooperation" / "rss.xml").write_text("edited", encoding="utf-8")
+    (journal.content / "new.md").unlink()
+    publish_and_compare({"journal", "authors/jmorton", "labels/border-security", "labels/international-cooperation"})
+    # A change to an author (here a new one) touches every feed.
+    journal.post("guest", title="A guest post", date="2009-12-25", author="A Guest", labels=("Ports",))
+    publish_and_compare(None)
+    # A killed publish leaves the running mark: the next one plans everything.
+    with job_module.open_store(journal.config()) as store:
+        store.set_state("running", True)
+    journal.post("after", title="After a crash", date="2009-12-26", author="jmorton", labels=("Ports",))
+    publish_and_compare(None)

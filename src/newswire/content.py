@@ -291,20 +291,15 @@ def sync(config: Config, store: Store, now: datetime) -> SyncReport:
     if scan and store.state("sync") == {"scan": scan, "generation": store.generation()}:
         report.unchanged = len(files)  # the files and the store are as the last clean sync left them
         return report
-    known = store.sources(SOURCE_PREFIX)
-    seen: set[str] = set()
-    todo = []
-    for rel, stamp in files:
-        source = SOURCE_PREFIX + rel
-        seen.add(source)
-        stored = known.get(source)
-        if stored is not None and stamp is not None and stamp == stored[2] and stored[1] is None:
-            report.unchanged += 1
-        else:
-            todo.append((str(root / rel), rel, stamp))
-    todo.sort(key=lambda item: item[1])  # file order decides which of two files keeps a shared id
+    # A file whose stamp is the stored one is not read again; nor is a file a user deleted the post of.
+    known = store.source_stamps(SOURCE_PREFIX)
+    todo = sorted(((str(root / rel), rel, stamp) for rel, stamp in files if stamp is None or known.get(rel) != stamp),
+                  key=lambda item: item[1])  # file order decides which of two files keeps a shared id
+    report.unchanged = len(files) - len(todo)
+    rels = {rel for rel, _ in files}
+    gone = [SOURCE_PREFIX + rel for rel in known.keys() - rels]
     with store.transaction():  # one commit for the whole directory: fast, and all or nothing
-        _sync_files(config, store, now, todo, seen, known, report)
+        _sync_files(config, store, now, todo, rels, gone, report)
         if scan and not report.errors:  # a file that could not be read is read (and reported) again next time
             store.set_state("sync", {"scan": scan, "generation": store.generation()})
     return report
@@ -326,9 +321,10 @@ def _scan_digest(config: Config, files: list[tuple[str, str | None]]) -> str:
 PARALLEL_FILES = 200  # files to read; below this, starting worker processes costs more than it saves
 
 
-def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[str, str, str | None]], seen: set[str],
-                known: dict[str, tuple[int, str | None, str | None]], report: SyncReport) -> None:
-    """Read the files that changed (Markdown on every core), then store them here in file order."""
+def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[str, str, str | None]], rels: set[str],
+                gone: list[str], report: SyncReport) -> None:
+    """Read the files that changed (Markdown on every core), then store them here in file order;
+    the posts of the files that are ``gone`` are deleted."""
     todo = []
     for path, rel, stamp in files:
         try:
@@ -344,7 +340,7 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
         try:
             if isinstance(parsed, SourceError):
                 raise parsed
-            post = _claim(parsed, rel, partial(_id_owner, ids, store, seen, SOURCE_PREFIX + rel))
+            post = _claim(parsed, rel, partial(_id_owner, ids, store, rels, SOURCE_PREFIX + rel))
         except SourceError as exc:
             report.errors.append(exc)
             continue
@@ -356,8 +352,8 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
         report.count(outcome)
         if outcome == "deleted":
             report.deleted_files.append(rel)
-    for source, (post_id, deleted_by, _) in known.items():
-        if source not in seen and deleted_by is None and store.mark_deleted(post_id, now, by="sync"):
+    for post_id in store.source_ids(gone):
+        if store.mark_deleted(post_id, now, by="sync"):
             report.deleted += 1
 
 
@@ -373,9 +369,12 @@ def _parse_files(work: tuple[Config, set[str], list[tuple[str, str, str | None]]
     return out
 
 
-def _id_owner(ids: dict[str, str], store: Store, seen: set[str], source: str, entry_id: str) -> str | None:
+def _id_owner(ids: dict[str, str], store: Store, rels: set[str], source: str, entry_id: str) -> str | None:
     """The other file holding ``entry_id``: one read before it in this sync, or a stored post whose file is still here."""
     if entry_id in ids:
         return ids[entry_id]
     stored = store.source_of(entry_id)
-    return stored.removeprefix(SOURCE_PREFIX) if stored and stored != source and stored in seen else None
+    if not stored or stored == source or not stored.startswith(SOURCE_PREFIX):
+        return None
+    rel = stored.removeprefix(SOURCE_PREFIX)
+    return rel if rel in rels else None

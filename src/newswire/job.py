@@ -25,7 +25,7 @@ from . import content, notify
 from .config import Config
 from .lock import journal_lock
 from .model import STYLESHEET, Author, Post, Problem
-from .plan import Plan, PlannedFeed, journal_feed, make_plan, settings_digest
+from .plan import Plan, PlannedFeed, feed_folder, journal_feed, make_plan, settings_digest
 from .store import DocumentState, EntryRef, Store, from_utc_text, to_utc_text
 from .workers import run_tasks
 
@@ -127,8 +127,10 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
                 report.sync = content.sync(config, store, now)
             generation = store.generation()
             if full or dry_run or not _nothing_changed(config, store, now, generation, report):
-                _publish_plan(config, store, make_plan(config, store, now), report, full, dry_run, progress,
-                              generation)
+                mark, touched = (None, None) if dry_run else store.take_touched()
+                skip = set() if full or touched is None else _untouched_feeds(config, store, now, touched)
+                _publish_plan(config, store, make_plan(config, store, now, skip), report, full, dry_run, progress,
+                              generation, mark)
         if ping and not dry_run:
             report.pings = notify.deliver(config, store, now + timedelta(seconds=time.monotonic() - started))
         report.seconds = time.monotonic() - started
@@ -143,23 +145,45 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
 FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 
+def _last_good_publish(config: Config, store: Store, now: datetime) -> dict[str, object] | None:
+    """What the last publish that succeeded recorded, if a publish at ``now`` can build on it: it
+    finished (no killed publish since), the settings are the same, and no post has come due nor
+    tombstone expired since."""
+    mark = store.state("published")
+    if (not isinstance(mark, dict) or store.state("running") or mark.get("settings") != settings_digest(config)
+            or to_utc_text(now) >= mark.get("until", "")):
+        return None
+    return mark
+
+
 def _nothing_changed(config: Config, store: Store, now: datetime, generation: int, report: PublishReport) -> bool:
     """True when the last publish left every document good and nothing they show can have changed.
 
     Nothing changed when the store's generation (moved by every change to posts, labels
-    or authors), the settings and the output on disk are as that publish left them,
-    and no post has come due nor tombstone expired since. Then there is nothing to plan.
+    or authors) and the output on disk are as the last good publish left them. Then
+    there is nothing to plan.
     """
-    mark = store.state("published")
-    if (not isinstance(mark, dict) or mark.get("generation") != generation or store.state("running")
-            or mark.get("settings") != settings_digest(config) or to_utc_text(now) >= mark.get("until", "")):
+    mark = _last_good_publish(config, store, now)
+    if mark is None or mark.get("generation") != generation:
         return False
     states = store.documents()
     if not all(on_disk_as_recorded(config.paths.output, state) for state in states.values()):
         return False  # drift: the full path restores the file
-    report.feeds, report.documents = mark["feeds"], mark["documents"]
+    report.feeds, report.documents = mark["feeds"], mark["documents"]  # type: ignore[assignment]
     report.results = [DocumentResult(path, _feed_of(path), "unchanged") for path in sorted(states)]
     return True
+
+
+def _untouched_feeds(config: Config, store: Store, now: datetime, touched: set[str]) -> set[str]:
+    """The feeds (folders) a publish need not plan: those the last good publish listed, less those a
+    change touched since and those whose files are not as it recorded them. Empty when every feed
+    must be planned."""
+    listed = store.state("listings")
+    if "all" in touched or not isinstance(listed, dict) or _last_good_publish(config, store, now) is None:
+        return set()
+    out = config.paths.output
+    drifted = {_feed_of(s.path) for s in store.documents().values() if not on_disk_as_recorded(out, s)}
+    return set(listed) - touched - drifted
 
 
 def _feed_of(path: str) -> str:
@@ -171,22 +195,28 @@ def _feed_of(path: str) -> str:
 
 
 def _publish_plan(config: Config, store: Store, plan: Plan, report: PublishReport, full: bool, dry_run: bool,
-                  progress: Progress | None, generation: int) -> None:
-    """Render, verify and write what the plan says changed; remember a clean result for the next run."""
+                  progress: Progress | None, generation: int, touched: int | None) -> None:
+    """Render, verify and write what the plan says changed; remember a clean result for the next run
+    (and forget the feeds touched up to ``touched``, which it has published)."""
     if dry_run:
         _Run(config, store, plan, report, full, dry_run, progress).run()
         return
     if store.state("running"):  # the last publish was killed: its temporary files may be lying about
         clean_temporaries(config.paths.output)
     store.set_state("running", True)
-    _Run(config, store, plan, report, full, dry_run, progress).run()
+    run = _Run(config, store, plan, report, full, dry_run, progress)
+    run.run()
     store.set_state("running", False)
     if not report.failed and not report.errors:
         days = config.feeds.tombstone_days
         until = min(store.next_scheduled(plan.now) or FAR, store.next_tombstone_expiry(plan.now, days) or FAR)
-        store.set_state("published", {"generation": generation, "settings": settings_digest(config),
-                                      "until": to_utc_text(until), "feeds": report.feeds,
-                                      "documents": report.documents})
+        with store.transaction():
+            store.set_state("published", {"generation": generation, "settings": settings_digest(config),
+                                          "until": to_utc_text(until), "feeds": report.feeds,
+                                          "documents": report.documents})
+            store.set_state("listings", run.listings)
+            if touched is not None:
+                store.clear_touched(touched)
 
 
 def on_disk_as_recorded(out: Path, state: DocumentState) -> bool:
@@ -235,6 +265,10 @@ class _Run:
         self.recorded: list[DocumentState] = []
         self.changed: dict[str, dict[str, str]] = {}
         self.changed_entries: dict[int, EntryRef] = {}
+        self.listings: dict[str, list[object]] = {}  # every feed's [live posts, newest update] for the index pages
+        # Documents of feeds a partial plan leaves alone: kept as they are
+        untouched = {feed_folder(feed) for feed in plan.every} - {feed_folder(pf.main) for pf in plan.feeds}
+        self.kept = sorted(path for path in self.states if _feed_of(path) in untouched) if plan.partial else []
 
     def run(self) -> None:
         todo = []
@@ -245,8 +279,10 @@ class _Run:
                 else:
                     self.report.results.append(DocumentResult(pf.feed.path(fmt), pf.main.dir or "journal",
                                                               "unchanged"))
-        self.report.feeds = len(self.plan.mains)
-        self.report.documents = len(self.plan.feeds) * len(self.config.feeds.formats) + len(INDEX_FILES)
+        self.report.results += [DocumentResult(path, _feed_of(path), "unchanged") for path in self.kept]
+        self.report.feeds = len(self.plan.every)
+        self.report.documents = (len(self.plan.feeds) * len(self.config.feeds.formats) + len(self.kept)
+                                 + len(INDEX_FILES))
         self._render(todo)
         self._publish_indexes()
         self._remove_orphans()
@@ -345,10 +381,16 @@ class _Run:
     def _publish_indexes(self) -> None:
         from .render.index import Listing, feed_stylesheet, html_page, opml
 
-        listings = []
         for pf in self.plan.mains:
             newest = max((ref.updated for ref in pf.entries), default=None)
-            listings.append(Listing(pf.feed, self.plan.live_posts(pf.feed), from_utc_text(newest) if newest else None))
+            self.listings[feed_folder(pf.feed)] = [self.plan.live_posts(pf.feed), newest]
+        if self.plan.partial:  # the other feeds are as the last good publish listed them
+            before = self.store.state("listings")
+            assert isinstance(before, dict)
+            self.listings = {folder: self.listings.get(folder) or before[folder]
+                             for folder in map(feed_folder, self.plan.every)}
+        listings = [Listing(feed, posts, from_utc_text(newest) if newest else None)  # type: ignore[arg-type]
+                    for feed, (posts, newest) in ((feed, self.listings[feed_folder(feed)]) for feed in self.plan.every)]
         fingerprint = hashlib.sha256(json.dumps(
             [settings_digest(self.config)] + [[lst.feed.dir, lst.feed.title, lst.posts, str(lst.updated)]
                                               for lst in listings]).encode()).hexdigest()
@@ -360,7 +402,8 @@ class _Run:
 
     def _remove_orphans(self) -> None:
         """Documents of feeds or formats that no longer exist are taken down."""
-        wanted = {pf.feed.path(fmt) for pf in self.plan.feeds for fmt in self.config.feeds.formats} | set(INDEX_FILES)
+        wanted = ({pf.feed.path(fmt) for pf in self.plan.feeds for fmt in self.config.feeds.formats}
+                  | set(INDEX_FILES) | set(self.kept))
         gone = [path for path in self.states if path not in wanted]
         if gone and not self.dry_run:
             removed = []

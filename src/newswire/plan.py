@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -55,12 +56,17 @@ class PlannedFeed:
 
 @dataclass(frozen=True)
 class Plan:
+    """What a publish renders: every feed's documents, or (``partial``) only those of the feeds a
+    change touched, while ``every`` still names all the journal's feeds."""
+
     feeds: tuple[PlannedFeed, ...]
     now: datetime
-    counts: dict[tuple[str, str], int] = field(default_factory=dict)  # live posts per feed (see Store)
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)  # live posts per planned feed (see Store)
+    every: tuple[Feed, ...] = ()
+    partial: bool = False
 
     def live_posts(self, feed: Feed) -> int:
-        return self.counts.get((feed.kind.value, "" if feed.kind is FeedKind.JOURNAL else feed.key), 0)
+        return self.counts.get(count_key(feed), 0)
 
     @property
     def mains(self) -> list[PlannedFeed]:
@@ -138,29 +144,45 @@ def paginate(feed: Feed, slots: list[EntryRef], entries: int, content: str, now:
     return out
 
 
-def make_plan(config: Config, store: Store, now: datetime) -> Plan:
-    """Every feed the journal has at ``now``, with its pages, from one indexed query per feed.
+def feed_folder(feed: Feed) -> str:
+    """The name a feed goes by in the store's records of touched feeds and listings."""
+    return feed.dir or "journal"
+
+
+def count_key(feed: Feed) -> tuple[str, str]:
+    return feed.kind.value, "" if feed.kind is FeedKind.JOURNAL else feed.key
+
+
+def make_plan(config: Config, store: Store, now: datetime, skip: set[str] | frozenset[str] = frozenset()) -> Plan:
+    """Every feed the journal has at ``now``, with its pages, from one indexed query per feed, but
+    for those in ``skip`` (feed folders, see ``feed_folder``): feeds known to be as published.
 
     Without archives only each feed's newest places are read (one more than a
     document holds, to know whether it holds them all), so the cost of a plan does
     not grow with the journal.
     """
     settings = settings_digest(config)
-    planned: list[PlannedFeed] = []
-
-    def add(feed: Feed, slots) -> None:  # type: ignore[no-untyped-def]
-        kind = config.feeds.settings(feed.kind.value)
-        newest = None if config.feeds.archives else kind.entries + 1
-        planned.extend(paginate(feed, slots(newest), kind.entries, kind.content, now, config.feeds.tombstone_days,
-                                settings, config.feeds.archives))
-
-    add(journal_feed(config), lambda newest: store.journal_slots(now, newest))
+    feeds: list[tuple[Feed, Callable[[int | None], list[EntryRef]]]] = [
+        (journal_feed(config), lambda newest: store.journal_slots(now, newest))]
     if config.feeds.authors:
         authors = store.authors()
         for key in store.feed_authors(now):
             author, slug = authors[key]
-            add(author_feed(config, author, slug), lambda newest, key=key: store.author_slots(key, now, newest))
+            feeds.append((author_feed(config, author, slug),
+                          lambda newest, key=key: store.author_slots(key, now, newest)))  # type: ignore[misc]
     if config.feeds.labels:
         for label in store.feed_labels(now):
-            add(label_feed(config, label), lambda newest, slug=label.slug: store.label_slots(slug, now, newest))
-    return Plan(tuple(planned), now, store.visible_counts(now))
+            feeds.append((label_feed(config, label),
+                          lambda newest, slug=label.slug: store.label_slots(slug, now, newest)))  # type: ignore[misc]
+    planned: list[PlannedFeed] = []
+    for feed, slots in feeds:
+        if feed_folder(feed) not in skip:
+            kind = config.feeds.settings(feed.kind.value)
+            newest = None if config.feeds.archives else kind.entries + 1
+            planned.extend(paginate(feed, slots(newest), kind.entries, kind.content, now,
+                                    config.feeds.tombstone_days, settings, config.feeds.archives))
+    if skip:
+        counts = {count_key(pf.feed): store.live_count(*count_key(pf.feed), now) for pf in planned if pf.is_main}
+    else:
+        counts = store.visible_counts(now)
+    return Plan(tuple(planned), now, counts, tuple(feed for feed, _ in feeds), partial=bool(skip))

@@ -24,6 +24,59 @@ from .text import label_fold, slugify
 
 UTC = timezone.utc
 
+def _touches() -> str:
+    """Migration 6: the table of feeds touched since the last good publish, and its triggers; and
+    indexes that count one feed's live posts without reading rows (by author, and by id for labels).
+
+    A post's change touches the journal, its author's feed (before and after) and its labels'
+    feeds; a change to an author, or to a label's name, touches every feed ('all'). A publish
+    takes the set and moves 'dirty_seq' on (``Store.take_touched``); when it succeeds it
+    clears what it took, while changes made meanwhile carry the new 'dirty_seq' and stay.
+    """
+    def touch(kind: str, key: str, rows: str = "") -> str:
+        seq = "(SELECT value FROM state WHERE key = 'dirty_seq')"
+        values = f"SELECT {kind}, {key}, {seq} {rows}" if rows else f"VALUES ({kind}, {key}, {seq})"
+        return f"INSERT INTO dirty (kind, key, seq) {values} ON CONFLICT (kind, key) DO UPDATE SET seq = excluded.seq;"
+
+    def author(row: str) -> str:
+        return touch("'author'", f"{row}.author_key")
+
+    def label(row: str) -> str:
+        return touch("'label'", f"{row}.label_id")
+
+    def labels_of(post: str) -> str:
+        return touch("'label'", "label_id", f"FROM post_labels WHERE post_id = {post}.id")
+
+    def author_of(post_label: str) -> str:
+        return touch("'author'", "author_key", f"FROM posts WHERE id = {post_label}.post_id")
+
+    journal, everything = touch("'journal'", "''"), touch("'all'", "''")
+    triggers = {
+        ("INSERT", "posts", ""): [journal, author("NEW")],
+        ("UPDATE", "posts", f" OF {POST_COLUMNS}"): [journal, author("OLD"), author("NEW"), labels_of("NEW")],
+        ("DELETE", "posts", ""): [journal, author("OLD"), labels_of("OLD")],
+        ("INSERT", "post_labels", ""): [journal, label("NEW"), author_of("NEW")],
+        ("UPDATE", "post_labels", ""): [journal, label("OLD"), label("NEW"), author_of("NEW")],
+        ("DELETE", "post_labels", ""): [journal, label("OLD"), author_of("OLD")],
+        ("UPDATE", "labels", ""): [everything],
+        ("DELETE", "labels", ""): [everything],
+        ("INSERT", "authors", ""): [everything],
+        ("UPDATE", "authors", ""): [everything],
+        ("DELETE", "authors", ""): [everything],
+    }
+    return "\n".join(
+        ["CREATE TABLE dirty (kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, key));",
+         "INSERT INTO state (key, value) VALUES ('dirty_seq', 0);",
+         "CREATE INDEX posts_live_author ON posts(author_key, draft, deleted_at, published);",
+         "CREATE INDEX posts_live_id ON posts(id, draft, deleted_at, published);"]
+        + [f"CREATE TRIGGER {table}_{event.lower()}_touches AFTER {event}{columns} ON {table}\nBEGIN {' '.join(body)} END;"
+           for (event, table, columns), body in triggers.items()])
+
+
+# The columns whose change changes what a post looks like in a feed (see the triggers).
+POST_COLUMNS = ("entry_id, source, slug, title, body, summary, author_key, affiliation, published, "
+                "published_offset, updated, updated_offset, content_hash, draft, deleted_at")
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema.
     """
@@ -165,6 +218,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER authors_update_bumps AFTER UPDATE ON authors
     BEGIN UPDATE state SET value = value + 1 WHERE key = 'generation'; END;
     """,
+    # 6: which feeds a change touches, kept by triggers (see _touches), so a publish plans only those.
+    _touches(),
 )
 
 
@@ -476,13 +531,24 @@ class Store:
                              "WHERE id = ? AND deleted_at IS NOT NULL", (post_id,))
             return cur.rowcount == 1
 
-    def sources(self, prefix: str) -> dict[str, tuple[int, str | None, str | None]]:
-        """Post id, deletion mark and source stamp of every post whose source starts with ``prefix``."""
+    def source_stamps(self, prefix: str) -> dict[str, str | None]:
+        """The stamp of every post whose source starts with ``prefix`` and that nobody deleted, by
+        source less the prefix (read from an index, as plain pairs: this runs over every post)."""
         cursor = self.db.cursor()
-        cursor.row_factory = None  # plain tuples: this runs over every post at every sync
-        rows = cursor.execute("SELECT source, id, deleted_by, source_stamp FROM posts INDEXED BY posts_source_stamp "
-                              "WHERE source >= ? AND source < ?", (prefix, prefix + "\U0010ffff"))
-        return {source: rest for source, *rest in rows}  # type: ignore[misc]
+        cursor.row_factory = None
+        return dict(cursor.execute(
+            "SELECT substr(source, ?), source_stamp FROM posts INDEXED BY posts_source_stamp "
+            "WHERE source >= ? AND source < ? AND deleted_by IS NULL",
+            (len(prefix) + 1, prefix, prefix + "\U0010ffff")).fetchall())
+
+    def source_ids(self, sources: Sequence[str]) -> list[int]:
+        """The post ids of these sources."""
+        out: list[int] = []
+        for i in range(0, len(sources), 500):
+            chunk = sources[i:i + 500]
+            out += [r[0] for r in self.db.execute(
+                f"SELECT id FROM posts WHERE source IN ({','.join('?' * len(chunk))})", chunk)]
+        return out
 
     def source_of(self, entry_id: str) -> str | None:
         row = self.db.execute("SELECT source FROM posts WHERE entry_id = ?", (entry_id,)).fetchone()
@@ -572,15 +638,44 @@ class Store:
         counts.update((("author", r[0]), r[1]) for r in self.db.execute(
             f"SELECT p.author_key, count(*) FROM posts p WHERE {live} GROUP BY p.author_key", at))
         counts.update((("label", r[0]), r[1]) for r in self.db.execute(
-            f"""SELECT l.slug, count(*) FROM post_labels pl JOIN posts p ON p.id = pl.post_id
+            f"""SELECT l.slug, count(*) FROM post_labels pl JOIN posts p INDEXED BY posts_live_id ON p.id = pl.post_id
                 JOIN labels l ON l.id = pl.label_id WHERE {live} GROUP BY l.slug""", at))
         return counts
 
     def feed_authors(self, now: datetime) -> list[str]:
-        """Authors that have published: each gets a feed (it stays, emptied, if all their posts go)."""
+        """Authors that have published: each gets a feed (it stays, emptied, if all their posts go).
+
+        One indexed probe per author rather than a scan of every post."""
         return [r[0] for r in self.db.execute(
-            "SELECT DISTINCT author_key FROM posts WHERE draft = 0 AND published <= ? ORDER BY author_key",
+            """SELECT a.key FROM authors a WHERE EXISTS (SELECT 1 FROM posts p INDEXED BY posts_author
+                 WHERE p.author_key = a.key AND p.draft = 0 AND p.published <= ?) ORDER BY a.key""",
             (to_utc_text(now),))]
+
+    def live_count(self, kind: str, key: str, now: datetime) -> int:
+        """How many live posts one feed holds (see ``visible_counts``, which counts them all at once)."""
+        live = "p.draft = 0 AND p.deleted_at IS NULL AND p.published <= :now"
+        sql = {"journal": f"SELECT count(*) FROM posts p WHERE {live}",
+               "author": f"SELECT count(*) FROM posts p WHERE p.author_key = :key AND {live}",
+               "label": f"""SELECT count(*) FROM post_labels pl JOIN posts p INDEXED BY posts_live_id ON p.id = pl.post_id
+                            WHERE pl.label_id = (SELECT id FROM labels WHERE slug = :key) AND {live}"""}[kind]
+        return int(self.db.execute(sql, {"key": key, "now": to_utc_text(now)}).fetchone()[0])
+
+    def take_touched(self) -> tuple[int, set[str]]:
+        """The folders of the feeds touched since the last ``clear_touched`` ('all' for every feed),
+        and a mark to clear them by; changes made after this call are kept past that clear."""
+        with self.transaction() as db:
+            mark = int(db.execute("SELECT value FROM state WHERE key = 'dirty_seq'").fetchone()[0])
+            db.execute("UPDATE state SET value = ? WHERE key = 'dirty_seq'", (mark + 1,))
+            rows = db.execute(
+                """SELECT CASE d.kind WHEN 'journal' THEN 'journal' WHEN 'all' THEN 'all'
+                                      WHEN 'author' THEN 'authors/' || a.slug WHEN 'label' THEN 'labels/' || l.slug END
+                   FROM dirty d LEFT JOIN authors a ON d.kind = 'author' AND a.key = d.key
+                                LEFT JOIN labels l ON d.kind = 'label' AND l.id = d.key""").fetchall()
+        return mark, {r[0] for r in rows if r[0] is not None}  # a feed whose author or label is gone has no folder
+
+    def clear_touched(self, mark: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM dirty WHERE seq <= ?", (mark,))
 
     def feed_labels(self, now: datetime) -> list[Label]:
         return [Label(r["name"], r["slug"]) for r in self.db.execute(
