@@ -86,7 +86,7 @@ def _tags(draw: st.DrawFn) -> str:
 def test_the_quick_look_for_relative_links_misses_nothing_lxml_finds(parts: list[str]) -> None:
     """relative_links looks inside start tags before it parses; it must find what a full parse finds."""
     body = "".join(parts)
-    root = text_module._fragment(body) if body.strip() else None
+    root = text_module.parse_fragment(body) if body.strip() else None
     want = []
     for el in root.iter() if root is not None else ():
         if isinstance(el.tag, str):

@@ -309,7 +309,7 @@ class _Run:
                 if self.progress:
                     self.progress(done, total)
             for outcome in run_tasks(proof.publish_documents, range(len(todo)), parallel=parallel,
-                                           prepare=list):
+                                     prepare=list, waits=True):
                 self._take(todo[outcome.index], outcome)
                 done += 1
                 if self.progress:

@@ -220,6 +220,12 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 6: which feeds a change touches, kept by triggers (see _touches), so a publish plans only those.
     _touches(),
+    # 7: what each entry was last announced as, in a narrow table of its own: marking it in posts
+    # rewrote each post's whole row, body and all. (posts.announced is no longer read.)
+    """
+    CREATE TABLE announced (post_id INTEGER PRIMARY KEY, digest TEXT NOT NULL);
+    INSERT INTO announced (post_id, digest) SELECT id, announced FROM posts WHERE announced IS NOT NULL;
+    """,
 )
 
 
@@ -708,7 +714,9 @@ class Store:
         with self.transaction() as db:
             for n in notifications:
                 self.enqueue(n, now)
-            db.executemany("UPDATE posts SET announced = ? WHERE id = ?", [(r.digest, r.post_id) for r in announced])
+            db.executemany("INSERT INTO announced (post_id, digest) VALUES (?, ?) "
+                           "ON CONFLICT (post_id) DO UPDATE SET digest = excluded.digest",
+                           [(r.post_id, r.digest) for r in announced])
             db.executemany(
                 """INSERT INTO documents (path, fingerprint, sha256, size, mtime_ns, published_at)
                    VALUES (?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET fingerprint=excluded.fingerprint,
@@ -730,7 +738,8 @@ class Store:
         seen: dict[int, str | None] = {}
         for chunk in _chunks([r.post_id for r in refs], 500):
             marks = ",".join("?" * len(chunk))
-            seen.update(self.db.execute(f"SELECT id, announced FROM posts WHERE id IN ({marks})", chunk).fetchall())
+            seen.update(self.db.execute(f"SELECT post_id, digest FROM announced WHERE post_id IN ({marks})",
+                                        chunk).fetchall())
         return [r for r in refs if seen.get(r.post_id) != r.digest]
 
     # --- the outbox ---------------------------------------------------------------------

@@ -86,15 +86,16 @@ def tag_uri(authority: str, date: str, specific: str) -> str:
     return f"tag:{authority},{date}:{quote(specific, safe=_TAG_SAFE)}"
 
 
-def absolutize(body: str, base: str) -> str:
+def absolutize(body: str, base: str, root: "lxml.html.HtmlElement | None" = None) -> str:
     """Make every relative href/src in an HTML fragment absolute against ``base``.
 
     Only attributes that are relative are touched, so the markup is otherwise kept as
     written; the rewrite is done on the parsed tree to be robust to any quoting.
+    ``root`` is the fragment already parsed (``parse_fragment``), if it was; it is changed.
     """
     if not body.strip() or not _maybe_relative(body):
         return body
-    root = _fragment(body)
+    root = root if root is not None else parse_fragment(body)
     if root is None:
         return body
     changed = False
@@ -153,7 +154,7 @@ def relative_links(body: str) -> list[str]:
     """Every href/src/srcset URL in an HTML fragment that is not absolute (used by verification)."""
     if not _maybe_relative(body):
         return []
-    root = _fragment(body)
+    root = parse_fragment(body)
     found: list[str] = []
     for el in root.iter() if root is not None else ():
         if not isinstance(el.tag, str):
@@ -170,13 +171,13 @@ def relative_links(body: str) -> list[str]:
 
 def link_targets(body: str) -> list[str]:
     """Every href/src value of an HTML fragment, in document order."""
-    root = _fragment(body) if body.strip() else None
+    root = parse_fragment(body) if body.strip() else None
     if root is None:
         return []
     return [el.get(a) for el in root.iter() if isinstance(el.tag, str) for a in _LINK_ATTRS if el.get(a) is not None]
 
 
-def _fragment(body: str) -> "lxml.html.HtmlElement | None":
+def parse_fragment(body: str) -> "lxml.html.HtmlElement | None":
     """An HTML fragment parsed under a <div>, or None if lxml cannot take it."""
     # lxml is imported when HTML is first read: a publish with nothing to do never reads any
     from lxml import etree
@@ -190,7 +191,7 @@ def _fragment(body: str) -> "lxml.html.HtmlElement | None":
 
 def html_text(body: str) -> str:
     """The readable text of an HTML fragment, white space folded."""
-    root = _fragment(body) if body.strip() else None
+    root = parse_fragment(body) if body.strip() else None
     if root is None:
         return one_line(_TAG.sub("", body))
     for bad in root.xpath("//script|//style"):
@@ -198,9 +199,12 @@ def html_text(body: str) -> str:
     return one_line(root.text_content())
 
 
-def summarize(body: str, limit: int = 400) -> str:
-    """Plain-text summary: the first paragraph, or the first ``limit`` characters cut at a word."""
-    root = _fragment(body) if body.strip() else None
+def summarize(body: str, limit: int = 400, root: "lxml.html.HtmlElement | None" = None) -> str:
+    """Plain-text summary: the first paragraph, or the first ``limit`` characters cut at a word.
+
+    ``root`` is the fragment already parsed (``parse_fragment``), if it was."""
+    if root is None:
+        root = parse_fragment(body) if body.strip() else None
     first = root.find(".//p") if root is not None else None
     text = one_line(first.text_content()) if first is not None else ""
     if not text:

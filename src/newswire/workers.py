@@ -25,16 +25,17 @@ R = TypeVar("R")
 
 
 def run_tasks(fn: Callable[[P], list[R]], tasks: Sequence[T], *, parallel: bool,
-              prepare: Callable[[list[T]], P]) -> Iterator[R]:
+              prepare: Callable[[list[T]], P], waits: bool = False) -> Iterator[R]:
     """``fn`` over ``tasks`` in chunks, on every core when ``parallel``, else in this process.
 
     ``prepare`` turns a chunk of tasks into what ``fn`` takes, in this process and
     only as the chunk is handed out (at most two per worker in flight), so data
     such as posts is loaded no faster than the workers use it. Results come in the
     order of the tasks. If the pool cannot start or breaks, the chunks not yet
-    delivered run here.
+    delivered run here. Tasks that ``wait`` on the disk get one worker more than
+    there are cores, so a core is not idle while a worker syncs.
     """
-    workers = os.cpu_count() or 1
+    workers = (os.cpu_count() or 1) + waits
     size = max(1, min(200, len(tasks) // (workers * 8)))
     chunks = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
     delivered = 0

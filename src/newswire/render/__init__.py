@@ -15,7 +15,7 @@ from types import ModuleType
 
 from ..config import JournalConfig
 from ..model import STYLESHEET, Author, Feed, Post
-from ..text import absolutize, clean_html, one_line, summarize
+from ..text import absolutize, clean_html, one_line, parse_fragment, summarize
 from . import atom, jsonfeed, rss
 
 
@@ -86,6 +86,8 @@ def entry_view(post: Post, site: Site, content: str | None = None) -> EntryView:
     author = Author(a.key, one_line(a.name), one_line(a.affiliation), a.email and one_line(a.email),
                     a.uri and one_line(a.uri))
     body = clean_html(post.body_html)
+    root = parse_fragment(body) if body.strip() and not post.summary else None  # once, for summary and links
+    summary = one_line(post.summary) or summarize(body, root=root)  # first: absolutize changes the tree
     return EntryView(
         id=post.entry_id,
         title=one_line(post.title),
@@ -94,8 +96,8 @@ def entry_view(post: Post, site: Site, content: str | None = None) -> EntryView:
         updated=post.updated,
         author=author,
         labels=tuple(one_line(label.name) for label in post.labels),
-        content_html=absolutize(body, post.url).strip() if (content or site.content) == "full" else "",
-        summary=one_line(post.summary) or summarize(body),
+        content_html=absolutize(body, post.url, root).strip() if (content or site.content) == "full" else "",
+        summary=summary,
     )
 
 
