@@ -836,3 +836,24 @@ def test_verify_on_a_clock_behind_the_last_publish_agrees_with_it(journal: Journ
     report = check_published(journal.config(), now=NOW)  # before the post's date
     assert report.ok, [(r.path, r.status, r.problems) for r in report.results if r.problems]
     assert {r.status for r in report.results} == {"unchanged"}
+
+
+def test_a_post_deleted_while_the_clock_is_behind_gets_its_tombstone(journal: Journal) -> None:
+    """'post delete' on a clock behind the last publish is dated no earlier than that publish, so the
+    next publish (which runs at the last publish's time) still announces the deletion."""
+    from newswire.job import open_store
+
+    from lxml import etree
+
+    journal.write_config(CONFIG.replace("entries: 25", "entries: 25\n  tombstone_days: 1"))
+    _seed(journal)
+    assert publish(journal.config(), now=NOW + timedelta(days=3)).ok
+    with open_store(journal.config()) as store:
+        post_id = store.find_post("md:p0.md")
+        assert post_id is not None
+        assert store.mark_deleted(post_id, NOW, by="user")  # three days behind; tombstones last one
+    assert publish(journal.config(), now=NOW - timedelta(days=30)).ok  # further behind still
+    root = etree.fromstring((journal.feeds / "atom.xml").read_bytes())
+    stones = root.findall("{http://purl.org/atompub/tombstones/1.0}deleted-entry")
+    assert len(stones) == 1 and stones[0].get("when").startswith((NOW + timedelta(days=3)).strftime("%Y-%m-%dT")), \
+        [s.attrib for s in stones]

@@ -301,9 +301,9 @@ class JournalMachine(RuleBasedStateMachine):
         if not self.config.paths.store.exists():
             return {}
         with Store(self.config.paths.store) as store:
-            sources = store.sources("md:")
-            posts = store.posts([pid for pid, _, _ in sources.values()], self.config.journal.post_url)
-            return {src: (posts[pid], deleted_by) for src, (pid, deleted_by, _) in sources.items()}
+            rows = store.db.execute("SELECT source, id, deleted_by FROM posts WHERE source LIKE 'md:%'").fetchall()
+            posts = store.posts([r["id"] for r in rows], self.config.journal.post_url)
+            return {r["source"]: (posts[r["id"]], r["deleted_by"]) for r in rows}
 
     def _check_store(self, where: str) -> None:
         """The store holds what the model says: states, ids, deletion times and content."""

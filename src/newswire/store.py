@@ -526,8 +526,10 @@ class Store:
 
     def mark_deleted(self, post_id: int, now: datetime, by: str) -> bool:
         with self.transaction() as db:
-            # Never dated before the post's last change, so no feed's date goes back with a slow clock.
-            cur = db.execute("UPDATE posts SET deleted_at = max(?, updated), deleted_by = ? "
+            # Never dated before the post's last change nor the last publish, so with a clock that went
+            # back no feed's date goes back, and the next publish still shows the tombstone.
+            cur = db.execute("UPDATE posts SET deleted_at = max(?, updated, coalesce((SELECT started_at FROM "
+                             "publish_log ORDER BY id DESC LIMIT 1), '')), deleted_by = ? "
                              "WHERE id = ? AND deleted_at IS NULL", (to_utc_text(now), by, post_id))
             return cur.rowcount == 1
 
