@@ -10,8 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from newswire.config import Config, load_config
+
+# CI replays the same examples every time (HYPOTHESIS_PROFILE=ci, set by .ci/run), so a new
+# finding cannot turn a landing red by chance; a plain `make test` explores new ones each run.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
