@@ -127,10 +127,11 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
                 report.sync = content.sync(config, store, now)
             generation = store.generation()
             if full or dry_run or not _nothing_changed(config, store, now, generation, report):
+                states = store.documents()  # read once: for the feeds to skip and for the run
                 mark, touched = (None, None) if dry_run else store.take_touched()
-                skip = set() if full or touched is None else _untouched_feeds(config, store, now, touched)
+                skip = set() if full or touched is None else _untouched_feeds(config, store, now, touched, states)
                 _publish_plan(config, store, make_plan(config, store, now, skip), report, full, dry_run, progress,
-                              generation, mark)
+                              generation, mark, states)
         if ping and not dry_run:
             report.pings = notify.deliver(config, store, now + timedelta(seconds=time.monotonic() - started))
         report.seconds = time.monotonic() - started
@@ -174,7 +175,8 @@ def _nothing_changed(config: Config, store: Store, now: datetime, generation: in
     return True
 
 
-def _untouched_feeds(config: Config, store: Store, now: datetime, touched: set[str]) -> set[str]:
+def _untouched_feeds(config: Config, store: Store, now: datetime, touched: set[str],
+                     states: dict[str, DocumentState]) -> set[str]:
     """The feeds (folders) a publish need not plan: those the last good publish listed, less those a
     change touched since and those whose files are not as it recorded them. Empty when every feed
     must be planned."""
@@ -182,7 +184,7 @@ def _untouched_feeds(config: Config, store: Store, now: datetime, touched: set[s
     if "all" in touched or not isinstance(listed, dict) or _last_good_publish(config, store, now) is None:
         return set()
     out = config.paths.output
-    drifted = {_feed_of(s.path) for s in store.documents().values() if not on_disk_as_recorded(out, s)}
+    drifted = {_feed_of(s.path) for s in states.values() if not on_disk_as_recorded(out, s)}
     return set(listed) - touched - drifted
 
 
@@ -195,16 +197,17 @@ def _feed_of(path: str) -> str:
 
 
 def _publish_plan(config: Config, store: Store, plan: Plan, report: PublishReport, full: bool, dry_run: bool,
-                  progress: Progress | None, generation: int, touched: int | None) -> None:
+                  progress: Progress | None, generation: int, touched: int | None,
+                  states: dict[str, DocumentState]) -> None:
     """Render, verify and write what the plan says changed; remember a clean result for the next run
     (and forget the feeds touched up to ``touched``, which it has published)."""
     if dry_run:
-        _Run(config, store, plan, report, full, dry_run, progress).run()
+        _Run(config, store, plan, report, full, dry_run, progress, states=states).run()
         return
     if store.state("running"):  # the last publish was killed: its temporary files may be lying about
         clean_temporaries(config.paths.output)
     store.set_state("running", True)
-    run = _Run(config, store, plan, report, full, dry_run, progress)
+    run = _Run(config, store, plan, report, full, dry_run, progress, states=states)
     run.run()
     store.set_state("running", False)
     if not report.failed and not report.errors:
@@ -257,11 +260,12 @@ class _Run:
     """One publish's state: what to render, what was written, what changed for subscribers."""
 
     def __init__(self, config: Config, store: Store, plan: Plan, report: PublishReport, full: bool,
-                 dry_run: bool, progress: Progress | None, check: bool = False):
+                 dry_run: bool, progress: Progress | None, check: bool = False,
+                 states: dict[str, DocumentState] | None = None):
         self.config, self.store, self.plan, self.report = config, store, plan, report
         self.full, self.dry_run, self.progress, self.check = full, dry_run, progress, check
         self.out = config.paths.output
-        self.states = store.documents()
+        self.states = store.documents() if states is None else states
         self.recorded: list[DocumentState] = []
         self.changed: dict[str, dict[str, str]] = {}
         self.changed_entries: dict[int, EntryRef] = {}

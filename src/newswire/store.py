@@ -17,12 +17,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import StoreError
 from .model import Author, Label, Post
 from .text import label_fold, slugify
 
 UTC = timezone.utc
+T = TypeVar("T")
+
 
 def _touches() -> str:
     """Migration 6: the table of feeds touched since the last good publish, and its triggers; and
@@ -552,8 +555,7 @@ class Store:
     def source_ids(self, sources: Sequence[str]) -> list[int]:
         """The post ids of these sources."""
         out: list[int] = []
-        for i in range(0, len(sources), 500):
-            chunk = sources[i:i + 500]
+        for chunk in _chunks(sources, 500):
             out += [r[0] for r in self.db.execute(
                 f"SELECT id FROM posts WHERE source IN ({','.join('?' * len(chunk))})", chunk)]
         return out
@@ -638,10 +640,11 @@ class Store:
         refs.reverse()
         return refs
 
+    _LIVE = "p.draft = 0 AND p.deleted_at IS NULL AND p.published <= :now"  # a post a feed shows at :now
+
     def visible_counts(self, now: datetime) -> dict[tuple[str, str], int]:
         """How many live posts each feed holds, by (kind, author key or label slug); the journal is ('journal', '')."""
-        live = "p.draft = 0 AND p.deleted_at IS NULL AND p.published <= ?"
-        at = (to_utc_text(now),)
+        live, at = self._LIVE, {"now": to_utc_text(now)}
         counts = {("journal", ""): self.db.execute(f"SELECT count(*) FROM posts p WHERE {live}", at).fetchone()[0]}
         counts.update((("author", r[0]), r[1]) for r in self.db.execute(
             f"SELECT p.author_key, count(*) FROM posts p WHERE {live} GROUP BY p.author_key", at))
@@ -661,7 +664,7 @@ class Store:
 
     def live_count(self, kind: str, key: str, now: datetime) -> int:
         """How many live posts one feed holds (see ``visible_counts``, which counts them all at once)."""
-        live = "p.draft = 0 AND p.deleted_at IS NULL AND p.published <= :now"
+        live = self._LIVE
         sql = {"journal": f"SELECT count(*) FROM posts p WHERE {live}",
                "author": f"SELECT count(*) FROM posts p WHERE p.author_key = :key AND {live}",
                "label": f"""SELECT count(*) FROM post_labels pl JOIN posts p INDEXED BY posts_live_id ON p.id = pl.post_id
@@ -877,6 +880,6 @@ def _first_free(base: str, is_free) -> str:  # type: ignore[no-untyped-def]
     return candidate
 
 
-def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
