@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from newswire.content import SourceError, read_post, sync
+from newswire.content import SourceError, diff_listings, read_post, sync
 from newswire.job import open_store
 
 from conftest import Journal
@@ -234,3 +237,91 @@ def test_a_post_deleted_by_the_user_is_not_revived_by_the_next_sync(journal: Jou
     report = _sync(journal)
     assert (report.added, report.updated, report.restored) == (0, 0, 0)
     assert _rows(journal)[0]["deleted_by"] == "user"
+
+
+# Names and stamps from small alphabets, so the common head and tail of two listings end in every
+# kind of place: inside a name, inside a stamp, on a separator, and in names or stamps that share ends.
+_names = st.lists(st.text("ab\n/é", min_size=0, max_size=3).map(lambda n: n + ".md"), unique=True, max_size=12)
+_stamps = st.sampled_from(["", "1:1:1", "11:1:1", "1:1:11", "2:1:1"])
+
+
+def _listing(pairs: list[tuple[str, str]]) -> bytes:
+    return "".join(f"{rel}\0{stamp}\0" for rel, stamp in pairs).encode()
+
+
+@given(old=_names.flatmap(lambda names: st.lists(_stamps, min_size=len(names), max_size=len(names)).map(
+           lambda stamps: list(zip(names, stamps)))),
+       edits=st.lists(st.tuples(st.sampled_from(["drop", "stamp", "add", "move"]), st.integers(0, 20), _stamps,
+                                st.text("abé", max_size=2)), max_size=4))
+def test_comparing_listings_by_their_differing_run_finds_what_comparing_every_file_does(
+        old: list[tuple[str, str]], edits: list[tuple[str, int, str, str]]) -> None:
+    new = list(old)
+    for what, at, stamp, name in edits:
+        at = at % (len(new) + 1)
+        if what == "add" and name + "x.md" not in dict(new):
+            new.insert(at, (name + "x.md", stamp))
+        elif new and at < len(new):
+            if what == "drop":
+                del new[at]
+            elif what == "stamp":
+                new[at] = (new[at][0], stamp)
+            elif what == "move":
+                new.insert(len(new) - 1 - at % len(new), new.pop(at))
+    was, now = dict(old), dict(new)
+    expected = ({rel: stamp for rel, stamp in now.items() if was.get(rel) != stamp}, was.keys() - now.keys())
+    assert diff_listings(_listing(new), _listing(old)) == expected
+
+
+def test_a_sync_against_the_last_listing_stores_what_a_sync_against_every_stamp_does(journal: Journal) -> None:
+    """The same edits synced twice over: into a store that keeps the last sync's listing, and into
+    one made to forget it before every sync (so it compares each post's stored stamp)."""
+    config = journal.config()
+    twin = dataclasses.replace(config, paths=dataclasses.replace(config.paths, store=journal.root / "twin.db"))
+    content = journal.root / "content"
+
+    def both(when: datetime = NOW) -> None:
+        with open_store(config) as store:
+            got = sync(config, store, when)
+        with open_store(twin) as store:
+            store.db.execute("DELETE FROM content_scan")
+            store.db.commit()
+            want = sync(twin, store, when)
+        assert ((got.added, got.updated, got.restored, got.deleted, [str(e) for e in got.errors])
+                == (want.added, want.updated, want.restored, want.deleted, [str(e) for e in want.errors]))
+        rows = []
+        for path in (config.paths.store, twin.paths.store):
+            db = sqlite3.connect(path)
+            rows.append(db.execute("SELECT * FROM posts ORDER BY id").fetchall())
+            db.close()
+        assert rows[0] == rows[1]
+
+    for name in "abcdef":
+        journal.post(name, title=name.upper(), date=f"2009-11-0{'abcdef'.index(name) + 1}")
+    both()
+    journal.post("g", title="G", date="2009-11-08")  # a new file
+    both()
+    path = content / "b.md"  # an edit in place that keeps the size
+    before = path.stat().st_mtime_ns
+    path.write_text(path.read_text(encoding="utf-8").replace("title: B", "title: Y"), encoding="utf-8")
+    os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+    both()
+    (content / "c.md").unlink()  # a file removed
+    both()
+    broken = journal.raw_post("h", "---\ntitle: Broken\ndate: not a date\nauthor: jmorton\n---\n")
+    both()
+    both()  # still broken: read and reported again
+    (content / "d.md").unlink()
+    both()
+    broken.unlink()
+    journal.post("h", title="H", date="2009-11-09")  # the broken file, mended
+    both()
+    journal.post("i", title="I", date="2009-11-10", id="shared")
+    journal.post("j", title="J", date="2009-11-11", id="shared")  # an id already taken
+    both()
+    (content / "i.md").unlink()  # the owner goes; the other file takes the id
+    journal.post("k", title="K", date="2009-11-12")
+    both()
+    (content / "e.md").rename(content / "e2.md")  # a rename: one file gone, one new
+    both()
+    journal.post("c", title="C again", date="2009-11-03")  # a removed file comes back
+    both()

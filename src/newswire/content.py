@@ -11,7 +11,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from functools import partial
@@ -23,7 +23,7 @@ import yaml
 from .config import Config, JournalConfig
 from .store import PostInput, Store, Tally
 from .text import clean_html, is_absolute_iri, label_text, one_line, slugify
-from .workers import run_tasks
+from .workers import in_parts, run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
 
 SOURCE_PREFIX = "md:"
@@ -249,17 +249,32 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
     ), fields["id"].line if entry_id is not None else 0)
 
 
-def content_files(root: Path) -> Iterator[tuple[str, str | None]]:
-    """Every ``*.md`` below the content directory (hidden files skipped), with its stamp, in no order.
+PARALLEL_STATS = 5000  # files to stat; below this, forking costs more than sharing the work saves
 
-    The stamp (size, mtime and inode) comes with the directory scan: a file whose stamp
-    is the one stored at the last sync is not read again, so syncing an unchanged
-    journal costs one ``stat`` per file, made relative to an open folder (no path to walk).
+
+def scan(root: Path) -> bytes:
+    """Every ``*.md`` below the content directory (hidden files and folders skipped) with its
+    stamp (size, mtime and inode; empty if it cannot be had), as ``name\\0stamp\\0`` pairs in
+    scan order: NUL is the one byte no file name holds.
+
+    A file whose stamp is the one it had at the last sync is not read again, so syncing an
+    unchanged journal costs one ``stat`` per file, made relative to the open directory (no
+    path to walk) and shared among the cores.
     """
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return b"".join(in_parts(partial(_stamped, fd), _markdown_files(fd), minimum=PARALLEL_STATS))
+    finally:
+        os.close(fd)
+
+
+def _markdown_files(root: int) -> list[str]:
+    """The names of the ``*.md`` files below the open directory ``root``, relative to it."""
+    rels: list[str] = []
     folders = [""]
     while folders:
         prefix = folders.pop()
-        fd = os.open(root / prefix if prefix else root, os.O_RDONLY | os.O_DIRECTORY)
+        fd = os.open(prefix, os.O_RDONLY | os.O_DIRECTORY, dir_fd=root) if prefix else os.dup(root)
         try:
             with os.scandir(fd) as entries:
                 for entry in entries:
@@ -269,68 +284,159 @@ def content_files(root: Path) -> Iterator[tuple[str, str | None]]:
                     if entry.is_dir():
                         folders.append(f"{prefix}{name}/")
                     elif name.endswith(".md"):
-                        try:
-                            st = entry.stat()
-                        except OSError:
-                            yield prefix + name, None
-                        else:
-                            yield prefix + name, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+                        rels.append(prefix + name)
         finally:
             os.close(fd)
+    return rels
+
+
+def _stamped(root: int, rels: list[str]) -> bytes:
+    out = []
+    stat = os.stat
+    for rel in rels:
+        try:
+            st = stat(rel, dir_fd=root)
+        except OSError:
+            out.append(f"{rel}\0\0")
+        else:
+            out.append(f"{rel}\0{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\0")
+    return "".join(out).encode("utf-8", "surrogateescape")
 
 
 def sync(config: Config, store: Store, now: datetime) -> SyncReport:
-    """Bring the content directory into the store: add, update, delete; never lose a post."""
+    """Bring the content directory into the store: add, update, delete; never lose a post.
+
+    A file is read when its stamp differs from the one it had at the last sync, which the
+    store keeps as a listing of the whole directory while nothing else has changed the
+    store since, and otherwise with each post; so a sync after a small change reads that
+    change and no more. A directory exactly as the last sync listed it is not compared at all.
+    """
     report = SyncReport()
     root = config.paths.content
     if not root.is_dir():
         report.errors.append(SourceError(str(root), 1, "the content directory does not exist"))
         return report
-    files = list(content_files(root))
-    scan = _scan_digest(config, files)
-    if scan and store.state("sync") == {"scan": scan, "generation": store.generation()}:
-        report.unchanged = len(files)  # the files and the store are as the last clean sync left them
+    listing = scan(root)
+    digest = _digest(config, listing)
+    stamped = b"\0\0" not in listing  # a file with no stamp is read every time
+    last = store.content_scan(digest if stamped else None)
+    if last is not None and last[0] == digest and stamped:
+        report.unchanged = listing.count(0) // 2  # the files and the store are as the last sync left them
         return report
-    # A file whose stamp is the stored one is not read again; nor is a file a user deleted the post of.
-    known = store.source_stamps(SOURCE_PREFIX)
-    todo = sorted(((str(root / rel), rel, stamp) for rel, stamp in files if stamp is None or known.get(rel) != stamp),
-                  key=lambda item: item[1])  # file order decides which of two files keeps a shared id
-    report.unchanged = len(files) - len(todo)
-    rels = {rel for rel, _ in files}
-    gone = [SOURCE_PREFIX + rel for rel in known.keys() - rels]
+    # What differs from the last sync's listing (or, if the store changed since, from each post's stamp).
+    if last is not None and last[1] is not None:
+        before = last[1]
+    else:
+        before = _bytes("".join(f"{rel}\0{stamp or ''}\0" for rel, stamp in store.source_stamps(SOURCE_PREFIX).items()))
+    changed, gone = diff_listings(listing, before)
+    if not stamped:
+        changed.update((rel, stamp) for rel, stamp in _read_listing(listing).items() if not stamp)
+    todo = sorted((str(root / rel), rel, stamp or None)  # file order decides which of two files keeps a shared id
+                  for rel, stamp in changed.items())
+    report.unchanged = listing.count(0) // 2 - len(todo)
     with store.transaction():  # one commit for the whole directory: fast, and all or nothing
-        _sync_files(config, store, now, todo, rels, gone, report)
-        if scan and not report.errors:  # a file that could not be read is read (and reported) again next time
-            store.set_state("sync", {"scan": scan, "generation": store.generation()})
+        failed = _sync_files(config, store, now, todo, partial(_listed, listing),
+                             [SOURCE_PREFIX + rel for rel in sorted(gone)], report)
+        if failed:  # listed with no stamp, so they are read (and reported) again next time
+            listing = _without_stamps(listing, {_bytes(rel) for rel in failed})
+            digest = _digest(config, listing)
+        store.set_content_scan(digest, listing)
     return report
 
 
-def _scan_digest(config: Config, files: list[tuple[str, str | None]]) -> str:
-    """What a sync depends on: every file's name and stamp, in scan order, and the settings that
-    shape a post (a directory listed in another order only costs one full sync). Empty if a
-    file has no stamp: it is read at every sync."""
-    if any(stamp is None for _, stamp in files):
-        return ""
-    h = hashlib.blake2b(digest_size=20)
-    h.update(repr((config.journal, sorted(a.key for a in config.authors))).encode())
-    for rel, stamp in files:
-        h.update(f"{rel}\0{stamp}\n".encode("utf-8", "surrogateescape"))
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")  # a name that is not UTF-8 keeps its bytes
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _read_listing(listing: bytes) -> dict[str, str]:
+    items = iter(_text(listing).split("\0"))
+    return dict(zip(items, items))  # the empty tail after the last NUL has no partner and drops out
+
+
+def diff_listings(new: bytes, old: bytes) -> tuple[dict[str, str], set[str]]:
+    """The files of ``new`` whose stamp is not the one ``old`` lists (or that it does not list),
+    and the files only ``old`` lists.
+
+    Only the run of whole pairs between the longest common head and tail of the two
+    listings is compared pair by pair: a file in a common head or tail is in the same
+    place with the same stamp in both, and so (names being unique) in neither run. A small
+    change to a large directory costs a few comparisons of bytes.
+    """
+    head = _common_prefix(new, old)
+    tail = min(_common_prefix(new[::-1], old[::-1]), len(new) - head, len(old) - head)
+    # Back to the start of the pair that holds byte ``head``: a pair is a name field, then a stamp field.
+    start = new.rfind(b"\0", 0, head) + 1
+    if new.count(0, 0, start) % 2:
+        start = new.rfind(b"\0", 0, start - 1) + 1
+    # On to the first pair that starts inside the common tail (or at its first byte, if that starts a pair in both).
+    common = new[len(new) - tail:]
+    skip = 0
+    if not (new[len(new) - tail - 1:len(new) - tail] in (b"", b"\0") and old[len(old) - tail - 1:len(old) - tail] in (b"", b"\0")):
+        skip = common.find(b"\0") + 1 or tail
+    if common.count(0, skip) % 2:
+        skip = common.find(b"\0", skip) + 1 or tail
+    now = _read_listing(new[start:len(new) - tail + skip])
+    was = _read_listing(old[start:len(old) - tail + skip])
+    return {rel: stamp for rel, stamp in now.items() if was.get(rel) != stamp}, was.keys() - now.keys()
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """How many bytes ``a`` and ``b`` share at their start: 64 KiB at a time, then by halves."""
+    n = min(len(a), len(b))
+    low, step = 0, 1 << 16
+    while low + step <= n and a[low:low + step] == b[low:low + step]:
+        low += step
+    high = min(low + step, n)
+    while low < high:  # a[:low] == b[:low]; the first difference is before ``high``, or there is none
+        mid = (low + high + 1) // 2
+        if a[low:mid] == b[low:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _listed(listing: bytes, rel: str) -> bool:
+    """Whether the listing names this file (a name ends in '.md', which no stamp does)."""
+    name = _bytes(rel) + b"\0"
+    return listing.startswith(name) or b"\0" + name in listing
+
+
+def _without_stamps(listing: bytes, names: set[bytes]) -> bytes:
+    items = listing.split(b"\0")
+    for i in range(0, len(items) - 1, 2):
+        if items[i] in names:
+            items[i + 1] = b""
+    return b"\0".join(items)
+
+
+def _digest(config: Config, listing: bytes) -> str:
+    """What a sync depends on: the listing, in scan order, and the settings that shape a post
+    (a directory listed in another order only costs one comparison of stamps)."""
+    h = hashlib.blake2b(repr((config.journal, sorted(a.key for a in config.authors))).encode(), digest_size=20)
+    h.update(listing)
     return h.hexdigest()
 
 
 PARALLEL_FILES = 200  # files to read; below this, starting worker processes costs more than it saves
 
 
-def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[str, str, str | None]], rels: set[str],
-                gone: list[str], report: SyncReport) -> None:
+def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[str, str, str | None]],
+                listed: Callable[[str], bool], gone: list[str], report: SyncReport) -> set[str]:
     """Read the files that changed (Markdown on every core), then store them here in file order;
-    the posts of the files that are ``gone`` are deleted."""
+    the posts of the files that are ``gone`` are deleted. Returns the files that could not be stored."""
     todo = []
+    failed = set()
     for path, rel, stamp in files:
         try:
             rel.encode("utf-8")
         except UnicodeEncodeError:  # undecodable bytes in the name: the store (and the feeds) hold only UTF-8
             report.errors.append(SourceError(rel, 1, "the file name is not UTF-8; rename the file"))
+            failed.add(rel)
         else:
             todo.append((path, rel, stamp))
     author_keys = {a.key for a in config.authors}
@@ -340,9 +446,10 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
         try:
             if isinstance(parsed, SourceError):
                 raise parsed
-            post = _claim(parsed, rel, partial(_id_owner, ids, store, rels, SOURCE_PREFIX + rel))
+            post = _claim(parsed, rel, partial(_id_owner, ids, store, listed, SOURCE_PREFIX + rel))
         except SourceError as exc:
             report.errors.append(exc)
+            failed.add(rel)
             continue
         if post.entry_id:
             ids[post.entry_id] = rel
@@ -355,6 +462,7 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
     for post_id in store.source_ids(gone):
         if store.mark_deleted(post_id, now, by="sync"):
             report.deleted += 1
+    return failed
 
 
 def _parse_files(work: tuple[Config, set[str], list[tuple[str, str, str | None]]]
@@ -369,7 +477,8 @@ def _parse_files(work: tuple[Config, set[str], list[tuple[str, str, str | None]]
     return out
 
 
-def _id_owner(ids: dict[str, str], store: Store, rels: set[str], source: str, entry_id: str) -> str | None:
+def _id_owner(ids: dict[str, str], store: Store, listed: Callable[[str], bool], source: str,
+              entry_id: str) -> str | None:
     """The other file holding ``entry_id``: one read before it in this sync, or a stored post whose file is still here."""
     if entry_id in ids:
         return ids[entry_id]
@@ -377,4 +486,4 @@ def _id_owner(ids: dict[str, str], store: Store, rels: set[str], source: str, en
     if not stored or stored == source or not stored.startswith(SOURCE_PREFIX):
         return None
     rel = stored.removeprefix(SOURCE_PREFIX)
-    return rel if rel in rels else None
+    return rel if listed(rel) else None

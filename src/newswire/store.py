@@ -229,6 +229,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE announced (post_id INTEGER PRIMARY KEY, digest TEXT NOT NULL);
     INSERT INTO announced (post_id, digest) SELECT id, announced FROM posts WHERE announced IS NOT NULL;
     """,
+    # 8: the content directory as the last sync left it, file by file (see ``Store.content_scan``),
+    # so a sync after a small change compares the new scan with it rather than with every post's stamp.
+    """
+    CREATE TABLE content_scan (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        digest TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        listing BLOB NOT NULL
+    );
+    DELETE FROM state WHERE key = 'sync';
+    """,
 )
 
 
@@ -563,6 +574,22 @@ class Store:
     def source_of(self, entry_id: str) -> str | None:
         row = self.db.execute("SELECT source FROM posts WHERE entry_id = ?", (entry_id,)).fetchone()
         return row["source"] if row else None
+
+    def content_scan(self, digest: str | None = None) -> tuple[str, bytes | None] | None:
+        """The last sync's scan, if the store is still as that sync left it (same generation): its
+        digest, and its listing unless ``digest`` is the one stored (the caller then needs no more)."""
+        row = self.db.execute("SELECT digest, generation FROM content_scan").fetchone()
+        if row is None or row[1] != self.generation():
+            return None
+        if row[0] == digest:
+            return row[0], None
+        return row[0], bytes(self.db.execute("SELECT listing FROM content_scan").fetchone()[0])
+
+    def set_content_scan(self, digest: str, listing: bytes) -> None:
+        """Remember a sync's scan (in the sync's transaction), true of the store as it is now."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO content_scan (id, digest, generation, listing) VALUES (1, ?, ?, ?)",
+                       (digest, self.generation(), listing))
 
     def set_source_stamp(self, source: str, stamp: str) -> None:
         """Remember the size and mtime of the file a post was read from, to skip it while unchanged."""
