@@ -10,6 +10,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q src  # as an installed package would be, even where Python may not write bytecode
 	touch $@
 
 publish: $(BIN)/.installed
@@ -21,7 +22,7 @@ test: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --sizes 10000 --runs 3 --archives
 	$(BIN)/python bench/run.py --sizes 10000 --authors 50 --labels 200 --runs 3
-	$(BIN)/python bench/run.py --sizes 100000 --runs 1
+	$(BIN)/python bench/run.py --sizes 100000 --runs 1 --repeats 5
 	$(BIN)/python bench/hub_latency.py
 
 clean:

@@ -6,6 +6,8 @@
 Every figure is a whole command run as a subprocess (wall time, and the peak RSS and
 CPU of that process and its workers), so it is what an operator sees. Ratios are
 against the baseline (bench/baseline.py) measured in the same run on the same corpus.
+Cold figures are medians over ``--runs`` fresh copies of the journal; the publishes
+after no change, one new post and one edit, over ``--repeats`` rounds in the last copy.
 
 The journal is configured like the baseline's output: the newest 25 entries in each
 feed, no archive pages (``feeds.archives: false``); newswire writes three formats to
@@ -79,7 +81,7 @@ def with_archives(journal: Path) -> Path:
     return journal
 
 
-def bench(root: Path, posts: int, authors: int, labels: int, runs: int, archives: bool) -> list[str]:
+def bench(root: Path, posts: int, authors: int, labels: int, runs: int, repeats: int, archives: bool) -> list[str]:
     src = corpus(root / "corpus", posts, authors, labels)
     work = root / "work"
     lines = [f"{posts} posts, {authors} authors, {labels} labels ({os.cpu_count()} cores)"]
@@ -97,9 +99,9 @@ def bench(root: Path, posts: int, authors: int, labels: int, runs: int, archives
         shutil.rmtree(out, ignore_errors=True)
         base.append(measure([sys.executable, str(HERE / "baseline.py"), "newswire.db", "baseline"], stores))
     base_median = statistics.median(s.seconds for s in base)
-    nochange = [measure([*NEWSWIRE, "publish", "--no-ping"], stores) for _ in range(runs)]
+    nochange = [measure([*NEWSWIRE, "publish", "--no-ping"], stores) for _ in range(repeats)]
     added, edited = [], []
-    for i in range(runs):
+    for i in range(repeats):
         (stores / "content" / f"bench-new-{i}.md").write_text(
             f"---\ntitle: New post {i}\ndate: 2024-01-0{i % 9 + 1}T10:00:00Z\nauthor: a000\nlabels: [Topic 0000]\n---\n"
             "A new post for the benchmark.\n", encoding="utf-8")
@@ -128,12 +130,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000", help="post counts, comma-separated")
     parser.add_argument("--authors", type=int, default=200)
     parser.add_argument("--labels", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="cold runs (each on a fresh copy) and baseline runs")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="publishes with nothing changed, with one new post and with one edit, in the last copy")
     parser.add_argument("--dir", type=Path, default=HERE / "out")
     parser.add_argument("--archives", action="store_true", help="also one cold publish with archive pages on")
     args = parser.parse_args()
     for size in (int(s) for s in args.sizes.split(",")):
-        print("\n".join(bench(args.dir, size, args.authors, args.labels, args.runs, args.archives)), "\n", flush=True)
+        print("\n".join(bench(args.dir, size, args.authors, args.labels, args.runs, args.repeats, args.archives)),
+              "\n", flush=True)
 
 
 if __name__ == "__main__":
