@@ -1,0 +1,67 @@
+"""Sharing work among cores: the parts come back whole and in order, and a failed child costs
+only time (its part is done in the parent)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from newswire import content
+from newswire.workers import in_parts
+
+
+def _with_pid(items: list[int]) -> bytes:
+    """Each item with the process that handled it."""
+    return b"".join(b"%d:%d;" % (i, os.getpid()) for i in items)
+
+
+@pytest.fixture
+def three_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+
+
+def test_every_part_but_the_first_is_done_in_a_child_and_the_parts_come_back_in_order(three_cores: None) -> None:
+    parts = in_parts(_with_pid, list(range(10)), minimum=1)
+    assert len(parts) == 3
+    items = [entry.split(b":") for part in parts for entry in part.split(b";")[:-1]]
+    assert [int(i) for i, _ in items] == list(range(10))
+    pids = [{int(pid) for _, pid in (e.split(b":") for e in part.split(b";")[:-1])} for part in parts]
+    assert pids[0] == {os.getpid()}
+    assert all(len(p) == 1 and p != pids[0] for p in pids[1:]) and pids[1] != pids[2]
+
+
+def test_below_the_minimum_everything_is_done_here(three_cores: None) -> None:
+    assert in_parts(_with_pid, [1, 2], minimum=3) == [_with_pid([1, 2])]
+
+
+@pytest.mark.parametrize("how", ["raises", "killed"])
+def test_a_part_whose_child_fails_is_done_in_the_parent(three_cores: None, how: str) -> None:
+    parent = os.getpid()
+
+    def fragile(items: list[int]) -> bytes:
+        if os.getpid() != parent and 4 in items:
+            if how == "raises":
+                raise RuntimeError("a child that fails")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _with_pid(items)
+
+    parts = in_parts(fragile, list(range(10)), minimum=1)
+    assert [int(e.split(b":")[0]) for part in parts for e in part.split(b";")[:-1]] == list(range(10))
+    assert f":{parent};".encode() in parts[1]  # the failed child's part, done here
+
+
+def test_a_scan_shared_among_cores_lists_what_a_scan_in_one_process_does(
+        tmp_path: Path, three_cores: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(40):
+        folder = tmp_path / f"folder-{i % 3}" if i % 2 else tmp_path
+        folder.mkdir(exist_ok=True)
+        (folder / f"post-{i}.md").write_text("x" * i, encoding="utf-8")
+    (tmp_path / ".hidden.md").write_text("not listed", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("not listed", encoding="utf-8")
+    alone = content.scan(tmp_path)
+    monkeypatch.setattr(content, "PARALLEL_STATS", 1)
+    assert content.scan(tmp_path) == alone
+    assert alone.count(0) == 80 and b".hidden" not in alone and b"notes" not in alone
