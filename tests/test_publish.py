@@ -325,3 +325,30 @@ def test_a_change_plans_only_the_feeds_it_touches_and_publishes_what_a_full_publ
         store.set_state("running", True)
     journal.post("after", title="After a crash", date="2009-12-26", author="jmorton", labels=("Ports",))
     publish_and_compare(None)
+
+
+def test_one_feed_counted_alone_has_the_count_all_feeds_counted_together_give(journal: Journal) -> None:
+    """``live_count`` (a partial publish) and ``visible_counts`` (a full one) agree, drafts, deleted
+    and scheduled posts included, before and after the scheduled post comes due."""
+    from datetime import timedelta
+
+    from newswire.content import sync
+    from newswire.job import open_store
+
+    _example(journal)
+    journal.post("gone", title="Deleted", date="2009-03-01", author="jmorton", labels=("Cash Smuggling",))
+    journal.post("also", title="Also later", date="2030-02-01", author="jmorton", labels=("Border Security",))
+    config = journal.config()
+    with open_store(config) as store:
+        sync(config, store, NOW)
+        gone = store.db.execute("SELECT id FROM posts WHERE title = 'Deleted'").fetchone()[0]
+        assert store.mark_deleted(gone, NOW, by="user")
+        slugs = [r[0] for r in store.db.execute("SELECT slug FROM labels")]
+        authors = [r[0] for r in store.db.execute("SELECT key FROM authors")]
+        for when in (NOW, NOW + timedelta(days=365 * 5)):
+            together = store.visible_counts(when)
+            alone = {("journal", ""): store.live_count("journal", "", when)}
+            alone.update((("author", key), store.live_count("author", key, when)) for key in authors)
+            alone.update((("label", slug), store.live_count("label", slug, when)) for slug in slugs)
+            assert {k: v for k, v in alone.items() if v} == together
+        assert together[("label", "later-label")] == 1 and ("label", "secret-label") not in together

@@ -192,7 +192,9 @@ def _feed_of(path: str) -> str:
     """The feed a document belongs to, from its path: its folder, less any archive page."""
     if path in INDEX_FILES:
         return "index"
-    folder = re.sub(r"/?archive/\d+$", "", path.rpartition("/")[0])
+    folder = path.rpartition("/")[0]
+    if "archive/" in folder:
+        folder = re.sub(r"/?archive/\d+$", "", folder)
     return folder or "journal"
 
 

@@ -13,6 +13,7 @@ tombstones), so a publish can tell without rendering whether it can have changed
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -94,8 +95,9 @@ def label_feed(config: Config, label: Label) -> Feed:
                 f"{j.title}: {label.name}", f"Posts labelled “{label.name}” in {j.title}", label=label)
 
 
+@functools.lru_cache(maxsize=4)
 def settings_digest(config: Config) -> str:
-    """Everything outside the store that shapes a document's bytes."""
+    """Everything outside the store that shapes a document's bytes (asked for several times a publish)."""
     data = {
         "render": RENDER_VERSION,
         "journal": asdict(config.journal),

@@ -240,6 +240,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     DELETE FROM state WHERE key = 'sync';
     """,
+    # 9: the posts a feed does not show whatever the date (drafts, deleted), few in any journal: a
+    # label's live posts are counted as its entries less these, without reading every entry's post.
+    """
+    CREATE INDEX posts_hidden ON posts(id) WHERE draft != 0 OR deleted_at IS NOT NULL;
+    """,
 )
 
 
@@ -354,6 +359,7 @@ class Store:
 
     def __init__(self, path: Path, *, timeout: float = 10.0):
         self.path = Path(path)
+        self._authors: tuple[tuple[int, int], dict[str, tuple[Author, str]]] | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
@@ -452,8 +458,12 @@ class Store:
         return key
 
     def authors(self) -> dict[str, tuple[Author, str]]:
-        """Every author by key, with the slug that names its feed folder."""
-        return {r["key"]: (_author(r), r["slug"]) for r in self.db.execute("SELECT * FROM authors")}
+        """Every author by key, with the slug that names its feed folder (read again only after a
+        change to the store, here or elsewhere: a publish asks for them with every batch of posts)."""
+        mark = (self.generation(), self.db.total_changes)
+        if self._authors is None or self._authors[0] != mark:
+            self._authors = mark, {r["key"]: (_author(r), r["slug"]) for r in self.db.execute("SELECT * FROM authors")}
+        return self._authors[1]
 
     # --- labels ----------------------------------------------------------------------
 
@@ -694,9 +704,15 @@ class Store:
         live = self._LIVE
         sql = {"journal": f"SELECT count(*) FROM posts p WHERE {live}",
                "author": f"SELECT count(*) FROM posts p WHERE p.author_key = :key AND {live}",
-               "label": f"""SELECT count(*) FROM post_labels pl JOIN posts p INDEXED BY posts_live_id ON p.id = pl.post_id
-                            WHERE pl.label_id = (SELECT id FROM labels WHERE slug = :key) AND {live}"""}[kind]
-        return int(self.db.execute(sql, {"key": key, "now": to_utc_text(now)}).fetchone()[0])
+               # (an entry's published is its post's, see _set_labels)
+               "label": """SELECT (SELECT count(*) FROM post_labels INDEXED BY post_labels_feed
+                                   WHERE label_id = l.id AND published <= :now)
+                                - (SELECT count(*) FROM posts p INDEXED BY posts_hidden CROSS JOIN post_labels pl
+                                   ON pl.post_id = p.id AND pl.label_id = l.id
+                                   WHERE pl.published <= :now AND (p.draft != 0 OR p.deleted_at IS NOT NULL))
+                           FROM labels l WHERE l.slug = :key"""}[kind]
+        row = self.db.execute(sql, {"key": key, "now": to_utc_text(now)}).fetchone()
+        return int(row[0]) if row else 0
 
     def take_touched(self) -> tuple[int, set[str]]:
         """The folders of the feeds touched since the last ``clear_touched`` ('all' for every feed),
@@ -736,8 +752,10 @@ class Store:
     # --- what was published -----------------------------------------------------------
 
     def documents(self) -> dict[str, DocumentState]:
-        return {r["path"]: DocumentState(r["path"], r["fingerprint"], r["sha256"], r["size"], r["mtime_ns"])
-                for r in self.db.execute("SELECT * FROM documents")}
+        cursor = self.db.cursor()
+        cursor.row_factory = None  # plain tuples: this reads every document of a journal
+        return {r[0]: DocumentState(*r) for r in cursor.execute(
+            "SELECT path, fingerprint, sha256, size, mtime_ns FROM documents")}
 
     def record_documents(self, states: Iterable[DocumentState], now: datetime,
                          notifications: Iterable["Notification"] = (), announced: Iterable[EntryRef] = ()) -> None:
