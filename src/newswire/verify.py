@@ -28,6 +28,19 @@ from .render.xml import AT_NS, ATOM_NS, FH_NS
 from .text import html_text, is_absolute_iri, link_targets, one_line, relative_links
 
 
+def _no_search_for_a_missing_parser() -> None:
+    """feedparser asks for the SAX driver ``drv_libxml2`` first at every parse; where it is not
+    installed, Python searches every import path for it each time (a fifth of reading a small
+    document) before falling back to expat. Where it is not installed, ask for expat directly:
+    the same parser, found at once."""
+    import importlib.util
+
+    import feedparser.api
+
+    if feedparser.api.PREFERRED_XML_PARSERS == ["drv_libxml2"] and importlib.util.find_spec("drv_libxml2") is None:
+        feedparser.api.PREFERRED_XML_PARSERS = []
+
+
 def _quicker_cp1252_mapping() -> dict[int, str] | None:
     """Make feedparser's reading of text quicker without changing what it reads; returns its own table.
 
@@ -49,6 +62,7 @@ def _quicker_cp1252_mapping() -> dict[int, str] | None:
 
 
 FEEDPARSER_CP1252 = _quicker_cp1252_mapping()
+_no_search_for_a_missing_parser()
 
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 _ZONED = re.compile(r"(Z|[+-]\d\d:\d\d)$")
