@@ -175,35 +175,26 @@ DISK_FULL_CODE = r'''
 import errno as _errno, os as _os, stat as _stat, types as _types
 
 def install_disk_full(writer, allow, where):
-    state = {"opened": 0, "doomed": set()}
-    real_fdopen, real_fsync = _os.fdopen, _os.fsync
+    state = {"opened": 0, "doomed": set(), "filling": set()}
+    real_open, real_write, real_fsync = _os.open, _os.write, _os.fsync
 
     def full():
         return OSError(_errno.ENOSPC, _os.strerror(_errno.ENOSPC))
 
-    class Filling:
-        def __init__(self, fh):
-            self.fh = fh
-        def write(self, data):
-            self.fh.write(data[: len(data) // 2])
-            self.fh.flush()
-            raise full()
-        def __getattr__(self, name):
-            return getattr(self.fh, name)
-        def __enter__(self):
-            return self
-        def __exit__(self, *exc):
-            self.fh.close()
+    def open_(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        if flags & _os.O_EXCL and str(path).endswith(writer.TEMP_SUFFIX):  # a document's temporary file
+            state["opened"] += 1
+            if state["opened"] > allow:
+                state["doomed" if where == "fsync" else "filling"].add(fd)
+        return fd
 
-    def fdopen(fd, *args, **kwargs):
-        fh = real_fdopen(fd, *args, **kwargs)
-        state["opened"] += 1
-        if state["opened"] <= allow:
-            return fh
-        if where == "fsync":
-            state["doomed"].add(fd)
-            return fh
-        return Filling(fh)
+    def write(fd, data):
+        if fd in state["filling"]:
+            state["filling"].discard(fd)
+            real_write(fd, bytes(data[: len(data) // 2]))
+            raise full()
+        return real_write(fd, data)
 
     def fsync(fd):
         if fd in state["doomed"] and _stat.S_ISREG(_os.fstat(fd).st_mode):
@@ -213,7 +204,7 @@ def install_disk_full(writer, allow, where):
 
     proxy = _types.ModuleType("os")
     proxy.__dict__.update(_os.__dict__)
-    proxy.fdopen, proxy.fsync = fdopen, fsync
+    proxy.open, proxy.write, proxy.fsync = open_, write, fsync
     writer.os = proxy
     return state
 '''

@@ -374,9 +374,8 @@ def diff_listings(new: bytes, old: bytes) -> tuple[dict[str, str], set[str]]:
         start = new.rfind(b"\0", 0, start - 1) + 1
     # On to the first pair that starts inside the common tail (or at its first byte, if that starts a pair in both).
     common = new[len(new) - tail:]
-    skip = 0
-    if not (new[len(new) - tail - 1:len(new) - tail] in (b"", b"\0") and old[len(old) - tail - 1:len(old) - tail] in (b"", b"\0")):
-        skip = common.find(b"\0") + 1 or tail
+    at_field = all(data[len(data) - tail - 1:len(data) - tail] in (b"", b"\0") for data in (new, old))
+    skip = 0 if at_field else common.find(b"\0") + 1 or tail
     if common.count(0, skip) % 2:
         skip = common.find(b"\0", skip) + 1 or tail
     now = _read_listing(new[start:len(new) - tail + skip])

@@ -2,7 +2,7 @@
 
 Each document goes to a temporary file in its own folder, is flushed to disk, then
 renamed over the old one (atomic on POSIX); the folder is synced so the rename
-survives a crash. Documents are written in groups so that one sync serves many. Temporary files are hidden and named ``.newswire-<name>.<random>.tmp``,
+survives a crash. Documents are written in groups so that one sync serves many. Temporary files are hidden and named ``.newswire-<name>.<pid>-<n>.tmp``,
 so cleaning up after a crash can never match a file of anyone else's. A document whose bytes are already in place is not touched, so its
 mtime, inode and the web server's ETag stay valid.
 """
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from .errors import NewswireError
 
@@ -102,12 +101,13 @@ class _Pending:
     target: Path
     sha256: str
     tmp: str
-    fh: BinaryIO
+    fd: int
 
 
 def _write_group(root: Path, base: Path, group: list[tuple[int, str, bytes]],
                  results: list[Written | WriteError]) -> None:
     pending: list[_Pending] = []
+    folders: set[Path] = set()  # made already (a feed's formats share one)
     for index, rel, data in group:
         target = None
         try:  # any OSError (a file where a folder should be, a full disk ...) leaves the old document
@@ -117,12 +117,14 @@ def _write_group(root: Path, base: Path, group: list[tuple[int, str, bytes]],
                 st = target.stat()
                 results[index] = Written(rel, sha, st.st_size, st.st_mtime_ns, changed=False)
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{TEMP_PREFIX}{target.name}.", suffix=TEMP_SUFFIX)
-            fh = os.fdopen(fd, "wb")
-            pending.append(_Pending(index, rel, target, sha, tmp, fh))
-            fh.write(data)
-            fh.flush()
+            if target.parent not in folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(target.parent)
+            fd, tmp = _open_temporary(target)
+            pending.append(_Pending(index, rel, target, sha, tmp, fd))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         except (OSError, WriteError) as exc:
             results[index] = _failed(target, rel, exc)
             if pending and pending[-1].index == index:
@@ -130,9 +132,9 @@ def _write_group(root: Path, base: Path, group: list[tuple[int, str, bytes]],
     placed: list[_Pending] = []
     for p in pending:
         try:
-            os.fsync(p.fh.fileno())
-            p.fh.close()
-            os.chmod(p.tmp, 0o644)
+            os.fsync(p.fd)
+            os.close(p.fd)
+            p.fd = -1
             os.replace(p.tmp, p.target)
             placed.append(p)
         except OSError as exc:
@@ -167,12 +169,34 @@ def _failed(target: Path | None, rel: str, exc: OSError | WriteError) -> WriteEr
     return WriteError(f"{target or rel}: cannot write: {reason}; the previous version is kept")
 
 
+_TEMPORARIES = itertools.count()
+
+
+def _open_temporary(target: Path) -> tuple[int, str]:
+    """A new hidden temporary file beside ``target``, readable by all as the document will be;
+    named by process and number (no random name to draw), past any left by a killed publish."""
+    while True:
+        tmp = f"{target.parent}/{TEMP_PREFIX}{target.name}.{os.getpid()}-{next(_TEMPORARIES)}{TEMP_SUFFIX}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            continue
+        try:
+            os.fchmod(fd, 0o644)  # whatever the umask
+        except OSError:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        return fd, tmp
+
+
 def _discard(p: _Pending) -> None:
     """Close and remove a temporary file that will not become a document."""
-    try:
-        p.fh.close()
-    except OSError:
-        pass
+    if p.fd >= 0:
+        try:
+            os.close(p.fd)
+        except OSError:
+            pass
     try:
         os.unlink(p.tmp)
     except FileNotFoundError:
