@@ -335,7 +335,7 @@ def sync(config: Config, store: Store, now: datetime) -> SyncReport:
                   for rel, stamp in changed.items())
     report.unchanged = listing.count(0) // 2 - len(todo)
     with store.transaction():  # one commit for the whole directory: fast, and all or nothing
-        failed = _sync_files(config, store, now, todo, partial(_listed, listing),
+        failed = _sync_files(config, store, now, todo, _lister(listing),
                              [SOURCE_PREFIX + rel for rel in sorted(gone)], report)
         if failed:  # listed with no stamp, so they are read (and reported) again next time
             listing = _without_stamps(listing, {_bytes(rel) for rel in failed})
@@ -399,10 +399,11 @@ def _common_prefix(a: bytes, b: bytes) -> int:
     return low
 
 
-def _listed(listing: bytes, rel: str) -> bool:
-    """Whether the listing names this file (a name ends in '.md', which no stamp does)."""
-    name = _bytes(rel) + b"\0"
-    return listing.startswith(name) or b"\0" + name in listing
+def _lister(listing: bytes) -> Callable[[str], bool]:
+    """Whether the listing names a file. The names are read into a set at the first question:
+    most syncs ask none, and a sync of many renamed files with fixed ids asks one per file."""
+    names = functools.cache(lambda: _read_listing(listing).keys())
+    return lambda rel: rel in names()
 
 
 def _without_stamps(listing: bytes, names: set[bytes]) -> bytes:
