@@ -30,7 +30,8 @@ from pathlib import Path
 
 from .model import Feed, Post
 from .plan import PlannedFeed
-from .render import EntryStub, EntryView, Site, entry_view, feed_view, render_document, render_entry
+from .render import (EntryStub, EntryView, Site, entry_view, feed_view, fill_skeleton, render_document, render_entry,
+                     render_skeleton)
 from .store import from_utc_text
 from .verify import Problem, verify_assembled, verify_document
 from .writer import WriteError, Written, digest, file_digest, write_many
@@ -146,9 +147,10 @@ def _assemble(work: Work, index: int) -> tuple[Outcome, bytes | None]:
     stubs = [EntryStub(ref.entry_id, p.updated) for ref, p in zip(pf.entries, proofs)]
     fv = feed_view(pf.feed, stubs, work.site, work.formats, main=pf.main, page=pf.page, pages=pf.pages,
                    complete=pf.complete, tombstones=[(t.entry_id, from_utc_text(t.when)) for t in pf.tombstones])
-    data = render_document(fmt, fv, [os.pread(work.spool, p.length, p.offset) for p in proofs])
+    skeleton = render_skeleton(fmt, fv)
+    data = fill_skeleton(fmt, skeleton, [os.pread(work.spool, p.length, p.offset) for p in proofs])
     problems = [replace(problem, path=path) for p in proofs for problem in p.problems]
-    problems += verify_assembled(fmt, data, render_document(fmt, fv, []), fv, stubs, path)
+    problems += verify_assembled(fmt, data, skeleton, fv, stubs, path)
     if problems:
         return Outcome(index, path, "failed", tuple(problems)), None
     return Outcome(index, path, "written"), data

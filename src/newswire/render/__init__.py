@@ -149,5 +149,15 @@ def render_entry(fmt: str, view: EntryView) -> bytes:
     return RENDERERS[fmt].entry(view)
 
 
+def render_skeleton(fmt: str, feed: FeedView) -> bytes:
+    """A document without entries: all its own fields, and room for entry fragments."""
+    return RENDERERS[fmt].document(feed)
+
+
+def fill_skeleton(fmt: str, skeleton: bytes, fragments: Sequence[bytes]) -> bytes:
+    """The document a skeleton becomes with these entry fragments, in order."""
+    return RENDERERS[fmt].fill(skeleton, fragments)
+
+
 def render_document(fmt: str, feed: FeedView, fragments: Sequence[bytes]) -> bytes:
-    return RENDERERS[fmt].document(feed, fragments)
+    return fill_skeleton(fmt, render_skeleton(fmt, feed), fragments)

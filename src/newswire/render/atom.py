@@ -13,7 +13,7 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from .ext import ATOM_NSMAP, AffiliationExtension, FeedHistoryExtension
-from .xml import fragment, splice, with_stylesheet
+from .xml import fill_before, fragment, spaced, with_stylesheet
 
 if TYPE_CHECKING:
     from . import EntryView, FeedView
@@ -43,7 +43,7 @@ def entry(view: "EntryView") -> bytes:
     return fragment(fe.atom_entry(), ATOM_NSMAP)
 
 
-def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
+def document(feed: "FeedView") -> bytes:
     fg = FeedGenerator()
     fg.register_extension("history", FeedHistoryExtension, None, atom=True, rss=False)
     fg.id(feed.id)
@@ -61,5 +61,8 @@ def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
         fg.link(href=urls["atom"], rel=rel, type="application/atom+xml")
     fg.history.history = "archive" if feed.archive else "complete" if feed.complete else None
     fg.history.tombstones = [(ref, when.isoformat()) for ref, when in feed.tombstones]
-    data = splice(fg.atom_str(pretty=False), b"</feed>", fragments)
-    return with_stylesheet(data, feed.stylesheet("atom"))
+    return with_stylesheet(spaced(fg.atom_str(pretty=False), b"</feed>"), feed.stylesheet("atom"))
+
+
+def fill(skeleton: bytes, fragments: Sequence[bytes]) -> bytes:
+    return fill_before(skeleton, b"</feed>", fragments)

@@ -43,7 +43,7 @@ def entry(view: "EntryView") -> bytes:
     return _dumps(item)
 
 
-def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
+def document(feed: "FeedView") -> bytes:
     head: dict[str, Any] = {
         "version": VERSION,
         "title": feed.title,
@@ -60,5 +60,9 @@ def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
     if "prev-archive" in feed.paging:  # JSON Feed pages towards older items with next_url
         head["next_url"] = feed.paging["prev-archive"]["json"]
     head["_newswire"] = {"id": feed.id, "updated": feed.updated.isoformat()}
-    start = _dumps(head)[:-1] + b',"items":['
-    return start + b",\n".join(fragments) + b"]}\n"
+    return _dumps(head)[:-1] + b',"items":[]}\n'
+
+
+def fill(skeleton: bytes, fragments: Sequence[bytes]) -> bytes:
+    at = len(skeleton) - len(b"]}\n")
+    return skeleton[:at] + b",\n".join(fragments) + skeleton[at:]

@@ -9,7 +9,7 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from .ext import RSS_NSMAP, ChannelExtension, ItemExtension
-from .xml import fragment, splice, with_stylesheet
+from .xml import fill_before, fragment, spaced, with_stylesheet
 
 if TYPE_CHECKING:
     from . import EntryView, FeedView
@@ -34,7 +34,7 @@ def entry(view: "EntryView") -> bytes:
     return fragment(fe.rss_entry(), RSS_NSMAP)
 
 
-def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
+def document(feed: "FeedView") -> bytes:
     fg = FeedGenerator()
     fg.register_extension("channel", ChannelExtension, None, atom=False, rss=True)
     fg.title(feed.title)
@@ -47,6 +47,9 @@ def document(feed: "FeedView", fragments: Sequence[bytes]) -> bytes:
     fg.generator("newswire")
     fg.channel.links = [("hub", hub) for hub in feed.hubs] + [(rel, urls["rss"]) for rel, urls in feed.paging.items()]
     fg.channel.history = "archive" if feed.archive else "complete" if feed.complete else None
-    data = splice(fg.rss_str(pretty=False), b"</channel>", fragments)
-    return with_stylesheet(data, feed.stylesheet("rss"))
+    return with_stylesheet(spaced(fg.rss_str(pretty=False), b"</channel>"), feed.stylesheet("rss"))
+
+
+def fill(skeleton: bytes, fragments: Sequence[bytes]) -> bytes:
+    return fill_before(skeleton, b"</channel>", fragments)
 

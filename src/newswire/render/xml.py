@@ -29,11 +29,18 @@ def fragment(element: etree._Element, nsmap: dict[str, str]) -> bytes:
     return data[start:-len(b"</wrapper>")]
 
 
-def splice(head: bytes, closing: bytes, fragments: Sequence[bytes]) -> bytes:
-    """Put entry fragments before the last ``closing`` tag of a rendered document head."""
+def spaced(head: bytes, closing: bytes) -> bytes:
+    """A document without entries: a line end before the last ``closing`` tag, where they will go."""
     at = head.rindex(closing)
-    body = b"".join(b"\n" + f for f in fragments)
-    return head[:at] + body + b"\n" + head[at:]
+    return head[:at] + b"\n" + head[at:]
+
+
+def fill_before(skeleton: bytes, closing: bytes, fragments: Sequence[bytes]) -> bytes:
+    """Put entry fragments, each on a line of its own, before the last ``closing`` tag of a skeleton."""
+    if not fragments:
+        return skeleton
+    at = skeleton.rindex(closing)
+    return skeleton[:at] + b"".join(f + b"\n" for f in fragments) + skeleton[at:]
 
 
 def with_stylesheet(document: bytes, href: str) -> bytes:
