@@ -36,7 +36,7 @@ from .store import from_utc_text
 from .verify import Problem, verify_assembled, verify_document
 from .writer import WriteError, Written, digest, file_digest, write_many
 
-PROOF_BATCH = 20  # entries read back per document: amortises the parser's start-up, keeps a failure cheap to split
+PROOF_BATCH = 100  # entries read back per document: amortises the parser's start-up; a failed batch is split
 PARALLEL_THRESHOLD = 400  # entries; below this, starting worker processes costs more than it saves
 
 Key = tuple[int, str, str]  # (post id, format, content mode)
