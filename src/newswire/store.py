@@ -623,28 +623,36 @@ class Store:
                ORDER BY p.published DESC, p.id DESC""").fetchall()
 
     def posts(self, ids: Iterable[int], entry_url) -> dict[int, Post]:  # type: ignore[no-untyped-def]
-        """Full posts for the given ids; ``entry_url(slug, published)`` makes permalinks."""
+        """Full posts for the given ids; ``entry_url(slug, published)`` makes permalinks.
+
+        Rows are read as plain tuples (a publish reads every post its documents hold)."""
         ids = list(ids)
         out: dict[int, Post] = {}
         authors = {k: a for k, (a, _) in self.authors().items()}
+        cursor = self.db.cursor()
+        cursor.row_factory = None
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             labels: dict[int, list[Label]] = {}
-            for r in self.db.execute(
+            for post_id, name, slug in cursor.execute(
                     f"""SELECT pl.post_id, l.name, l.slug FROM post_labels pl JOIN labels l ON l.id = pl.label_id
                         WHERE pl.post_id IN ({marks}) ORDER BY pl.post_id, pl.position""", chunk):
-                labels.setdefault(r["post_id"], []).append(Label(r["name"], r["slug"]))
-            for r in self.db.execute(f"SELECT * FROM posts WHERE id IN ({marks})", chunk):
-                author = authors[r["author_key"]]
-                if r["affiliation"]:
-                    author = replace(author, affiliation=r["affiliation"])
-                published = from_utc_text(r["published"], r["published_offset"])
-                out[r["id"]] = Post(
-                    entry_id=r["entry_id"], source=r["source"], slug=r["slug"], title=r["title"], body_html=r["body"],
-                    summary=r["summary"], author=author, labels=tuple(labels.get(r["id"], ())),
-                    published=published, updated=from_utc_text(r["updated"], r["updated_offset"]),
-                    url=entry_url(r["slug"], published), content_hash=r["content_hash"], draft=bool(r["draft"]),
-                    deleted_at=from_utc_text(r["deleted_at"]) if r["deleted_at"] else None)
+                labels.setdefault(post_id, []).append(Label(name, slug))
+            for (post_id, entry_id, source, slug, title, body, summary, author_key, affiliation, published,
+                 published_offset, updated, updated_offset, content_hash, draft, deleted_at) in cursor.execute(
+                    f"""SELECT id, entry_id, source, slug, title, body, summary, author_key, affiliation, published,
+                        published_offset, updated, updated_offset, content_hash, draft, deleted_at
+                        FROM posts WHERE id IN ({marks})""", chunk):
+                author = authors[author_key]
+                if affiliation:
+                    author = replace(author, affiliation=affiliation)
+                when = from_utc_text(published, published_offset)
+                out[post_id] = Post(
+                    entry_id=entry_id, source=source, slug=slug, title=title, body_html=body, summary=summary,
+                    author=author, labels=tuple(labels.get(post_id, ())), published=when,
+                    updated=from_utc_text(updated, updated_offset), url=entry_url(slug, when),
+                    content_hash=content_hash, draft=bool(draft),
+                    deleted_at=from_utc_text(deleted_at) if deleted_at else None)
         return out
 
     # --- what feeds hold ---------------------------------------------------------------
