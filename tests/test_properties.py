@@ -18,7 +18,7 @@ import feedparser
 
 from newswire.verify import _same_text as same_text
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import conftest
