@@ -300,7 +300,7 @@ def _stamped(root: int, rels: list[str]) -> bytes:
             out.append(f"{rel}\0\0")
         else:
             out.append(f"{rel}\0{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\0")
-    return "".join(out).encode("utf-8", "surrogateescape")
+    return _bytes("".join(out))
 
 
 def sync(config: Config, store: Store, now: datetime) -> SyncReport:

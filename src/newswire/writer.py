@@ -2,9 +2,11 @@
 
 Each document goes to a temporary file in its own folder, is flushed to disk, then
 renamed over the old one (atomic on POSIX); the folder is synced so the rename
-survives a crash. Documents are written in groups so that one sync serves many. Temporary files are hidden and named ``.newswire-<name>.<pid>-<n>.tmp``,
-so cleaning up after a crash can never match a file of anyone else's. A document whose bytes are already in place is not touched, so its
-mtime, inode and the web server's ETag stay valid.
+survives a crash. Documents are written in groups so that one sync serves many.
+Temporary files are hidden and named ``.newswire-<name>.<pid>-<n>.tmp``, so cleaning
+up after a crash can never match a file of anyone else's. A document whose bytes are
+already in place is not touched, so its mtime, inode and the web server's ETag stay
+valid.
 """
 
 from __future__ import annotations

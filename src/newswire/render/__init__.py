@@ -151,7 +151,7 @@ def render_entry(fmt: str, view: EntryView) -> bytes:
 
 def render_skeleton(fmt: str, feed: FeedView) -> bytes:
     """A document without entries: all its own fields, and room for entry fragments."""
-    return RENDERERS[fmt].document(feed)
+    return RENDERERS[fmt].skeleton(feed)
 
 
 def fill_skeleton(fmt: str, skeleton: bytes, fragments: Sequence[bytes]) -> bytes:

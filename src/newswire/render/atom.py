@@ -43,7 +43,8 @@ def entry(view: "EntryView") -> bytes:
     return fragment(fe.atom_entry(), ATOM_NSMAP)
 
 
-def document(feed: "FeedView") -> bytes:
+def skeleton(feed: "FeedView") -> bytes:
+    """The document without entries (see ``fill``)."""
     fg = FeedGenerator()
     fg.register_extension("history", FeedHistoryExtension, None, atom=True, rss=False)
     fg.id(feed.id)

@@ -43,7 +43,8 @@ def entry(view: "EntryView") -> bytes:
     return _dumps(item)
 
 
-def document(feed: "FeedView") -> bytes:
+def skeleton(feed: "FeedView") -> bytes:
+    """The document without entries (see ``fill``)."""
     head: dict[str, Any] = {
         "version": VERSION,
         "title": feed.title,

@@ -34,7 +34,8 @@ def entry(view: "EntryView") -> bytes:
     return fragment(fe.rss_entry(), RSS_NSMAP)
 
 
-def document(feed: "FeedView") -> bytes:
+def skeleton(feed: "FeedView") -> bytes:
+    """The document without entries (see ``fill``)."""
     fg = FeedGenerator()
     fg.register_extension("channel", ChannelExtension, None, atom=False, rss=True)
     fg.title(feed.title)
