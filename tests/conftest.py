@@ -20,7 +20,7 @@ settings.register_profile("ci", derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+ATOM_RNG = ROOT / "tests" / "schemas" / "atom.rng"  # RFC 4287 Appendix B; see tests/schemas/README.md
 
 CONFIG = """\
 journal:

@@ -284,7 +284,7 @@ def test_a_held_lock_refuses_waits_and_then_lets_the_publish_run(journal: Journa
 
 
 def test_two_publishes_started_together_never_write_at_the_same_time(journal: Journal) -> None:
-    _generate(journal, posts=110, labels=20)
+    _generate(journal, posts=400, labels=20)
     pristine = _copy(journal, journal.root.parent / "pristine")
     reference = _copy(journal, journal.root.parent / "reference")
     done = reference.cli("publish", "--json", timeout=120)

@@ -10,7 +10,7 @@ from lxml import etree
 
 from newswire.job import publish
 
-from conftest import CONFIG, SHARED, Journal
+from conftest import ATOM_RNG, CONFIG, Journal
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 FEEDS_URL = "https://journal.test/feeds/"
@@ -120,7 +120,7 @@ def test_tombstones_appear_in_the_document_that_carried_the_entry_then_expire(jo
     stones = [(el.get("ref"), el.get("when")) for el in root.iter(f"{AT}deleted-entry")]
     assert stones == [(gone, "2026-11-30T13:00:00+00:00")]
     assert gone not in [e.id for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries]
-    schema = etree.RelaxNG(etree.parse(str(SHARED / "schemas" / "atom.rng")))
+    schema = etree.RelaxNG(etree.parse(str(ATOM_RNG)))
     assert schema.validate(root), schema.error_log
     publish(journal.config(), now=NOW + timedelta(days=31))
     root = etree.parse(str(journal.feeds / "atom.xml")).getroot()
@@ -130,7 +130,7 @@ def test_tombstones_appear_in_the_document_that_carried_the_entry_then_expire(jo
 def test_documents_carry_the_stylesheet_and_still_parse_and_validate(journal: Journal) -> None:
     _journal(journal, posts=5, entries=3)
     publish(journal.config(), now=NOW)
-    schema = etree.RelaxNG(etree.parse(str(SHARED / "schemas" / "atom.rng")))
+    schema = etree.RelaxNG(etree.parse(str(ATOM_RNG)))
     for rel, href in (("atom.xml", "feed.xsl"), ("labels/cyber/atom.xml", "../../feed.xsl"),
                       ("archive/1/rss.xml", "../../feed.xsl")):
         data = (journal.feeds / rel).read_bytes()

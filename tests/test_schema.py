@@ -20,7 +20,7 @@ from lxml import etree
 import conftest
 from newswire.job import publish
 
-ATOM_RNG = conftest.SHARED / "schemas" / "atom.rng"
+ATOM_RNG = conftest.ATOM_RNG
 FEEDS_URL = "https://journal.test/feeds/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 NS = {"atom": ATOM_NS}
