@@ -14,6 +14,7 @@ import textwrap
 import threading
 import time
 import urllib.parse
+import xmlrpc.client
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -67,13 +68,13 @@ class Receiver:
         self._hits: list[Hit] = []
         self._lock = threading.Lock()
 
-    def answer(self, path: str, status: int = 202, headers: dict[str, str] | None = None) -> str:
-        """Answer POSTs to ``path`` with ``status``; returns the URL to put in the config."""
+    def answer(self, path: str, status: int = 202, headers: dict[str, str] | None = None, body: bytes = b"") -> str:
+        """Answer POSTs to ``path`` with ``status`` and ``body``; returns the URL to put in the config."""
         def handler(request: Request) -> Response:
             hit = Hit(request.path, {k.lower(): v for k, v in request.headers.items()}, request.get_data())
             with self._lock:
                 self._hits.append(hit)
-            return Response(b"", status=status, headers=headers or {})
+            return Response(body, status=status, headers=headers or {})
 
         self.server.expect_request(path, method="POST").respond_with_handler(handler)
         return f"http://127.0.0.1:{self.server.port}{path}"
@@ -376,7 +377,7 @@ def test_webhook_secret_never_appears_in_output_or_store(journal: Journal, recei
     assert "1 pending" in runs["status"].stdout
     assert "webhook" in runs["ping --all"].stderr and "500" in runs["ping --all"].stderr
     hits = receiver.hits
-    assert len(hits) == 2  # publish, ping --all (publish --json found it not yet due): the secret was in use
+    assert len(hits) == 3  # publish, publish --json (its change made the pending one due), ping --all
     assert all(h.headers["x-hub-signature-256"] == expected_signature(secret, h.body) for h in hits)
     store_files = sorted(journal.root.glob("newswire.db*"))
     assert store_path(journal) in store_files
@@ -513,7 +514,142 @@ def test_hung_hub_does_not_hang_publish(journal: Journal) -> None:
     assert "no answer within 1 s" in (n.last_error or "")
 
 
-# --- 5. --no-ping then ping -----------------------------------------------------------------
+# --- 5. a fresh change is due at once -----------------------------------------------------
+
+
+XMLRPC_OK = xmlrpc.client.dumps(({"flerror": False, "message": "thanks"},), methodresponse=True).encode("utf-8")
+TARGETS = {  # the notify: section that sends one kind of notification to a URL
+    "websub": lambda url: f"websub: [{url}]\n",
+    "weblogs": lambda url: f"weblogs: [{url}]\n",
+    "webhook": lambda url: f"webhooks:\n  - url: {url}\n    secret_env: {SECRET_ENV}\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TARGETS))
+def test_a_fresh_change_reaches_a_target_that_is_back_during_its_publish(
+        journal: Journal, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """An older notification backing off (here for an hour, as the 503 asked) does not hold back
+    the next publish's: that one is due at once, and goes out during that publish."""
+    secret = "hook-" + secrets.token_hex(16)
+    monkeypatch.setenv(SECRET_ENV, secret)
+    url = receiver.answer("/in", status=503, headers={"Retry-After": "3600"})
+    write_notify(journal, TARGETS[kind](url), single_feed=True)
+    journal.post("atlas", title="Operation ATLAS", author="jmorton")
+    report = publish(journal.config(), now=NOW)
+    assert report.ok and report.pings is not None and report.pings.retrying == 1
+    [backing_off] = outbox(journal)
+    assert backing_off.next_at is not None and backing_off.next_at >= NOW + timedelta(hours=1)
+    assert len(receiver.hits) == 1
+
+    # The target is back; a minute later another post is published.
+    receiver.server.clear_all_handlers()
+    receiver.answer("/in", status=200, body=XMLRPC_OK if kind == "weblogs" else b"")
+    receiver.clear_hits()
+    journal.post("border", title="Southwest Border", author="napolitano")
+    report = publish(journal.config(), now=NOW + timedelta(minutes=1))
+    assert report.ok and report.queued == 1
+    [hit] = receiver.hits  # received before the publish returned: one request, old and new together
+    assert report.pings is not None and report.pings.delivered == 1
+    assert outbox(journal) == []
+    [delivered] = outbox(journal, "delivered")
+    assert delivered.attempts == 1  # re-armed by the fresh change: the old attempt does not count
+    if kind == "websub":
+        topic = FEEDS + "atom.xml"
+        assert hit.form == {"hub.mode": ["publish"], "hub.url": [topic], "hub.topic": [topic]}
+    elif kind == "weblogs":
+        atom = FEEDS + "atom.xml"
+        assert xmlrpc.client.loads(hit.body) == (("Test Journal", "https://journal.test/", atom, atom),
+                                                 "weblogUpdates.extendedPing")
+    else:
+        assert hit.headers["x-hub-signature-256"] == expected_signature(secret, hit.body)
+        assert sorted(json.loads(hit.body)["entries"]) == sorted(entry_ids(journal).values())  # both posts
+
+
+def test_a_fresh_change_reaches_a_hub_that_refused_connections_a_moment_ago(journal: Journal) -> None:
+    port = free_port()
+    write_notify(journal, f"websub: [http://127.0.0.1:{port}/hub]\ntimeout: 2\n", single_feed=True)
+    journal.post("atlas", title="Operation ATLAS", author="jmorton")
+    report = publish(journal.config(), now=NOW)
+    assert report.pings is not None and report.pings.retrying == 1
+    [backing_off] = outbox(journal)
+    assert "cannot connect" in (backing_off.last_error or "")
+    assert backing_off.next_at is not None and backing_off.next_at >= NOW + timedelta(seconds=15)  # backoff(1)
+
+    with Receiver(port) as back:
+        back.answer("/hub", status=202)
+        journal.post("border", title="Southwest Border", author="napolitano")
+        report = publish(journal.config(), now=NOW + timedelta(seconds=10))  # the old retry is not yet due
+        assert [hit.topic for hit in back.hits] == [FEEDS + "atom.xml"]
+        assert report.pings is not None and report.pings.delivered == 1
+        assert outbox(journal) == []
+
+
+def test_a_re_armed_notification_has_a_fresh_budget_of_attempts_and_age(journal: Journal,
+                                                                       receiver: Receiver) -> None:
+    """Re-armed by a fresh change, a notification is as good as new: not given up because the
+    notification it absorbed had used its attempts or age, yet given up when it uses up its own."""
+    hub = receiver.answer("/hub", status=503)
+    write_notify(journal, f"websub: [{hub}]\nmax_attempts: 2\nmax_age: 1h\n", single_feed=True)
+    journal.post("atlas", title="Operation ATLAS", author="jmorton")
+    assert publish(journal.config(), now=NOW).ok
+    [first] = outbox(journal)
+    assert first.attempts == 1
+
+    # Two hours on (past max_age of the first), a second post; the hub still answers 503.
+    later = NOW + timedelta(hours=2)
+    journal.post("border", title="Southwest Border", author="napolitano")
+    report = publish(journal.config(), now=later)
+    assert report.pings is not None and (report.pings.retrying, report.pings.failed) == (1, 0), report.pings.errors
+    assert len(receiver.hits) == 2
+    [rearmed] = outbox(journal)
+    assert (rearmed.attempts, rearmed.created_at) == (1, later)
+    assert "503" in (rearmed.last_error or "")
+
+    # Its own second failure uses up max_attempts: given up, visibly.
+    with Store(store_path(journal)) as store:
+        report = notify.deliver(journal.config(), store, later + timedelta(minutes=5), everything=True)
+    assert report.failed == 1 and "gave up after 2 attempts" in report.errors[0]
+    assert outbox(journal) == []
+    [failed] = outbox(journal, "failed")
+    assert failed.attempts == 2
+
+
+@pytest.mark.parametrize("status", [202, 503, 410])
+def test_an_attempt_overtaken_by_a_fresh_change_leaves_the_fresh_one_due(
+        journal: Journal, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, status: int) -> None:
+    """A delivery run (``newswire ping`` takes no lock) that read a notification before a publish
+    re-armed it records nothing over the re-armed one, whatever the answer: its news would be lost."""
+    monkeypatch.setenv(SECRET_ENV, "hook-" + secrets.token_hex(16))
+    hook = f"http://127.0.0.1:{receiver.server.port}/hook"
+    write_notify(journal, TARGETS["webhook"](hook), single_feed=True)
+    journal.post("atlas", title="Operation ATLAS", author="jmorton")
+    assert publish(journal.config(), now=NOW, ping=False).ok
+    later = NOW + timedelta(minutes=1)
+    bodies: list[dict[str, object]] = []
+
+    def publish_meanwhile(request: Request) -> Response:
+        """The hook's answer, given while a publish (another process, as far as SQLite sees) re-arms."""
+        bodies.append(json.loads(request.get_data()))
+        if len(bodies) == 1:
+            with Store(store_path(journal)) as other:
+                other.enqueue(Notification("webhook", hook, "", {"feeds": [], "entries": ["urn:fresh"]}), later)
+        return Response(b"", status=status if len(bodies) == 1 else 204)
+
+    receiver.server.expect_request("/hook", method="POST").respond_with_handler(publish_meanwhile)
+    with Store(store_path(journal)) as store:
+        report = notify.deliver(journal.config(), store, later)
+        assert report.failed == 0, report.errors
+        [fresh] = store.outbox(due_by=later)
+        assert (fresh.attempts, fresh.next_at) == (0, later)
+        assert fresh.payload["entries"] == [*bodies[0]["entries"], "urn:fresh"]  # type: ignore[misc]
+
+        again = notify.deliver(journal.config(), store, later)
+        assert again.delivered == 1
+        assert bodies[1]["entries"] == fresh.payload["entries"]
+        assert store.outbox() == []
+
+
+# --- 6. --no-ping then ping -----------------------------------------------------------------
 
 
 def test_publish_no_ping_queues_and_ping_delivers(journal: Journal, receiver: Receiver) -> None:
@@ -534,7 +670,7 @@ def test_publish_no_ping_queues_and_ping_delivers(journal: Journal, receiver: Re
     assert outbox(journal) == []
 
 
-# --- 6. units ------------------------------------------------------------------------------
+# --- 7. units ------------------------------------------------------------------------------
 
 
 def test_retry_after_reads_seconds_dates_and_ignores_garbage() -> None:

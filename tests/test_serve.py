@@ -11,14 +11,17 @@ from __future__ import annotations
 import http.client
 import os
 import queue
+import re
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 
@@ -69,20 +72,25 @@ def _pump(stream, sink: queue.Queue[str] | list[str]) -> None:  # noqa: ANN001
         sink.put(line) if isinstance(sink, queue.Queue) else sink.append(line)
 
 
-def _start(journal: Journal) -> Served:
-    """Start the server on a free port; retry on the (unlikely) loss of the port to someone else."""
+def _start(journal: Journal, command: Callable[[int], list[str]] | None = None) -> Served:
+    """Start ``newswire serve`` (or ``command(port)``, a server that prints no startup line) on a
+    free port; retry on the (unlikely) loss of the port to someone else."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    name = "newswire serve"
     for _ in range(3):
         port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "newswire", "--config", str(journal.config_path), "serve", "--port", str(port)],
-            cwd=journal.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        argv = [sys.executable, "-m", "newswire", "--config", str(journal.config_path), "serve", "--port", str(port)]
+        if command:
+            argv = command(port)
+            name = Path(argv[0]).name
+        process = subprocess.Popen(argv, cwd=journal.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=env)
         lines: queue.Queue[str] = queue.Queue()
         stderr: list[str] = []
         threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
         threading.Thread(target=_pump, args=(process.stderr, stderr), daemon=True).start()
         try:
-            startup = lines.get(timeout=WAIT)
+            startup = "" if command else lines.get(timeout=WAIT)
         except queue.Empty:
             startup = ""
         served = Served(journal, port, process, startup.strip(), stderr)
@@ -94,9 +102,9 @@ def _start(journal: Journal) -> Served:
             except OSError:
                 time.sleep(0.05)
         _stop(served)
-        if "cannot listen" not in "".join(stderr):
-            raise AssertionError(f"newswire serve did not answer within {WAIT:g} s: {startup!r} {''.join(stderr)}")
-    raise AssertionError("no free port could be had for newswire serve")
+        if not any(lost in "".join(stderr) for lost in ("cannot listen", "Address already in use")):
+            raise AssertionError(f"{name} did not answer within {WAIT:g} s: {startup!r} {''.join(stderr)}")
+    raise AssertionError(f"no free port could be had for {name}")
 
 
 def _stop(served: Served) -> None:
@@ -189,13 +197,116 @@ def test_etag_and_last_modified_give_304_without_a_body(served: Served) -> None:
         assert both.status == 200, path
 
 
-def test_304_repeats_cache_control(served: Served) -> None:
-    """RFC 9110 15.4.5: a 304 MUST carry the Cache-Control that a 200 to the same request would."""
-    first = served.get("/atom.xml")
-    assert first.header("Cache-Control") == "no-cache"
-    not_modified = served.get("/atom.xml", {"If-None-Match": first.header("ETag")})
-    assert not_modified.status == 304
-    assert not_modified.header("Cache-Control") == "no-cache", dict(not_modified.headers)
+# Metadata of the content: sent with the document, not with a 304 (RFC 9110 15.4.5 SHOULD NOT).
+REPRESENTATION = {"content-type", "content-length", "accept-ranges"}
+# A feed reader and a browser (which gets Atom and RSS as generic XML) ask differently.
+ACCEPTS = ("*/*", "text/html,application/xhtml+xml,*/*;q=0.8")
+
+
+def _served_files(served: Served) -> list[str]:
+    """Every file the server serves: each document of the published folder, dot-files aside."""
+    feeds = served.journal.feeds
+    files = sorted(p.relative_to(feeds).as_posix() for p in feeds.rglob("*")
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(feeds).parts))
+    kinds = {name.rsplit("/", 1)[-1] for name in files}
+    assert {"atom.xml", "rss.xml", "feed.json", "index.opml", "index.html", "feed.xsl"} <= kinds, kinds
+    return files
+
+
+def _headers(answer: Response) -> dict[str, str]:
+    return {name.lower(): value for name, value in answer.headers.items()}
+
+
+def _conditional_gets_repeat_the_headers(server: Served, url: str, headers: dict[str, str]) -> dict[str, str]:
+    """GET and HEAD ``url``, then again with If-None-Match and with If-Modified-Since: each 304
+    carries what the 200 did (RFC 9110 15.4.5), less the content's own metadata. The 200's headers."""
+    for method in ("GET", "HEAD"):
+        full = server.get(url, headers, method=method)
+        assert full.status == 200, (url, method)
+        want = _headers(full)
+        assert {"etag", "last-modified", "cache-control", "date"} <= set(want), (url, want)
+        for condition in ({"If-None-Match": want["etag"]}, {"If-Modified-Since": want["last-modified"]}):
+            answer = server.get(url, {**headers, **condition}, method=method)
+            assert answer.status == 304 and answer.body == b"", (url, method, condition)
+            got = _headers(answer)
+            assert set(got) == set(want) - REPRESENTATION, (url, headers, method, condition, got, want)
+            for name in set(want) - REPRESENTATION - {"date"}:
+                assert got[name] == want[name], (url, headers, method, condition, name)
+    return want
+
+
+def test_304_carries_the_headers_the_200_would(served: Served) -> None:
+    """For every kind of file, whichever condition made it: Vary, ETag, Cache-Control,
+    Last-Modified and (on feeds) Link come back on the 304."""
+    for path in _served_files(served):
+        for accept in ACCEPTS:
+            sent = _conditional_gets_repeat_the_headers(served, "/" + path, {"Accept": accept})
+            if path.endswith(("atom.xml", "rss.xml", "feed.json")):
+                assert f'<{PUBLIC}{path}>; rel="self"' in sent["link"], (path, sent)
+            if path.endswith(("atom.xml", "rss.xml")):
+                assert sent["vary"] == "Accept", (path, sent)
+
+
+# --- the README's nginx configuration, run in nginx ------------------------------------------
+
+NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+# .ci/run sets this, so that a machine without nginx fails there instead of skipping.
+NGINX_REQUIRED = os.environ.get("NEWSWIRE_NGINX_TESTS") == "required"
+NGINX_MISSING = "nginx is not installed: apt-get install nginx-light (Debian) to try the README's nginx configuration"
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.fixture
+def nginx(served: Served, tmp_path: Path) -> Iterator[Served]:
+    """nginx with the README's configuration, serving the same journal (on /feeds/)."""
+    if not NGINX:
+        if NGINX_REQUIRED:
+            pytest.fail(f"NEWSWIRE_NGINX_TESTS=required, but {NGINX_MISSING}")
+        pytest.skip(NGINX_MISSING)
+    [snippet] = re.findall(r"```nginx\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert "root /srv/journal;" in snippet and "https://hub.example.net/" in snippet
+    snippet = snippet.replace("root /srv/journal;", f"root {served.journal.root};").replace(
+        "https://hub.example.net/", HUB)
+    temp = tmp_path / "nginx"
+    temp.mkdir()
+
+    def command(port: int) -> list[str]:
+        # One process as this user (no workers switching to another user that cannot read tmp_path),
+        # every file it writes under tmp_path; types{} stands for the mime.types a server includes.
+        paths = " ".join(f"{kind}_temp_path {temp};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        (tmp_path / "nginx.conf").write_text(f"""
+            daemon off; master_process off; pid {temp}/nginx.pid;
+            events {{ worker_connections 64; }}
+            http {{
+                types {{ text/html html; }}
+                access_log off; {paths}
+                server {{ listen 127.0.0.1:{port};\n{snippet}\n}}
+            }}""", encoding="utf-8")
+        return [NGINX, "-e", str(tmp_path / "error.log"), "-p", str(temp), "-c", str(tmp_path / "nginx.conf")]
+
+    server = _start(served.journal, command)
+    try:
+        yield server
+    finally:
+        _stop(server)
+    assert "[warn]" not in (tmp_path / "error.log").read_text(encoding="utf-8")
+
+
+def test_the_readme_nginx_configuration_serves_as_newswire_serve_does(served: Served, nginx: Served) -> None:
+    """Same media types (for a browser too), Vary, Cache-Control and Link, and 304s that
+    repeat them: add_header without ``always`` reaches 304 answers."""
+    for path in _served_files(served):
+        for accept in ACCEPTS:
+            ours = _headers(served.get("/" + path, {"Accept": accept}))
+            theirs = _conditional_gets_repeat_the_headers(nginx, "/feeds/" + path,
+                                                          {"Accept": accept, "Host": "journal.test"})
+            for name in ("content-type", "content-length", "vary", "cache-control"):
+                assert theirs.get(name) == ours.get(name), (path, accept, name, theirs, ours)
+            # nginx names the document by the URL it was asked for (here http://journal.test/feeds/...).
+            link = ours.get("link")
+            assert theirs.get("link") == (link and link.replace(PUBLIC, "http://journal.test/feeds/")), path
+    (served.journal.feeds / ".atom.xml.tmp").write_text("<feed>half written</feed>", encoding="utf-8")
+    assert nginx.get("/feeds/.atom.xml.tmp").status == 404
 
 
 def test_if_none_match_uses_weak_comparison(served: Served) -> None:

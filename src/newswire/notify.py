@@ -4,8 +4,10 @@ Notifications are queued in the store's outbox in the same transaction that reco
 the documents they announce, and delivered afterwards. A failed delivery stays
 queued and is retried with exponential backoff and jitter (honouring
 ``Retry-After``) until it is delivered or, after ``notify.max_attempts`` tries or
-``notify.max_age``, given up, visibly. Several publishes before a delivery coalesce
-into one notification per target and topic.
+``notify.max_age``, given up, visibly. A publish's notification is due at once: an
+older one for the same target and topic, even one backing off, is folded into it, so
+one request per topic goes out, carrying the news without waiting for the old retry
+time (see ``Store.enqueue``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ MAX_PARALLEL = 4
 BASE_DELAY = 30.0
 MAX_DELAY = 6 * 3600.0
 MAX_RESPONSE = 1024 * 1024
+# Why an attempt's outcome was not recorded (see Store.settle): nothing was given up.
+SUPERSEDED = "superseded while this attempt ran (a newer change re-armed it, or another run settled it)"
 
 
 @dataclass(frozen=True)
@@ -113,23 +117,26 @@ def _settle(config: Config, store: Store, n: Notification, outcome: Outcome, now
             report: DeliveryReport) -> None:
     where = f"{n.kind} {n.target}" + (f" ({n.topic})" if n.topic and n.kind == "websub" else "")
     if outcome.status == "delivered":
-        store.settle(n, "delivered", now)
+        store.settle(n, "delivered", now)  # re-armed meanwhile by a fresh change, that one stays due
         report.delivered += 1
         return
     attempts = n.attempts + 1
     too_old = n.created_at is not None and now - n.created_at > timedelta(seconds=config.notify.max_age)
     if outcome.status == "failed" or attempts >= config.notify.max_attempts or too_old:
         why = outcome.detail if outcome.status == "failed" else f"{outcome.detail}; gave up after {attempts} attempts"
-        store.settle(n, "failed", now, error=why)
-        report.failed += 1
-        report.errors.append(f"{where}: {why}")
-        return
-    delay = outcome.delay if outcome.delay is not None else backoff(attempts)
-    # Counted from the answer, and rounded up to the store's whole seconds: never early.
-    next_at = now + timedelta(seconds=math.ceil(outcome.elapsed + delay + now.microsecond / 1e6))
-    store.settle(n, "pending", now, error=outcome.detail, next_at=next_at.replace(microsecond=0))
+        if store.settle(n, "failed", now, error=why):
+            report.failed += 1
+            report.errors.append(f"{where}: {why}")
+            return
+        retry = SUPERSEDED
+    else:
+        delay = outcome.delay if outcome.delay is not None else backoff(attempts)
+        # Counted from the answer, and rounded up to the store's whole seconds: never early.
+        next_at = now + timedelta(seconds=math.ceil(outcome.elapsed + delay + now.microsecond / 1e6))
+        settled = store.settle(n, "pending", now, error=outcome.detail, next_at=next_at.replace(microsecond=0))
+        retry = f"retry in {delay:.0f} s" if settled else SUPERSEDED
     report.retrying += 1
-    report.errors.append(f"{where}: {outcome.detail}; retry in {delay:.0f} s")
+    report.errors.append(f"{where}: {outcome.detail}; {retry}")
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:

@@ -74,37 +74,37 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
                 self.send_error(HTTPStatus.NOT_FOUND, "Not found")
                 return
             st = target.stat()
-            etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
-            modified = formatdate(st.st_mtime, usegmt=True)
-            if self._not_modified(etag, st.st_mtime):
-                self.send_response(HTTPStatus.NOT_MODIFIED)
-                self.send_header("ETag", etag)
-                self.send_header("Last-Modified", modified)
-                self.send_header("Cache-Control", "no-cache")
-                self.end_headers()
-                return
             rel = target.relative_to(root.resolve()).as_posix()
-            self.send_response(HTTPStatus.OK)
             kind = media_type(rel)
             feed = rel.endswith(("atom.xml", "rss.xml"))
             if feed and "text/html" in self.headers.get("Accept", ""):
                 # A browser: as generic XML its xml-stylesheet applies and it shows the feed view.
                 kind = "application/xml; charset=utf-8"
-            self.send_header("Content-Type", kind)
+            etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
+            # What a 304 must repeat from the 200 (RFC 9110 15.4.5): Vary, ETag, Cache-Control,
+            # and the Last-Modified and Link that guide a cache's update of the stored copy.
+            headers = [("ETag", etag), ("Last-Modified", formatdate(st.st_mtime, usegmt=True)),
+                       ("Cache-Control", "no-cache")]
             if feed:
-                self.send_header("Vary", "Accept")
-            self.send_header("Content-Length", str(st.st_size))
-            self.send_header("ETag", etag)
-            self.send_header("Last-Modified", modified)
-            self.send_header("Cache-Control", "no-cache")
+                headers.append(("Vary", "Accept"))
             if rel.endswith(("atom.xml", "rss.xml", "feed.json")):
                 links = [f'<{hub}>; rel="hub"' for hub in hubs]
                 links.append(f'<{config.journal.feed_url(rel)}>; rel="self"')
-                self.send_header("Link", ", ".join(links))
-            self.end_headers()
+                headers.append(("Link", ", ".join(links)))
+            if self._not_modified(etag, st.st_mtime):
+                self._respond(HTTPStatus.NOT_MODIFIED, headers)
+                return
+            # Representation metadata only with the representation (a 304 SHOULD NOT repeat it).
+            self._respond(HTTPStatus.OK, [("Content-Type", kind), ("Content-Length", str(st.st_size)), *headers])
             if body:
                 with open(target, "rb") as fh:
                     self.wfile.write(fh.read())
+
+        def _respond(self, status: HTTPStatus, headers: list[tuple[str, str]]) -> None:
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.end_headers()
 
         def _not_modified(self, etag: str, mtime: float) -> bool:
             match = self.headers.get("If-None-Match")

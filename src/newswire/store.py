@@ -803,18 +803,27 @@ class Store:
     # --- the outbox ---------------------------------------------------------------------
 
     def enqueue(self, n: "Notification", now: datetime) -> None:
-        """Queue a notification; one already pending for the same target and topic absorbs it."""
+        """Queue the notification of a fresh change, due at once.
+
+        One still pending for the same target and topic (perhaps backing off for hours) is
+        folded in: the payloads are united and the old row, marked merged, gives way to a new
+        one, due now, with a full budget of attempts and age, as the change it announces is
+        new. (Had the old one been given up already, the change would have queued a new one
+        just the same.) The new row's id is new, so an attempt that read the old one cannot
+        settle it.
+        """
         with self.transaction() as db:
-            row = db.execute("SELECT id, payload FROM outbox WHERE kind = ? AND target = ? AND topic = ? "
-                             "AND state = 'pending'", (n.kind, n.target, n.topic)).fetchone()
-            if row is None:
-                db.execute("INSERT INTO outbox (kind, target, topic, payload, state, created_at, next_at) "
-                           "VALUES (?,?,?,?, 'pending', ?, ?)",
-                           (n.kind, n.target, n.topic, json.dumps(n.payload, sort_keys=True),
-                            to_utc_text(now), to_utc_text(now)))
-            else:
-                merged = _merge_payload(json.loads(row["payload"]), n.payload)
-                db.execute("UPDATE outbox SET payload = ? WHERE id = ?", (json.dumps(merged, sort_keys=True), row["id"]))
+            old = db.execute("SELECT id, payload, last_error FROM outbox WHERE kind = ? AND target = ? "
+                             "AND topic = ? AND state = 'pending'", (n.kind, n.target, n.topic)).fetchone()
+            payload, last_error = n.payload, None
+            if old is not None:
+                payload, last_error = _merge_payload(json.loads(old["payload"]), n.payload), old["last_error"]
+                db.execute("UPDATE outbox SET state = 'merged', finished_at = ? WHERE id = ?",
+                           (to_utc_text(now), old["id"]))
+            db.execute("INSERT INTO outbox (kind, target, topic, payload, state, created_at, next_at, last_error) "
+                       "VALUES (?,?,?,?, 'pending', ?, ?, ?)",
+                       (n.kind, n.target, n.topic, json.dumps(payload, sort_keys=True), to_utc_text(now),
+                        to_utc_text(now), last_error))
 
     def outbox(self, states: Sequence[str] = ("pending",), due_by: datetime | None = None) -> list["Notification"]:
         marks = ",".join("?" * len(states))
@@ -831,13 +840,17 @@ class Store:
         return from_utc_text(row[0]) if row and row[0] else None
 
     def settle(self, n: "Notification", state: str, now: datetime, *, error: str | None = None,
-               next_at: datetime | None = None) -> None:
-        """Record one delivery attempt: delivered, failed for good, or pending until ``next_at``."""
+               next_at: datetime | None = None) -> bool:
+        """Record one delivery attempt: delivered, failed for good, or pending until ``next_at``.
+
+        False, and nothing recorded, when ``n`` is no longer pending: a fresh change replaced
+        it while the attempt ran (the replacement stays due), or another delivery run settled it.
+        """
         with self.transaction() as db:
-            db.execute("UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_at = ?, "
-                       "finished_at = ? WHERE id = ?",
-                       (state, error, to_utc_text(next_at or now), None if state == "pending" else to_utc_text(now),
-                        n.id))
+            return db.execute("UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_at = ?, "
+                              "finished_at = ? WHERE id = ? AND state = 'pending'",
+                              (state, error, to_utc_text(next_at or now),
+                               None if state == "pending" else to_utc_text(now), n.id)).rowcount == 1
 
     # --- pulled sources -------------------------------------------------------------------
 
