@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -102,3 +103,62 @@ def test_rss_keeps_full_text_in_content_encoded_even_without_a_summary() -> None
     assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
     dropped = data.replace(b"&lt;img src=", b"&lt;span data-x=")
     assert any(p.field == "content" for p in verify_document("rss", dropped, fv, views, "rss.xml"))  # type: ignore[arg-type]
+
+
+# --- how readers read each element ---------------------------------------------------------
+
+TRICKY = "code <b>not bold</b>, a literal &amp; and 5 < 10, R&D, AT&T > ATT"
+
+
+def _html_text(markup: str) -> str:
+    """What a reader that takes ``markup`` as HTML shows: html5lib, as browsers parse it."""
+    import html5lib
+
+    return "".join(html5lib.parseFragment(markup, namespaceHTMLElements=False).itertext())
+
+
+def test_rss_description_is_html_that_shows_the_summary_exactly() -> None:
+    """Readers take an item's description as HTML (RSS 2.0 and the RSS Advisory Board profile):
+    the plain-text summary is escaped as HTML, so tags, '&' and '<' show as written."""
+    import feedparser
+    from lxml import etree
+
+    data, fv, views = _document("rss", [_post(2, summary=TRICKY)])
+    description = etree.fromstring(data).findtext("channel/item/description")
+    assert _html_text(description) == TRICKY
+    parsed = feedparser.parse(data)  # a feedparser-based reader, sanitising as it does by default
+    assert _html_text(parsed.entries[0].summary) == TRICKY
+    assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
+
+
+def test_verification_reads_the_rss_description_as_html() -> None:
+    """A description holding the summary as raw text (escaped for XML only, as before) reads
+    differently as HTML, and verification says so."""
+    from html import escape
+
+    data, fv, views = _document("rss", [_post(2, summary=TRICKY)])
+    head, item = data.split(b"<item>")
+    raw = b"<description>" + escape(TRICKY, quote=False).encode() + b"</description>"
+    wrong = head + b"<item>" + re.sub(rb"<description>[^<]*</description>", raw, item)
+    assert wrong != data
+    problems = verify_document("rss", wrong, fv, views, "rss.xml")  # type: ignore[arg-type]
+    assert [p.field for p in problems] == ["summary"], problems
+
+
+def test_rss_plain_text_uses_hexadecimal_character_references() -> None:
+    """The RSS Advisory Board profile: every element of RSS itself but the item's description is
+    plain text, and '&', '<' and '>' in it are best written &#x26; &#x3C; &#x3E;, the form the
+    most aggregators read right. The description, HTML, is written the same way."""
+    post = _post(2, title="AT&T <b>5 < 10</b> > 4", labels=(Label("R&D <x>", "r-d"),), summary=TRICKY)
+    feed = Feed(FeedKind.JOURNAL, "journal", "", "tag:journal.test,2009:feed", "Tom & Jerry <3", "News & <views>")
+    views = [entry_view(post, SITE)]
+    fv = feed_view(feed, views, SITE, ("atom", "rss", "json"))
+    data = render_document("rss", fv, [render_entry("rss", v) for v in views])
+    texts = re.findall(rb"<([a-zA-Z]+)(?: [^>]*)?>([^<]*)</\1>", data)  # the elements of RSS itself
+    assert {b"title", b"category", b"description"} <= {tag for tag, _ in texts}
+    for tag, text in texts:
+        assert b"&amp;" not in text and b"&lt;" not in text and b"&gt;" not in text, (tag, text)
+    assert b"<title>AT&#x26;T &#x3C;b&#x3E;5 &#x3C; 10&#x3C;/b&#x3E; &#x3E; 4</title>" in data
+    assert b"<title>Tom &#x26; Jerry &#x3C;3</title>" in data
+    assert b"<description>News &#x26; &#x3C;views&#x3E;</description>" in data
+    assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]

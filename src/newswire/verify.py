@@ -217,7 +217,8 @@ def _xml_entry(fmt: str, e: Any) -> dict[str, Any]:
         "author": author,
         "labels": [t.term for t in e.get("tags", [])],
         "content_html": content[0].value if content else "",
-        "summary": one_line(e.get("summary", "")),
+        # An RSS item's description is HTML: what a reader shows is the text it parses to.
+        "summary": html_text(e.get("summary", "")) if fmt == "rss" else one_line(e.get("summary", "")),
     }
 
 

@@ -77,8 +77,37 @@
         <xsl:text> · </xsl:text><xsl:value-of select="dc:creator"/>
         <xsl:if test="schema:affiliation">, <xsl:value-of select="schema:affiliation"/></xsl:if>
       </div>
-      <p><xsl:value-of select="description"/></p>
+      <p><xsl:call-template name="html-text"><xsl:with-param name="html" select="description"/></xsl:call-template></p>
       <div class="labels"><xsl:for-each select="category"><span><xsl:value-of select="."/></span></xsl:for-each></div>
     </article>
+  </xsl:template>
+
+  <!-- An RSS description is HTML: newswire writes the plain-text summary there escaped as HTML
+       (&amp; &lt; &gt; only), so decoding those three shows the summary as it was written. -->
+  <xsl:template name="html-text">
+    <xsl:param name="html"/>
+    <xsl:choose>
+      <xsl:when test="contains($html, '&amp;')">
+        <xsl:variable name="rest" select="substring-after($html, '&amp;')"/>
+        <xsl:variable name="name" select="substring-before($rest, ';')"/>
+        <xsl:value-of select="substring-before($html, '&amp;')"/>
+        <xsl:choose>
+          <xsl:when test="$name = 'lt'">&lt;</xsl:when>
+          <xsl:when test="$name = 'gt'">&gt;</xsl:when>
+          <xsl:otherwise>&amp;</xsl:otherwise>
+        </xsl:choose>
+        <xsl:call-template name="html-text">
+          <xsl:with-param name="html">
+            <xsl:choose>
+              <xsl:when test="$name = 'lt' or $name = 'gt' or $name = 'amp'">
+                <xsl:value-of select="substring-after($rest, ';')"/>
+              </xsl:when>
+              <xsl:otherwise><xsl:value-of select="$rest"/></xsl:otherwise>
+            </xsl:choose>
+          </xsl:with-param>
+        </xsl:call-template>
+      </xsl:when>
+      <xsl:otherwise><xsl:value-of select="$html"/></xsl:otherwise>
+    </xsl:choose>
   </xsl:template>
 </xsl:stylesheet>
