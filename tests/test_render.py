@@ -162,3 +162,72 @@ def test_rss_plain_text_uses_hexadecimal_character_references() -> None:
     assert b"<title>Tom &#x26; Jerry &#x3C;3</title>" in data
     assert b"<description>News &#x26; &#x3C;views&#x3E;</description>" in data
     assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
+
+
+# --- namespaces ------------------------------------------------------------------------------
+
+AT_NS = "http://purl.org/atompub/tombstones/1.0"
+SCHEMA = "http://schema.org/"
+
+
+def _declared(data: bytes) -> set[str]:
+    from lxml import etree
+
+    return {uri for el in etree.fromstring(data).iter(etree.Element) for uri in el.nsmap.values()}
+
+
+def _plain_post(n: int) -> Post:
+    """A post whose author has no affiliation, so its entry needs no schema: element."""
+    return _post(n, author=Author("x", "Someone"))
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+@pytest.mark.parametrize("content", ["full", "summary"])
+@pytest.mark.parametrize("complete", [True, False])
+@pytest.mark.parametrize("tombstones", [False, True])
+@pytest.mark.parametrize("affiliated", [False, True])
+def test_documents_declare_only_the_namespaces_they_use(fmt: str, content: str, complete: bool, tombstones: bool,
+                                                        affiliated: bool) -> None:
+    from test_schema import unused_namespaces
+
+    site = Site(JOURNAL, hubs=(), content=content)
+    post = _post(2) if affiliated else _plain_post(2)
+    views = [entry_view(post, site)]
+    stones = [("tag:journal.test,2009:post/gone", datetime(2009, 12, 1, tzinfo=timezone.utc))] if tombstones else []
+    fv = feed_view(FEED, views, site, ("atom", "rss", "json"), complete=complete, tombstones=stones)
+    data = render_document(fmt, fv, [render_entry(fmt, v) for v in views])
+    assert unused_namespaces(data) == []
+    assert (AT_NS in _declared(data)) == (tombstones and fmt == "atom")
+    assert (SCHEMA in _declared(data)) == affiliated
+    assert verify_document(fmt, data, fv, views, "x") == []  # type: ignore[arg-type]
+
+
+def test_an_entry_fragment_is_reused_in_documents_that_declare_different_namespaces() -> None:
+    """Fragments carry no declarations of their own: one fragment, rendered once, reads the
+    same in a document that needs only its namespaces and in one that needs more."""
+    for fmt in ("atom", "rss"):
+        plain, affiliated = entry_view(_plain_post(2), SITE), entry_view(_post(3), SITE)
+        fragment = render_entry(fmt, plain)
+        alone = render_document(fmt, feed_view(FEED, [plain], SITE, ("atom", "rss", "json")), [fragment])
+        fv = feed_view(FEED, [affiliated, plain], SITE, ("atom", "rss", "json"))
+        both = render_document(fmt, fv, [render_entry(fmt, affiliated), fragment])
+        assert fragment in alone and fragment in both
+        assert SCHEMA not in _declared(alone) and SCHEMA in _declared(both)
+        assert verify_document(fmt, both, fv, [affiliated, plain], "x") == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_verification_refuses_a_namespace_declared_unused(fmt: str) -> None:
+    from newswire.render import render_skeleton
+    from newswire.verify import verify_assembled
+
+    views = [entry_view(_plain_post(2), SITE)]
+    fv = feed_view(FEED, views, SITE, ("atom", "rss", "json"))
+    data = render_document(fmt, fv, [render_entry(fmt, v) for v in views])
+    root = b"<feed " if fmt == "atom" else b"<rss "
+    extra = data.replace(root, root + f'xmlns:at="{AT_NS}" '.encode(), 1)
+    assert extra != data
+    problems = verify_document(fmt, extra, fv, views, "x")  # type: ignore[arg-type]
+    assert [p.field for p in problems] == ["namespaces"], problems
+    problems = verify_assembled(fmt, extra, render_skeleton(fmt, fv), fv, views, "x")  # type: ignore[arg-type]
+    assert [p.field for p in problems] == ["namespaces"], problems

@@ -5,7 +5,7 @@ by ``json`` and the JSON Feed 1.1 schema. Each field is compared with the
 ``FeedView``/``EntryView`` the document was rendered from; dates as instants, text
 with white space folded, content byte for byte or, where the parser normalised
 malformed markup, by its readable text. Then the rules no parser enforces: ids
-unique, every date with a zone, every link absolute.
+unique, every date with a zone, every link absolute, no namespace declared unused.
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ def verify_assembled(fmt: str, data: bytes, skeleton: bytes, feed: FeedView,
                    else [el.text for el in root.iterfind("channel/item/guid")])
             count = len(root.findall(f"{{{ATOM_NS}}}entry" if fmt == "atom" else "channel/item"))
             check.same("", "entry elements", len(entries), count)
+            _check_namespaces(check, root)
     except (etree.XMLSyntaxError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         check.fail("", "document", "a well-formed document", f"{type(exc).__name__}: {exc}")
         return check.problems
@@ -171,6 +172,7 @@ def _verify_xml(check: _Checker, fmt: str, data: bytes, feed: FeedView, entries:
     except etree.XMLSyntaxError as exc:
         check.fail("", "document", "well-formed XML", str(exc))
         return
+    _check_namespaces(check, root)
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     if parsed.bozo:
         check.fail("", "document", "no parse errors", str(parsed.get("bozo_exception")))
@@ -202,6 +204,13 @@ def _verify_xml(check: _Checker, fmt: str, data: bytes, feed: FeedView, entries:
         if href is not None and not is_absolute_iri(href):
             check.fail("", "link", "an absolute URL", href)
     _verify_entries(check, entries, [_xml_entry(fmt, e) for e in parsed.entries])
+
+
+def _check_namespaces(check: _Checker, root: etree._Element) -> None:
+    """Every namespace the root declares is used by some element (entries declare none)."""
+    unused = [uri for uri in root.nsmap.values() if next(root.iter(f"{{{uri}}}*"), None) is None]
+    if unused:
+        check.fail("", "namespaces", "only namespaces the document uses", ", ".join(unused))
 
 
 def _xml_entry(fmt: str, e: Any) -> dict[str, Any]:

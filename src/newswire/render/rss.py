@@ -16,7 +16,7 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from .ext import RSS_NSMAP, ChannelExtension, ItemExtension
-from .xml import fill_before, fragment, hexadecimal_references, spaced, with_stylesheet
+from .xml import fill_before, fragment, hexadecimal_references, skeleton_bytes, with_stylesheet
 
 if TYPE_CHECKING:
     from . import EntryView, FeedView
@@ -55,10 +55,10 @@ def skeleton(feed: "FeedView") -> bytes:
     fg.generator("newswire")
     fg.channel.links = [("hub", hub) for hub in feed.hubs] + [(rel, urls["rss"]) for rel, urls in feed.paging.items()]
     fg.channel.history = "archive" if feed.archive else "complete" if feed.complete else None
-    return with_stylesheet(spaced(hexadecimal_references(fg.rss_str(pretty=False)), b"</channel>"),
+    return with_stylesheet(hexadecimal_references(skeleton_bytes(fg.rss_str(pretty=False), b"</channel>")),
                            feed.stylesheet("rss"))
 
 
 def fill(skeleton: bytes, fragments: Sequence[bytes]) -> bytes:
-    return fill_before(skeleton, b"</channel>", fragments)
+    return fill_before(skeleton, b"</channel>", fragments, RSS_NSMAP)
 
