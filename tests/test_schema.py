@@ -3,7 +3,8 @@
 Atom documents are checked against the RFC 4287 RELAX NG schema (Appendix B) and the
 schema's Schematron rules, which RELAX NG engines do not run and are implemented
 here with XPath. RSS and JSON Feed documents are checked for the fields readers rely
-on. The feeds are found the way a reader finds them: through ``index.opml``.
+on. The feeds are found the way a reader finds them: through ``index.opml``, which lists
+each feed once; its documents in the other formats sit beside the listed one.
 """
 
 from __future__ import annotations
@@ -96,25 +97,32 @@ def published(journal: conftest.Journal) -> conftest.Journal:
 
 
 def opml_feeds(journal: conftest.Journal) -> list[dict[str, object]]:
-    """Every feed document listed in index.opml: its URL, format, group and local file."""
+    """Every feed index.opml lists: its URL, format, group and local file."""
     root = etree.parse(str(journal.feeds / "index.opml"), _SAFE).getroot()
     assert root.tag == "opml" and root.get("version") == "2.0"
     out = []
     for group in root.findall("body/outline"):
         for outline in group.findall("outline"):
+            assert outline.get("type") == "rss", etree.tostring(outline)
             url = outline.get("xmlUrl")
-            assert url and url.startswith(FEEDS_URL), url
-            rel = url[len(FEEDS_URL):]
-            local = (journal.feeds / rel).resolve()
-            assert local.is_relative_to(journal.feeds.resolve()), url
-            out.append({"url": url, "rel": rel, "path": local, "group": group.get("text"),
+            out.append({**_document(journal, url), "group": group.get("text"), "title": outline.get("text"),
                         "format": OPML_VERSIONS[outline.get("version")]})
     return out
 
 
+def _document(journal: conftest.Journal, url: str | None) -> dict[str, object]:
+    assert url and url.startswith(FEEDS_URL), url
+    rel = url[len(FEEDS_URL):]
+    local = (journal.feeds / rel).resolve()
+    assert local.is_relative_to(journal.feeds.resolve()), url
+    return {"url": url, "rel": rel, "path": local}
+
+
 def feeds_of(journal: conftest.Journal, fmt: str) -> list[dict[str, object]]:
-    found = [f for f in opml_feeds(journal) if f["format"] == fmt]
-    assert found, f"index.opml lists no {fmt} feed"
+    """Every document of this format: one per feed index.opml lists, beside the listed one."""
+    found = [{**_document(journal, url), "format": fmt} for url in journal.listed_documents()
+             if url.endswith("/" + FILE_NAMES[fmt])]
+    assert found, f"index.opml lists no feed with a {fmt} document"
     return found
 
 
@@ -174,28 +182,45 @@ def unused_namespaces(data: bytes) -> list[str]:
 # --- tests --------------------------------------------------------------------------------
 
 
-def test_opml_lists_every_feed_in_every_format(published: conftest.Journal) -> None:
+def test_opml_lists_every_feed_once(published: conftest.Journal) -> None:
+    """One outline per feed, in the first configured XML format (Atom): a reader importing it
+    subscribes to each feed once. Every document of every format is beside a listed one."""
     listed = opml_feeds(published)
-    by_group: dict[str, set[tuple[str, str]]] = {}
+    by_group: dict[str, list[str]] = {}
     for f in listed:
         assert f["path"].is_file(), f"index.opml lists {f['url']} but {f['path']} does not exist"
         folder, name = f["rel"].rpartition("/")[::2]
-        assert name == FILE_NAMES[f["format"]], f["url"]
-        by_group.setdefault(f["group"], set()).add((folder, f["format"]))
-    formats = set(FILE_NAMES)
+        assert (f["format"], name) == ("atom", "atom.xml"), f["url"]
+        by_group.setdefault(f["group"], []).append(folder)
     assert by_group.keys() == {"The journal", "Authors", "Labels"}
-    assert by_group["The journal"] == {("", fmt) for fmt in formats}
-    assert by_group["Authors"] == {(f"authors/{a}", fmt) for a in AUTHOR_DIRS for fmt in formats}
-    assert by_group["Labels"] == {(f"labels/{s}", fmt) for s in LABEL_DIRS for fmt in formats}
-    # Every document on disk is listed, and the URLs are all distinct.
-    urls = [f["url"] for f in listed]
-    assert len(urls) == len(set(urls))
+    assert by_group["The journal"] == [""]
+    assert sorted(by_group["Authors"]) == sorted(f"authors/{a}" for a in AUTHOR_DIRS)
+    assert sorted(by_group["Labels"]) == sorted(f"labels/{s}" for s in LABEL_DIRS)
+    assert "(Atom)" not in " ".join(f["title"] for f in listed)  # one subscription: no format in its name
+    # Every document on disk is a listed feed's, in a configured format, and exists.
+    documents = [f["rel"] for fmt in FILE_NAMES for f in feeds_of(published, fmt)]
+    assert len(documents) == len(set(documents)) == 3 * len(listed)
     on_disk = files_below(published.feeds) - {"index.opml", "index.html", "feed.xsl"}
-    assert on_disk == {f["rel"] for f in listed}
+    assert on_disk == set(documents)
     # The path-like label stays a folder directly inside feeds/labels/.
     labels = published.feeds / "labels"
     for folder in labels.iterdir():
         assert folder.is_dir() and folder.resolve().parent == labels.resolve()
+
+
+@pytest.mark.parametrize("formats, listed", [("[rss, json, atom]", "rss"), ("[json, atom]", "atom"),
+                                             ("[json]", "json")])
+def test_opml_subscribes_in_the_first_xml_format(journal: conftest.Journal, formats: str, listed: str) -> None:
+    """JSON Feed outlines fail in readers, so the OPML lists the first XML format configured;
+    only a journal that publishes JSON Feed alone lists its JSON Feed documents."""
+    journal.write_config(conftest.CONFIG.replace("formats: [atom, rss, json]", f"formats: {formats}"))
+    write_posts(journal)
+    publish_ok(journal)
+    feeds = opml_feeds(journal)
+    assert {f["format"] for f in feeds} == {listed}
+    assert len(feeds) == 1 + len(AUTHOR_DIRS) + len(LABEL_DIRS)
+    for f in feeds:
+        assert f["path"].is_file() and f["rel"].endswith(FILE_NAMES[listed]), f["url"]
 
 
 def test_every_atom_document_is_valid_rfc4287(published: conftest.Journal) -> None:

@@ -26,9 +26,19 @@ class Listing:
     updated: datetime | None
 
 
+def subscribed_format(formats: Sequence[str]) -> str:
+    """The one format ``index.opml`` subscribes to each feed in: the first XML format configured.
+    Readers import Atom and RSS outlines, while JSON Feed ones failed in every reader tried, so a
+    JSON Feed document is listed only when a journal publishes nothing else."""
+    return next((fmt for fmt in formats if fmt != "json"), formats[0])
+
+
 def opml(journal: JournalConfig, listings: Sequence[Listing], formats: Sequence[str]) -> bytes:
-    """Written out as text (as lxml would serialise it): a journal's thousands of outlines as
+    """Each feed once, so that importing it subscribes a reader to each feed once.
+
+    Written out as text (as lxml would serialise it): a journal's thousands of outlines as
     elements would cost ten times as much, at every publish that changes a count."""
+    fmt = subscribed_format(formats)
     out = ["<?xml version='1.0' encoding='UTF-8'?>", '<opml version="2.0">', "  <head>",
            f"    <title>{_xml(journal.title)}: feeds</title>"]
     newest = max((entry.updated for entry in listings if entry.updated), default=None)
@@ -42,11 +52,10 @@ def opml(journal: JournalConfig, listings: Sequence[Listing], formats: Sequence[
             continue
         out.append(f'    <outline text="{heading}">')
         for entry in members:
-            for fmt in formats:
-                title = _xml(f"{entry.feed.title} ({FORMAT_NAMES[fmt]})")
-                out.append(f'      <outline type="rss" text="{title}" title="{title}" '
-                           f'xmlUrl="{_xml(journal.feed_url(entry.feed.path(fmt)))}" htmlUrl="{home}" '
-                           f'version="{OPML_VERSIONS[fmt]}"/>')
+            title = _xml(entry.feed.title)
+            out.append(f'      <outline type="rss" text="{title}" title="{title}" '
+                       f'xmlUrl="{_xml(journal.feed_url(entry.feed.path(fmt)))}" htmlUrl="{home}" '
+                       f'version="{OPML_VERSIONS[fmt]}"/>')
         out.append("    </outline>")
     out += ["  </body>", "</opml>", ""]
     return "\n".join(out).encode("utf-8")
