@@ -231,3 +231,51 @@ def test_verification_refuses_a_namespace_declared_unused(fmt: str) -> None:
     assert [p.field for p in problems] == ["namespaces"], problems
     problems = verify_assembled(fmt, extra, render_skeleton(fmt, fv), fv, views, "x")  # type: ignore[arg-type]
     assert [p.field for p in problems] == ["namespaces"], problems
+
+
+# --- JSON Feed 1.0 readers -------------------------------------------------------------------
+
+
+def _author_feed_document(post: Post) -> tuple[bytes, object, list]:  # type: ignore[type-arg]
+    feed = Feed(FeedKind.AUTHOR, "jm", "authors/jm", "tag:journal.test,2009:feed/author/jm",
+                "Test Journal: John Morton", "Posts by John Morton", author=post.author)
+    views = [entry_view(post, SITE)]
+    fv = feed_view(feed, views, SITE, ("atom", "rss", "json"))
+    return render_document("json", fv, [render_entry("json", v) for v in views]), fv, views
+
+
+def test_json_feed_writes_the_1_0_author_beside_authors() -> None:
+    """JSON Feed 1.1 keeps ``author`` (deprecated) for readers of 1.0, which read nothing else:
+    every item has it, and so has every document that names its authors (an author's feed)."""
+    data, _, _ = _document("json", [_post(2)])
+    doc = json.loads(data)
+    assert "authors" not in doc and "author" not in doc  # the journal's feed has many authors
+    item = doc["items"][0]
+    assert item["author"] == item["authors"][0] and item["author"]["name"] == "John Morton"
+    data, fv, views = _author_feed_document(_post(2))
+    doc = json.loads(data)
+    assert doc["author"] == doc["authors"][0] and doc["author"]["name"] == "John Morton"
+    assert verify_document("json", data, fv, views, "feed.json") == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", ["item", "feed"])
+@pytest.mark.parametrize("how", ["drop", "change"])
+def test_verification_checks_the_1_0_author(where: str, how: str) -> None:
+    data, fv, views = _author_feed_document(_post(2))
+    doc = json.loads(data)
+    target = doc["items"][0] if where == "item" else doc
+    if how == "drop":
+        del target["author"]
+    else:
+        target["author"] = {"name": "Someone Else"}
+    problems = verify_document("json", json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
+    assert [(p.entry != "", p.field) for p in problems] == [(where == "item", "author")], problems
+
+
+def test_verification_checks_the_feed_authors() -> None:
+    data, fv, views = _author_feed_document(_post(2))
+    doc = json.loads(data)
+    doc["author"] = {"name": "Someone Else"}
+    doc["authors"] = [doc["author"]]
+    problems = verify_document("json", json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
+    assert [p.field for p in problems] == ["authors"], problems

@@ -280,6 +280,11 @@ def test_every_json_feed(published: conftest.Journal) -> None:
         assert all(isinstance(i, str) and i for i in ids), f["path"]
         assert len(ids) == len(set(ids)), f"{f['path']}: duplicate item ids {ids}"
         items += len(ids)
+        # JSON Feed 1.0 readers read the single ``author``: beside ``authors`` everywhere it is.
+        for obj in [doc, *doc["items"]]:
+            assert obj.get("author") == (obj.get("authors") or [None])[0], f["path"]
+        assert all(item["author"]["name"] for item in doc["items"]), f["path"]
+        assert ("author" in doc) == f["rel"].startswith("authors/"), f["path"]
     assert items > 0
 
 

@@ -319,12 +319,16 @@ def _verify_json(check: _Checker, data: bytes, feed: FeedView, entries: Sequence
     check.same("", "alternate link", feed.home, doc.get("home_page_url"))
     check.same("", "hub links", sorted(feed.hubs), sorted(h["url"] for h in doc.get("hubs", [])))
     check.same("", "next_url", feed.paging.get("prev-archive", {}).get("json"), doc.get("next_url"))
+    authors = doc.get("authors", [])
+    check.same("", "authors", [feed.feed.author.name] if feed.feed.author else [], [a.get("name") for a in authors])
+    _check_legacy_author(check, "", doc)
     for key in ("feed_url", "home_page_url"):
         if not is_absolute_iri(doc.get(key, "x:")):
             check.fail("", key, "an absolute URL", doc[key])
     got = []
     for item in doc["items"]:
         eid = item.get("id", "")
+        _check_legacy_author(check, eid, item)
         got.append({
             "id": item.get("id"),
             "title": item.get("title", ""),
@@ -337,6 +341,13 @@ def _verify_json(check: _Checker, data: bytes, feed: FeedView, entries: Sequence
             "summary": item.get("summary", ""),
         })
     _verify_entries(check, entries, got)
+
+
+def _check_legacy_author(check: _Checker, eid: str, obj: dict[str, Any]) -> None:
+    """JSON Feed 1.0's ``author``: where ``authors`` is, the same as its first (a 1.0 reader's view)."""
+    want = (obj.get("authors") or [None])[0]
+    if obj.get("author") != want:
+        check.fail(eid, "author", f"the 1.0 author {want}", str(obj.get("author")))
 
 
 def check_any(data: bytes, name: str) -> tuple[str, list[Problem]]:
