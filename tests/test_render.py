@@ -279,3 +279,21 @@ def test_verification_checks_the_feed_authors() -> None:
     doc["authors"] = [doc["author"]]
     problems = verify_document("json", json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
     assert [p.field for p in problems] == ["authors"], problems
+
+
+# --- the directory ---------------------------------------------------------------------------
+
+
+def test_directory_lists_authors_by_the_name_they_sign_with() -> None:
+    from newswire.render.index import Listing, html_page, opml
+
+    people = [Author("afugate", "W. Craig Fugate", "FEMA"), Author("jmorton", "John Morton", "ICE"),
+              Author("napolitano", "janet Napolitano", "DHS"), Author("zed", "Ángela Álvarez", "")]
+    listings = [Listing(FEED, 4, None)] + [
+        Listing(Feed(FeedKind.AUTHOR, a.key, f"authors/{a.key}", f"tag:journal.test,2009:feed/author/{a.key}",
+                     f"Test Journal: {a.signature}", "", author=a), 1, None) for a in people]
+    page = html_page(JOURNAL, listings, ("atom", "rss", "json")).decode()
+    shown = re.findall(r"<strong>([^<]*)</strong>", page)[1:]
+    assert shown == ["Ángela Álvarez", "janet Napolitano, DHS", "John Morton, ICE", "W. Craig Fugate, FEMA"]
+    listed = re.findall(r'authors/(\w+)/atom.xml', opml(JOURNAL, listings, ("atom",)).decode())
+    assert listed == ["zed", "napolitano", "jmorton", "afugate"]  # the OPML in the same order
