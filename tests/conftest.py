@@ -124,3 +124,15 @@ def journal(tmp_path: Path) -> Journal:
     j.write_config(CONFIG)
     j.content.mkdir()
     return j
+
+
+@pytest.fixture
+def example(journal: Journal) -> Journal:
+    """The example journal of the repository (content/ and config.yaml), published."""
+    import shutil
+
+    shutil.rmtree(journal.content)
+    shutil.copytree(ROOT / "content", journal.content)
+    journal.write_config((ROOT / "config.yaml").read_text())
+    journal.cli("publish", check=True)
+    return journal

@@ -17,7 +17,7 @@ import html5lib
 import pytest
 from lxml import html as lxml_html
 
-from conftest import ROOT, Journal
+from conftest import Journal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # .ci/run sets this, so that a machine without Chromium fails there instead of skipping.
@@ -35,16 +35,6 @@ def chromium() -> str:
     if REQUIRED:
         pytest.fail(f"NEWSWIRE_BROWSER_TESTS=required, but {MISSING}")
     pytest.skip(MISSING)
-
-
-@pytest.fixture
-def example(journal: Journal) -> Journal:
-    """The example journal of the repository, published."""
-    shutil.rmtree(journal.content)
-    shutil.copytree(ROOT / "content", journal.content)
-    journal.write_config((ROOT / "config.yaml").read_text())
-    journal.cli("publish", check=True)
-    return journal
 
 
 @pytest.fixture

@@ -363,3 +363,43 @@ def test_archive_pages_and_tombstones_declare_only_the_namespaces_they_use(publi
         if path.name == "atom.xml":
             assert_valid_atom(path, FEEDS_URL + path.relative_to(published.feeds).as_posix())
     assert TOMBSTONES_NS in declared  # the rule was tried on documents that use each namespace
+
+
+# --- the example journal -----------------------------------------------------------------------
+
+EXAMPLE_FEEDS_URL = "https://journal.example.gov/feeds/"
+_BARE_AMPERSAND = re.compile(r"&(?!(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);)")
+
+
+def _html_text(markup: str) -> str:
+    import html5lib
+
+    return "".join(html5lib.parseFragment(markup, namespaceHTMLElements=False).itertext())
+
+
+def test_example_journal_reads_as_written(example: conftest.Journal) -> None:
+    """The repository's own journal, published: every Atom document is valid RFC 4287, no
+    document declares a namespace it does not use, and every RSS description, read as the HTML
+    readers take it for, shows the entry's summary exactly, with no bare '&' (the W3C validator's
+    complaint about 'R&D')."""
+    documents = sorted(example.feeds.rglob("*.xml"))
+    assert {"atom.xml", "rss.xml"} <= {p.name for p in documents}
+    for path in documents:
+        assert unused_namespaces(path.read_bytes()) == [], path
+    for url in example.listed_documents():
+        assert url.startswith(EXAMPLE_FEEDS_URL) and (example.feeds / url[len(EXAMPLE_FEEDS_URL):]).is_file(), url
+    shown: list[str] = []
+    for atom in (p for p in documents if p.name == "atom.xml"):
+        root = assert_valid_atom(atom, EXAMPLE_FEEDS_URL + atom.relative_to(example.feeds).as_posix())
+        summaries = {e.findtext(f"{{{ATOM_NS}}}id"): e.findtext(f"{{{ATOM_NS}}}summary")
+                     for e in root.iter(f"{{{ATOM_NS}}}entry")}
+        json_items = json.loads((atom.parent / "feed.json").read_text(encoding="utf-8"))["items"]
+        assert {i["id"]: i["summary"] for i in json_items} == summaries, atom
+        rss = etree.fromstring((atom.parent / "rss.xml").read_bytes(), _SAFE)
+        assert [i.findtext("guid") for i in rss.iter("item")] == list(summaries), atom
+        for item in rss.iter("item"):
+            description = item.findtext("description")
+            assert not _BARE_AMPERSAND.search(description), (atom.parent, description)
+            assert _html_text(description) == summaries[item.findtext("guid")], (atom.parent, description)
+            shown.append(_html_text(description))
+    assert any("R&D" in text for text in shown)  # the rule was tried on text that needs it
