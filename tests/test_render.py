@@ -297,3 +297,21 @@ def test_directory_lists_authors_by_the_name_they_sign_with() -> None:
     assert shown == ["Ángela Álvarez", "janet Napolitano, DHS", "John Morton, ICE", "W. Craig Fugate, FEMA"]
     listed = re.findall(r'authors/(\w+)/atom.xml', opml(JOURNAL, listings, ("atom",)).decode())
     assert listed == ["zed", "napolitano", "jmorton", "afugate"]  # the OPML in the same order
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_a_document_missing_a_namespace_its_entries_use_is_refused(fmt: str) -> None:
+    """Splicing fragments without declaring what they use (the skeleton declares no schema:)
+    gives a document no parser accepts; both ways of verifying say so."""
+    from newswire.render import render_skeleton
+    from newswire.verify import verify_assembled
+
+    views = [entry_view(_post(2), SITE)]
+    fv = feed_view(FEED, views, SITE, ("atom", "rss", "json"))
+    skeleton = render_skeleton(fmt, fv)
+    closing = b"</feed>" if fmt == "atom" else b"</channel>"
+    at = skeleton.rindex(closing)
+    naive = skeleton[:at] + render_entry(fmt, views[0]) + b"\n" + skeleton[at:]
+    assert SCHEMA not in _declared(skeleton) and b"<schema:affiliation>" in naive
+    assert verify_document(fmt, naive, fv, views, "x") != []  # type: ignore[arg-type]
+    assert verify_assembled(fmt, naive, skeleton, fv, views, "x") != []  # type: ignore[arg-type]

@@ -115,10 +115,11 @@ def verify_assembled(fmt: str, data: bytes, skeleton: bytes, feed: FeedView,
     spliced in. The skeleton is read back in full, which proves every feed-level field;
     the assembled bytes are parsed as XML or JSON, which proves they are well-formed
     and hold exactly the expected entries, in order, each once. Each fragment was
-    proven by ``verify_document`` on a document of its own with the same root and
-    namespaces, and a fragment parses the same wherever it is spliced, so together
-    this proves what reading the whole document proves (tests/test_verify_reuse.py
-    checks that the two agree).
+    proven by ``verify_document`` on a document of its own with the same root, whose
+    prefixes name the same namespaces (a root declares only those its entries use, but
+    a prefix always names the same one), and a fragment parses the same wherever it is
+    spliced, so together this proves what reading the whole document proves
+    (tests/test_verify_reuse.py checks that the two agree).
     """
     check = _Checker(path)
     check.problems.extend(verify_document(fmt, skeleton, feed, [], path))
