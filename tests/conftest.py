@@ -20,6 +20,7 @@ settings.register_profile("ci", derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent
+DOCUMENT_NAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}  # a feed's documents, by format
 ATOM_RNG = ROOT / "tests" / "schemas" / "atom.rng"  # RFC 4287 Appendix B; see tests/schemas/README.md
 
 CONFIG = """\
@@ -92,6 +93,15 @@ class Journal:
         return run_cli("--config", str(self.config_path), *args, cwd=self.root, check=check, env=env,
                        timeout=timeout)
 
+    def listed_documents(self) -> list[str]:
+        """The URL of every feed document, found as a reader finds them: ``index.opml`` lists each
+        feed once, and its documents in the configured formats sit in the same folder."""
+        from lxml import etree
+
+        root = etree.parse(str(self.feeds / "index.opml")).getroot()
+        folders = [o.get("xmlUrl").rpartition("/")[0] for o in root.iter("outline") if o.get("xmlUrl")]
+        return [f"{folder}/{DOCUMENT_NAMES[fmt]}" for folder in folders for fmt in self.config().feeds.formats]
+
     def files(self) -> dict[str, bytes]:
         return {p.relative_to(self.feeds).as_posix(): p.read_bytes()
                 for p in sorted(self.feeds.rglob("*")) if p.is_file()}
@@ -114,3 +124,15 @@ def journal(tmp_path: Path) -> Journal:
     j.write_config(CONFIG)
     j.content.mkdir()
     return j
+
+
+@pytest.fixture
+def example(journal: Journal) -> Journal:
+    """The example journal of the repository (content/ and config.yaml), published."""
+    import shutil
+
+    shutil.rmtree(journal.content)
+    shutil.copytree(ROOT / "content", journal.content)
+    journal.write_config((ROOT / "config.yaml").read_text())
+    journal.cli("publish", check=True)
+    return journal

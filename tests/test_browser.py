@@ -17,7 +17,7 @@ import html5lib
 import pytest
 from lxml import html as lxml_html
 
-from conftest import ROOT, Journal
+from conftest import Journal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # .ci/run sets this, so that a machine without Chromium fails there instead of skipping.
@@ -35,16 +35,6 @@ def chromium() -> str:
     if REQUIRED:
         pytest.fail(f"NEWSWIRE_BROWSER_TESTS=required, but {MISSING}")
     pytest.skip(MISSING)
-
-
-@pytest.fixture
-def example(journal: Journal) -> Journal:
-    """The example journal of the repository, published."""
-    shutil.rmtree(journal.content)
-    shutil.copytree(ROOT / "content", journal.content)
-    journal.write_config((ROOT / "config.yaml").read_text())
-    journal.cli("publish", check=True)
-    return journal
 
 
 @pytest.fixture
@@ -97,6 +87,31 @@ def test_feed_view_renders_the_newest_entries(example: Journal, server: str, tmp
     assert shot.stat().st_size > 10_000
 
 
+def _articles(dom: lxml_html.HtmlElement) -> list[str]:
+    return [" ".join(a.text_content().split()) for a in dom.xpath("//article")]
+
+
+def test_atom_and_rss_views_show_each_entry_alike(example: Journal, server: str, tmp_path: Path) -> None:
+    """The same entry looks the same in either view: title, date (one format), author and summary."""
+    views = {page: lxml_html.fromstring(_chromium("--dump-dom", server + page, tmp=tmp_path))
+             for page in ("atom.xml", "rss.xml")}
+    atom, rss = _articles(views["atom.xml"]), _articles(views["rss.xml"])
+    assert atom == rss and len(atom) == len(feedparser.parse((example.feeds / "atom.xml").read_bytes()).entries)
+    source = feedparser.parse((example.feeds / "atom.xml").read_bytes()).entries
+    for article, entry in zip(views["rss.xml"].xpath("//article"), source):
+        shown = " ".join(article.xpath("string(.//div[@class='meta'])").split())
+        assert shown.startswith(entry.published[:10] + " · "), shown  # the date as written, in its own zone
+        assert " ".join(article.xpath("string(p)").split()) == " ".join(entry.summary.split())
+
+
+def test_feed_view_speaks_the_journal_language(example: Journal, server: str, tmp_path: Path) -> None:
+    example.write_config(example.config_path.read_text().replace("language: en", "language: fr-CA"))
+    example.cli("publish", check=True)
+    for page in ("atom.xml", "rss.xml", "labels/border-security/rss.xml"):
+        dom = lxml_html.fromstring(_chromium("--dump-dom", server + page, tmp=tmp_path))
+        assert dom.get("lang") == "fr-CA", page
+
+
 def test_directory_lists_every_feed_with_counts(example: Journal, server: str, tmp_path: Path) -> None:
     dom = lxml_html.fromstring(_chromium("--dump-dom", server, tmp=tmp_path))
     text = " ".join(dom.text_content().split())
@@ -106,6 +121,10 @@ def test_directory_lists_every_feed_with_counts(example: Journal, server: str, t
     assert "posts" in text
     hrefs = dom.xpath("//a/@href")
     assert "atom.xml" in hrefs and "labels/border-security/feed.json" in hrefs
+    # Authors by the name they sign with, not by their keys in the config.
+    authors = [" ".join(n.text_content().split()) for n in dom.xpath("//section[h2='Authors']//strong")]
+    assert authors[0].startswith("Janet Napolitano") and authors[-1].startswith("W. Craig Fugate"), authors
+    assert authors == sorted(authors, key=str.casefold)
     alternates = dom.xpath("//link[@rel='alternate']/@type")
     assert set(alternates) == {"application/atom+xml", "application/rss+xml", "application/feed+json"}
     shot = tmp_path / "feed-directory-phone.png"

@@ -24,7 +24,6 @@ from pathlib import Path
 from xmlrpc.server import SimpleXMLRPCServer
 
 import pytest
-from lxml import etree
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -184,8 +183,7 @@ def write_notify(journal: Journal, notify_yaml: str, *, single_feed: bool = Fals
 
 
 def opml_urls(journal: Journal) -> list[str]:
-    root = etree.parse(str(journal.feeds / "index.opml")).getroot()
-    return [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
+    return journal.listed_documents()
 
 
 def feed_urls(*folders: str) -> set[str]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from lxml import etree
 
 import newswire.proof as proof_module
 from newswire.job import check_published, publish
@@ -32,9 +31,7 @@ def _example(journal: Journal) -> None:
 
 
 def _opml_paths(journal: Journal) -> list[str]:
-    root = etree.parse(str(journal.feeds / "index.opml")).getroot()
-    return [o.get("xmlUrl").removeprefix("https://journal.test/feeds/") for o in root.iter("outline")
-            if o.get("xmlUrl")]
+    return [url.removeprefix("https://journal.test/feeds/") for url in journal.listed_documents()]
 
 
 def _entries(journal: Journal, path: str = "atom.xml") -> list[feedparser.FeedParserDict]:

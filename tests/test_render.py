@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -102,3 +103,215 @@ def test_rss_keeps_full_text_in_content_encoded_even_without_a_summary() -> None
     assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
     dropped = data.replace(b"&lt;img src=", b"&lt;span data-x=")
     assert any(p.field == "content" for p in verify_document("rss", dropped, fv, views, "rss.xml"))  # type: ignore[arg-type]
+
+
+# --- how readers read each element ---------------------------------------------------------
+
+TRICKY = "code <b>not bold</b>, a literal &amp; and 5 < 10, R&D, AT&T > ATT"
+
+
+def _html_text(markup: str) -> str:
+    """What a reader that takes ``markup`` as HTML shows: html5lib, as browsers parse it."""
+    import html5lib
+
+    return "".join(html5lib.parseFragment(markup, namespaceHTMLElements=False).itertext())
+
+
+def test_rss_description_is_html_that_shows_the_summary_exactly() -> None:
+    """Readers take an item's description as HTML (RSS 2.0 and the RSS Advisory Board profile):
+    the plain-text summary is escaped as HTML, so tags, '&' and '<' show as written."""
+    import feedparser
+    from lxml import etree
+
+    data, fv, views = _document("rss", [_post(2, summary=TRICKY)])
+    description = etree.fromstring(data).findtext("channel/item/description")
+    assert _html_text(description) == TRICKY
+    parsed = feedparser.parse(data)  # a feedparser-based reader, sanitising as it does by default
+    assert _html_text(parsed.entries[0].summary) == TRICKY
+    assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
+
+
+def test_verification_reads_the_rss_description_as_html() -> None:
+    """A description holding the summary as raw text (escaped for XML only, as before) reads
+    differently as HTML, and verification says so."""
+    from html import escape
+
+    data, fv, views = _document("rss", [_post(2, summary=TRICKY)])
+    head, item = data.split(b"<item>")
+    raw = b"<description>" + escape(TRICKY, quote=False).encode() + b"</description>"
+    wrong = head + b"<item>" + re.sub(rb"<description>[^<]*</description>", raw, item)
+    assert wrong != data
+    problems = verify_document("rss", wrong, fv, views, "rss.xml")  # type: ignore[arg-type]
+    assert [p.field for p in problems] == ["summary"], problems
+
+
+def test_rss_plain_text_uses_hexadecimal_character_references() -> None:
+    """The RSS Advisory Board profile: every element of RSS itself but the item's description is
+    plain text, and '&', '<' and '>' in it are best written &#x26; &#x3C; &#x3E;, the form the
+    most aggregators read right. The description, HTML, is written the same way."""
+    post = _post(2, title="AT&T <b>5 < 10</b> > 4", labels=(Label("R&D <x>", "r-d"),), summary=TRICKY)
+    feed = Feed(FeedKind.JOURNAL, "journal", "", "tag:journal.test,2009:feed", "Tom & Jerry <3", "News & <views>")
+    views = [entry_view(post, SITE)]
+    fv = feed_view(feed, views, SITE, ("atom", "rss", "json"))
+    data = render_document("rss", fv, [render_entry("rss", v) for v in views])
+    texts = re.findall(rb"<([a-zA-Z]+)(?: [^>]*)?>([^<]*)</\1>", data)  # the elements of RSS itself
+    assert {b"title", b"category", b"description"} <= {tag for tag, _ in texts}
+    for tag, text in texts:
+        assert b"&amp;" not in text and b"&lt;" not in text and b"&gt;" not in text, (tag, text)
+    assert b"<title>AT&#x26;T &#x3C;b&#x3E;5 &#x3C; 10&#x3C;/b&#x3E; &#x3E; 4</title>" in data
+    assert b"<title>Tom &#x26; Jerry &#x3C;3</title>" in data
+    assert b"<description>News &#x26; &#x3C;views&#x3E;</description>" in data
+    assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
+
+
+# --- namespaces ------------------------------------------------------------------------------
+
+AT_NS = "http://purl.org/atompub/tombstones/1.0"
+SCHEMA = "http://schema.org/"
+
+
+def _declared(data: bytes) -> set[str]:
+    from lxml import etree
+
+    return {uri for el in etree.fromstring(data).iter(etree.Element) for uri in el.nsmap.values()}
+
+
+def _plain_post(n: int) -> Post:
+    """A post whose author has no affiliation, so its entry needs no schema: element."""
+    return _post(n, author=Author("x", "Someone"))
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+@pytest.mark.parametrize("content", ["full", "summary"])
+@pytest.mark.parametrize("complete", [True, False])
+@pytest.mark.parametrize("tombstones", [False, True])
+@pytest.mark.parametrize("affiliated", [False, True])
+def test_documents_declare_only_the_namespaces_they_use(fmt: str, content: str, complete: bool, tombstones: bool,
+                                                        affiliated: bool) -> None:
+    from test_schema import unused_namespaces
+
+    site = Site(JOURNAL, hubs=(), content=content)
+    post = _post(2) if affiliated else _plain_post(2)
+    views = [entry_view(post, site)]
+    stones = [("tag:journal.test,2009:post/gone", datetime(2009, 12, 1, tzinfo=timezone.utc))] if tombstones else []
+    fv = feed_view(FEED, views, site, ("atom", "rss", "json"), complete=complete, tombstones=stones)
+    data = render_document(fmt, fv, [render_entry(fmt, v) for v in views])
+    assert unused_namespaces(data) == []
+    assert (AT_NS in _declared(data)) == (tombstones and fmt == "atom")
+    assert (SCHEMA in _declared(data)) == affiliated
+    assert verify_document(fmt, data, fv, views, "x") == []  # type: ignore[arg-type]
+
+
+def test_an_entry_fragment_is_reused_in_documents_that_declare_different_namespaces() -> None:
+    """Fragments carry no declarations of their own: one fragment, rendered once, reads the
+    same in a document that needs only its namespaces and in one that needs more."""
+    for fmt in ("atom", "rss"):
+        plain, affiliated = entry_view(_plain_post(2), SITE), entry_view(_post(3), SITE)
+        fragment = render_entry(fmt, plain)
+        alone = render_document(fmt, feed_view(FEED, [plain], SITE, ("atom", "rss", "json")), [fragment])
+        fv = feed_view(FEED, [affiliated, plain], SITE, ("atom", "rss", "json"))
+        both = render_document(fmt, fv, [render_entry(fmt, affiliated), fragment])
+        assert fragment in alone and fragment in both
+        assert SCHEMA not in _declared(alone) and SCHEMA in _declared(both)
+        assert verify_document(fmt, both, fv, [affiliated, plain], "x") == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_verification_refuses_a_namespace_declared_unused(fmt: str) -> None:
+    from newswire.render import render_skeleton
+    from newswire.verify import verify_assembled
+
+    views = [entry_view(_plain_post(2), SITE)]
+    fv = feed_view(FEED, views, SITE, ("atom", "rss", "json"))
+    data = render_document(fmt, fv, [render_entry(fmt, v) for v in views])
+    root = b"<feed " if fmt == "atom" else b"<rss "
+    extra = data.replace(root, root + f'xmlns:at="{AT_NS}" '.encode(), 1)
+    assert extra != data
+    problems = verify_document(fmt, extra, fv, views, "x")  # type: ignore[arg-type]
+    assert [p.field for p in problems] == ["namespaces"], problems
+    problems = verify_assembled(fmt, extra, render_skeleton(fmt, fv), fv, views, "x")  # type: ignore[arg-type]
+    assert [p.field for p in problems] == ["namespaces"], problems
+
+
+# --- JSON Feed 1.0 readers -------------------------------------------------------------------
+
+
+def _author_feed_document(post: Post) -> tuple[bytes, object, list]:  # type: ignore[type-arg]
+    feed = Feed(FeedKind.AUTHOR, "jm", "authors/jm", "tag:journal.test,2009:feed/author/jm",
+                "Test Journal: John Morton", "Posts by John Morton", author=post.author)
+    views = [entry_view(post, SITE)]
+    fv = feed_view(feed, views, SITE, ("atom", "rss", "json"))
+    return render_document("json", fv, [render_entry("json", v) for v in views]), fv, views
+
+
+def test_json_feed_writes_the_1_0_author_beside_authors() -> None:
+    """JSON Feed 1.1 keeps ``author`` (deprecated) for readers of 1.0, which read nothing else:
+    every item has it, and so has every document that names its authors (an author's feed)."""
+    data, _, _ = _document("json", [_post(2)])
+    doc = json.loads(data)
+    assert "authors" not in doc and "author" not in doc  # the journal's feed has many authors
+    item = doc["items"][0]
+    assert item["author"] == item["authors"][0] and item["author"]["name"] == "John Morton"
+    data, fv, views = _author_feed_document(_post(2))
+    doc = json.loads(data)
+    assert doc["author"] == doc["authors"][0] and doc["author"]["name"] == "John Morton"
+    assert verify_document("json", data, fv, views, "feed.json") == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", ["item", "feed"])
+@pytest.mark.parametrize("how", ["drop", "change"])
+def test_verification_checks_the_1_0_author(where: str, how: str) -> None:
+    data, fv, views = _author_feed_document(_post(2))
+    doc = json.loads(data)
+    target = doc["items"][0] if where == "item" else doc
+    if how == "drop":
+        del target["author"]
+    else:
+        target["author"] = {"name": "Someone Else"}
+    problems = verify_document("json", json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
+    assert [(p.entry != "", p.field) for p in problems] == [(where == "item", "author")], problems
+
+
+def test_verification_checks_the_feed_authors() -> None:
+    data, fv, views = _author_feed_document(_post(2))
+    doc = json.loads(data)
+    doc["author"] = {"name": "Someone Else"}
+    doc["authors"] = [doc["author"]]
+    problems = verify_document("json", json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
+    assert [p.field for p in problems] == ["authors"], problems
+
+
+# --- the directory ---------------------------------------------------------------------------
+
+
+def test_directory_lists_authors_by_the_name_they_sign_with() -> None:
+    from newswire.render.index import Listing, html_page, opml
+
+    people = [Author("afugate", "W. Craig Fugate", "FEMA"), Author("jmorton", "John Morton", "ICE"),
+              Author("napolitano", "janet Napolitano", "DHS"), Author("zed", "Ángela Álvarez", "")]
+    listings = [Listing(FEED, 4, None)] + [
+        Listing(Feed(FeedKind.AUTHOR, a.key, f"authors/{a.key}", f"tag:journal.test,2009:feed/author/{a.key}",
+                     f"Test Journal: {a.signature}", "", author=a), 1, None) for a in people]
+    page = html_page(JOURNAL, listings, ("atom", "rss", "json")).decode()
+    shown = re.findall(r"<strong>([^<]*)</strong>", page)[1:]
+    assert shown == ["Ángela Álvarez", "janet Napolitano, DHS", "John Morton, ICE", "W. Craig Fugate, FEMA"]
+    listed = re.findall(r'authors/(\w+)/atom.xml', opml(JOURNAL, listings, ("atom",)).decode())
+    assert listed == ["zed", "napolitano", "jmorton", "afugate"]  # the OPML in the same order
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_a_document_missing_a_namespace_its_entries_use_is_refused(fmt: str) -> None:
+    """Splicing fragments without declaring what they use (the skeleton declares no schema:)
+    gives a document no parser accepts; both ways of verifying say so."""
+    from newswire.render import render_skeleton
+    from newswire.verify import verify_assembled
+
+    views = [entry_view(_post(2), SITE)]
+    fv = feed_view(FEED, views, SITE, ("atom", "rss", "json"))
+    skeleton = render_skeleton(fmt, fv)
+    closing = b"</feed>" if fmt == "atom" else b"</channel>"
+    at = skeleton.rindex(closing)
+    naive = skeleton[:at] + render_entry(fmt, views[0]) + b"\n" + skeleton[at:]
+    assert SCHEMA not in _declared(skeleton) and b"<schema:affiliation>" in naive
+    assert verify_document(fmt, naive, fv, views, "x") != []  # type: ignore[arg-type]
+    assert verify_assembled(fmt, naive, skeleton, fv, views, "x") != []  # type: ignore[arg-type]

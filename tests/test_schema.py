@@ -3,7 +3,8 @@
 Atom documents are checked against the RFC 4287 RELAX NG schema (Appendix B) and the
 schema's Schematron rules, which RELAX NG engines do not run and are implemented
 here with XPath. RSS and JSON Feed documents are checked for the fields readers rely
-on. The feeds are found the way a reader finds them: through ``index.opml``.
+on. The feeds are found the way a reader finds them: through ``index.opml``, which lists
+each feed once; its documents in the other formats sit beside the listed one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ ATOM_RNG = conftest.ATOM_RNG
 FEEDS_URL = "https://journal.test/feeds/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 NS = {"atom": ATOM_NS}
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 NOW = datetime(2010, 1, 15, 12, 0, 0, tzinfo=timezone.utc)
 FILE_NAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}
 OPML_VERSIONS = {"ATOM1": "atom", "RSS2": "rss", "JSONFeed1.1": "json"}
@@ -95,25 +97,32 @@ def published(journal: conftest.Journal) -> conftest.Journal:
 
 
 def opml_feeds(journal: conftest.Journal) -> list[dict[str, object]]:
-    """Every feed document listed in index.opml: its URL, format, group and local file."""
+    """Every feed index.opml lists: its URL, format, group and local file."""
     root = etree.parse(str(journal.feeds / "index.opml"), _SAFE).getroot()
     assert root.tag == "opml" and root.get("version") == "2.0"
     out = []
     for group in root.findall("body/outline"):
         for outline in group.findall("outline"):
+            assert outline.get("type") == "rss", etree.tostring(outline)
             url = outline.get("xmlUrl")
-            assert url and url.startswith(FEEDS_URL), url
-            rel = url[len(FEEDS_URL):]
-            local = (journal.feeds / rel).resolve()
-            assert local.is_relative_to(journal.feeds.resolve()), url
-            out.append({"url": url, "rel": rel, "path": local, "group": group.get("text"),
+            out.append({**_document(journal, url), "group": group.get("text"), "title": outline.get("text"),
                         "format": OPML_VERSIONS[outline.get("version")]})
     return out
 
 
+def _document(journal: conftest.Journal, url: str | None) -> dict[str, object]:
+    assert url and url.startswith(FEEDS_URL), url
+    rel = url[len(FEEDS_URL):]
+    local = (journal.feeds / rel).resolve()
+    assert local.is_relative_to(journal.feeds.resolve()), url
+    return {"url": url, "rel": rel, "path": local}
+
+
 def feeds_of(journal: conftest.Journal, fmt: str) -> list[dict[str, object]]:
-    found = [f for f in opml_feeds(journal) if f["format"] == fmt]
-    assert found, f"index.opml lists no {fmt} feed"
+    """Every document of this format: one per feed index.opml lists, beside the listed one."""
+    found = [{**_document(journal, url), "format": fmt} for url in journal.listed_documents()
+             if url.endswith("/" + FILE_NAMES[fmt])]
+    assert found, f"index.opml lists no feed with a {fmt} document"
     return found
 
 
@@ -146,36 +155,72 @@ def assert_valid_atom(path: Path, url: str) -> etree._Element:
     schema = atom_schema()
     assert schema.validate(root), f"{path} is not valid RFC 4287:\n{schema.error_log}"
     assert schematron_problems(root) == [], path
+    assert unused_namespaces(data) == [], path
     self_links = root.xpath("atom:link[@rel='self']/@href", namespaces=NS)
     assert self_links == [url], path
     return root
 
 
+def unused_namespaces(data: bytes) -> list[str]:
+    """Every namespace a document declares where nothing below the declaration uses it."""
+    root = etree.fromstring(data, _SAFE)
+    found = []
+    for el in root.iter(etree.Element):
+        parent = el.getparent()
+        inherited = parent.nsmap if parent is not None else {}
+        for prefix, uri in el.nsmap.items():
+            if inherited.get(prefix) == uri:
+                continue
+            used = any(etree.QName(e).namespace == uri or any(etree.QName(a).namespace == uri for a in e.attrib)
+                       for e in el.iter(etree.Element))
+            if not used:
+                found.append(f"xmlns:{prefix}={uri} on {etree.QName(el).localname}" if prefix
+                             else f"xmlns={uri} on {etree.QName(el).localname}")
+    return found
+
+
 # --- tests --------------------------------------------------------------------------------
 
 
-def test_opml_lists_every_feed_in_every_format(published: conftest.Journal) -> None:
+def test_opml_lists_every_feed_once(published: conftest.Journal) -> None:
+    """One outline per feed, in the first configured XML format (Atom): a reader importing it
+    subscribes to each feed once. Every document of every format is beside a listed one."""
     listed = opml_feeds(published)
-    by_group: dict[str, set[tuple[str, str]]] = {}
+    by_group: dict[str, list[str]] = {}
     for f in listed:
         assert f["path"].is_file(), f"index.opml lists {f['url']} but {f['path']} does not exist"
         folder, name = f["rel"].rpartition("/")[::2]
-        assert name == FILE_NAMES[f["format"]], f["url"]
-        by_group.setdefault(f["group"], set()).add((folder, f["format"]))
-    formats = set(FILE_NAMES)
+        assert (f["format"], name) == ("atom", "atom.xml"), f["url"]
+        by_group.setdefault(f["group"], []).append(folder)
     assert by_group.keys() == {"The journal", "Authors", "Labels"}
-    assert by_group["The journal"] == {("", fmt) for fmt in formats}
-    assert by_group["Authors"] == {(f"authors/{a}", fmt) for a in AUTHOR_DIRS for fmt in formats}
-    assert by_group["Labels"] == {(f"labels/{s}", fmt) for s in LABEL_DIRS for fmt in formats}
-    # Every document on disk is listed, and the URLs are all distinct.
-    urls = [f["url"] for f in listed]
-    assert len(urls) == len(set(urls))
+    assert by_group["The journal"] == [""]
+    assert sorted(by_group["Authors"]) == sorted(f"authors/{a}" for a in AUTHOR_DIRS)
+    assert sorted(by_group["Labels"]) == sorted(f"labels/{s}" for s in LABEL_DIRS)
+    assert "(Atom)" not in " ".join(f["title"] for f in listed)  # one subscription: no format in its name
+    # Every document on disk is a listed feed's, in a configured format, and exists.
+    documents = [f["rel"] for fmt in FILE_NAMES for f in feeds_of(published, fmt)]
+    assert len(documents) == len(set(documents)) == 3 * len(listed)
     on_disk = files_below(published.feeds) - {"index.opml", "index.html", "feed.xsl"}
-    assert on_disk == {f["rel"] for f in listed}
+    assert on_disk == set(documents)
     # The path-like label stays a folder directly inside feeds/labels/.
     labels = published.feeds / "labels"
     for folder in labels.iterdir():
         assert folder.is_dir() and folder.resolve().parent == labels.resolve()
+
+
+@pytest.mark.parametrize("formats, listed", [("[rss, json, atom]", "rss"), ("[json, atom]", "atom"),
+                                             ("[json]", "json")])
+def test_opml_subscribes_in_the_first_xml_format(journal: conftest.Journal, formats: str, listed: str) -> None:
+    """JSON Feed outlines fail in readers, so the OPML lists the first XML format configured;
+    only a journal that publishes JSON Feed alone lists its JSON Feed documents."""
+    journal.write_config(conftest.CONFIG.replace("formats: [atom, rss, json]", f"formats: {formats}"))
+    write_posts(journal)
+    publish_ok(journal)
+    feeds = opml_feeds(journal)
+    assert {f["format"] for f in feeds} == {listed}
+    assert len(feeds) == 1 + len(AUTHOR_DIRS) + len(LABEL_DIRS)
+    for f in feeds:
+        assert f["path"].is_file() and f["rel"].endswith(FILE_NAMES[listed]), f["url"]
 
 
 def test_every_atom_document_is_valid_rfc4287(published: conftest.Journal) -> None:
@@ -200,8 +245,10 @@ def test_journal_atom_has_every_post_with_author_and_zoned_dates(published: conf
 def test_every_rss_document(published: conftest.Journal) -> None:
     items = 0
     for f in feeds_of(published, "rss"):
-        root = etree.parse(str(f["path"]), _SAFE).getroot()
+        data = f["path"].read_bytes()
+        root = etree.fromstring(data, _SAFE)
         assert root.tag == "rss" and root.get("version") == "2.0", f["path"]
+        assert unused_namespaces(data) == [], f["path"]
         channel = root.find("channel")
         assert channel is not None, f["path"]
         for name in ("title", "link", "description"):
@@ -233,6 +280,11 @@ def test_every_json_feed(published: conftest.Journal) -> None:
         assert all(isinstance(i, str) and i for i in ids), f["path"]
         assert len(ids) == len(set(ids)), f"{f['path']}: duplicate item ids {ids}"
         items += len(ids)
+        # JSON Feed 1.0 readers read the single ``author``: beside ``authors`` everywhere it is.
+        for obj in [doc, *doc["items"]]:
+            assert obj.get("author") == (obj.get("authors") or [None])[0], f["path"]
+        assert all(item["author"]["name"] for item in doc["items"]), f["path"]
+        assert ("author" in doc) == f["rel"].startswith("authors/"), f["path"]
     assert items > 0
 
 
@@ -248,6 +300,12 @@ def test_label_emptied_by_deletion_still_gives_valid_atom(published: conftest.Jo
     assert label_atom.is_file(), "the emptied label's Atom document is gone"
     root = assert_valid_atom(label_atom, FEEDS_URL + "labels/cyber-security/atom.xml")
     assert root.findall(f"{{{ATOM_NS}}}entry") == []
+    # The deleted post's tombstone (RFC 6721) is there, its namespace declared where it is used;
+    # the label feeds the post was never in declare no such namespace.
+    assert root.findall(f"{{{TOMBSTONES_NS}}}deleted-entry") and TOMBSTONES_NS in root.nsmap.values()
+    untouched = assert_valid_atom(published.feeds / "labels" / "immigration" / "atom.xml",
+                                  FEEDS_URL + "labels/immigration/atom.xml")
+    assert TOMBSTONES_NS not in untouched.nsmap.values()
     # With no entry, the feed still says who it is and when it last changed.
     assert root.findtext(f"{{{ATOM_NS}}}id") and root.findtext(f"{{{ATOM_NS}}}updated")
     for f in feeds_of(published, "rss"):
@@ -287,3 +345,61 @@ def test_the_checks_reject_what_rfc4287_forbids() -> None:
     assert schematron_problems(no_link) == ["entry 0 (tag:x,2009:e): no atom:link rel=alternate and no atom:content"]
     related_only = etree.fromstring(good.replace('<link href=', '<link rel="related" href='))
     assert len(schematron_problems(related_only)) == 1
+
+
+def test_archive_pages_and_tombstones_declare_only_the_namespaces_they_use(published: conftest.Journal) -> None:
+    """With two entries a document, every feed has RFC 5005 archive pages; a deleted post leaves
+    a tombstone. Every XML document, archive pages included, declares only what it uses."""
+    published.write_config(published.config_path.read_text().replace("entries: 25", "entries: 2"))
+    (published.content / "cyber-month.md").unlink()
+    publish_ok(published, NOW + timedelta(hours=1))
+    documents = sorted(p for p in published.feeds.rglob("*.xml"))
+    assert any("/archive/" in p.as_posix() for p in documents)
+    declared: set[str] = set()
+    for path in documents:
+        data = path.read_bytes()
+        assert unused_namespaces(data) == [], path
+        declared |= {uri for el in etree.fromstring(data, _SAFE).iter(etree.Element) for uri in el.nsmap.values()}
+        if path.name == "atom.xml":
+            assert_valid_atom(path, FEEDS_URL + path.relative_to(published.feeds).as_posix())
+    assert TOMBSTONES_NS in declared  # the rule was tried on documents that use each namespace
+
+
+# --- the example journal -----------------------------------------------------------------------
+
+EXAMPLE_FEEDS_URL = "https://journal.example.gov/feeds/"
+_BARE_AMPERSAND = re.compile(r"&(?!(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);)")
+
+
+def _html_text(markup: str) -> str:
+    import html5lib
+
+    return "".join(html5lib.parseFragment(markup, namespaceHTMLElements=False).itertext())
+
+
+def test_example_journal_reads_as_written(example: conftest.Journal) -> None:
+    """The repository's own journal, published: every Atom document is valid RFC 4287, no
+    document declares a namespace it does not use, and every RSS description, read as the HTML
+    readers take it for, shows the entry's summary exactly, with no bare '&' (the W3C validator's
+    complaint about 'R&D')."""
+    documents = sorted(example.feeds.rglob("*.xml"))
+    assert {"atom.xml", "rss.xml"} <= {p.name for p in documents}
+    for path in documents:
+        assert unused_namespaces(path.read_bytes()) == [], path
+    for url in example.listed_documents():
+        assert url.startswith(EXAMPLE_FEEDS_URL) and (example.feeds / url[len(EXAMPLE_FEEDS_URL):]).is_file(), url
+    shown: list[str] = []
+    for atom in (p for p in documents if p.name == "atom.xml"):
+        root = assert_valid_atom(atom, EXAMPLE_FEEDS_URL + atom.relative_to(example.feeds).as_posix())
+        summaries = {e.findtext(f"{{{ATOM_NS}}}id"): e.findtext(f"{{{ATOM_NS}}}summary")
+                     for e in root.iter(f"{{{ATOM_NS}}}entry")}
+        json_items = json.loads((atom.parent / "feed.json").read_text(encoding="utf-8"))["items"]
+        assert {i["id"]: i["summary"] for i in json_items} == summaries, atom
+        rss = etree.fromstring((atom.parent / "rss.xml").read_bytes(), _SAFE)
+        assert [i.findtext("guid") for i in rss.iter("item")] == list(summaries), atom
+        for item in rss.iter("item"):
+            description = item.findtext("description")
+            assert not _BARE_AMPERSAND.search(description), (atom.parent, description)
+            assert _html_text(description) == summaries[item.findtext("guid")], (atom.parent, description)
+            shown.append(_html_text(description))
+    assert any("R&D" in text for text in shown)  # the rule was tried on text that needs it

@@ -25,7 +25,7 @@ from .model import Author, Feed, FeedKind, Label
 from .store import EntryRef, Store, to_utc_text
 
 # Bump when rendering changes in a way that alters bytes, so every feed is redone once.
-RENDER_VERSION = 3
+RENDER_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ by ``json`` and the JSON Feed 1.1 schema. Each field is compared with the
 ``FeedView``/``EntryView`` the document was rendered from; dates as instants, text
 with white space folded, content byte for byte or, where the parser normalised
 malformed markup, by its readable text. Then the rules no parser enforces: ids
-unique, every date with a zone, every link absolute.
+unique, every date with a zone, every link absolute, no namespace declared unused.
 """
 
 from __future__ import annotations
@@ -115,10 +115,11 @@ def verify_assembled(fmt: str, data: bytes, skeleton: bytes, feed: FeedView,
     spliced in. The skeleton is read back in full, which proves every feed-level field;
     the assembled bytes are parsed as XML or JSON, which proves they are well-formed
     and hold exactly the expected entries, in order, each once. Each fragment was
-    proven by ``verify_document`` on a document of its own with the same root and
-    namespaces, and a fragment parses the same wherever it is spliced, so together
-    this proves what reading the whole document proves (tests/test_verify_reuse.py
-    checks that the two agree).
+    proven by ``verify_document`` on a document of its own with the same root, whose
+    prefixes name the same namespaces (a root declares only those its entries use, but
+    a prefix always names the same one), and a fragment parses the same wherever it is
+    spliced, so together this proves what reading the whole document proves
+    (tests/test_verify_reuse.py checks that the two agree).
     """
     check = _Checker(path)
     check.problems.extend(verify_document(fmt, skeleton, feed, [], path))
@@ -131,6 +132,7 @@ def verify_assembled(fmt: str, data: bytes, skeleton: bytes, feed: FeedView,
                    else [el.text for el in root.iterfind("channel/item/guid")])
             count = len(root.findall(f"{{{ATOM_NS}}}entry" if fmt == "atom" else "channel/item"))
             check.same("", "entry elements", len(entries), count)
+            _check_namespaces(check, root)
     except (etree.XMLSyntaxError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         check.fail("", "document", "a well-formed document", f"{type(exc).__name__}: {exc}")
         return check.problems
@@ -171,6 +173,7 @@ def _verify_xml(check: _Checker, fmt: str, data: bytes, feed: FeedView, entries:
     except etree.XMLSyntaxError as exc:
         check.fail("", "document", "well-formed XML", str(exc))
         return
+    _check_namespaces(check, root)
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     if parsed.bozo:
         check.fail("", "document", "no parse errors", str(parsed.get("bozo_exception")))
@@ -204,6 +207,13 @@ def _verify_xml(check: _Checker, fmt: str, data: bytes, feed: FeedView, entries:
     _verify_entries(check, entries, [_xml_entry(fmt, e) for e in parsed.entries])
 
 
+def _check_namespaces(check: _Checker, root: etree._Element) -> None:
+    """Every namespace the root declares is used by some element (entries declare none)."""
+    unused = [uri for uri in root.nsmap.values() if next(root.iter(f"{{{uri}}}*"), None) is None]
+    if unused:
+        check.fail("", "namespaces", "only namespaces the document uses", ", ".join(unused))
+
+
 def _xml_entry(fmt: str, e: Any) -> dict[str, Any]:
     """What feedparser read of one entry, in the terms of ``EntryView``."""
     content = e.get("content") or []
@@ -217,7 +227,8 @@ def _xml_entry(fmt: str, e: Any) -> dict[str, Any]:
         "author": author,
         "labels": [t.term for t in e.get("tags", [])],
         "content_html": content[0].value if content else "",
-        "summary": one_line(e.get("summary", "")),
+        # An RSS item's description is HTML: what a reader shows is the text it parses to.
+        "summary": html_text(e.get("summary", "")) if fmt == "rss" else one_line(e.get("summary", "")),
     }
 
 
@@ -309,12 +320,16 @@ def _verify_json(check: _Checker, data: bytes, feed: FeedView, entries: Sequence
     check.same("", "alternate link", feed.home, doc.get("home_page_url"))
     check.same("", "hub links", sorted(feed.hubs), sorted(h["url"] for h in doc.get("hubs", [])))
     check.same("", "next_url", feed.paging.get("prev-archive", {}).get("json"), doc.get("next_url"))
+    authors = doc.get("authors", [])
+    check.same("", "authors", [feed.feed.author.name] if feed.feed.author else [], [a.get("name") for a in authors])
+    _check_legacy_author(check, "", doc)
     for key in ("feed_url", "home_page_url"):
         if not is_absolute_iri(doc.get(key, "x:")):
             check.fail("", key, "an absolute URL", doc[key])
     got = []
     for item in doc["items"]:
         eid = item.get("id", "")
+        _check_legacy_author(check, eid, item)
         got.append({
             "id": item.get("id"),
             "title": item.get("title", ""),
@@ -327,6 +342,13 @@ def _verify_json(check: _Checker, data: bytes, feed: FeedView, entries: Sequence
             "summary": item.get("summary", ""),
         })
     _verify_entries(check, entries, got)
+
+
+def _check_legacy_author(check: _Checker, eid: str, obj: dict[str, Any]) -> None:
+    """JSON Feed 1.0's ``author``: where ``authors`` is, the same as its first (a 1.0 reader's view)."""
+    want = (obj.get("authors") or [None])[0]
+    if obj.get("author") != want:
+        check.fail(eid, "author", f"the 1.0 author {want}", str(obj.get("author")))
 
 
 def check_any(data: bytes, name: str) -> tuple[str, list[Problem]]:

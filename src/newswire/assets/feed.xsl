@@ -12,7 +12,9 @@
     <xsl:variable name="title" select="atom:feed/atom:title | rss/channel/title"/>
     <xsl:variable name="subtitle" select="atom:feed/atom:subtitle | rss/channel/description"/>
     <xsl:variable name="self" select="atom:feed/atom:link[@rel='self']/@href | rss/channel/atom:link[@rel='self']/@href"/>
-    <html lang="en">
+    <xsl:variable name="lang" select="atom:feed/@xml:lang | rss/channel/language"/>
+    <html>
+      <xsl:if test="normalize-space($lang)"><xsl:attribute name="lang"><xsl:value-of select="normalize-space($lang)"/></xsl:attribute></xsl:if>
       <head>
         <meta charset="utf-8"/>
         <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -73,12 +75,61 @@
     <article>
       <h2 class="entry-title"><a href="{link}"><xsl:value-of select="title"/></a></h2>
       <div class="meta">
-        <xsl:value-of select="substring(pubDate, 6, 11)"/>
+        <xsl:variable name="date"><xsl:call-template name="rfc822-date"><xsl:with-param name="date" select="pubDate"/></xsl:call-template></xsl:variable>
+        <time datetime="{$date}"><xsl:value-of select="$date"/></time>
         <xsl:text> · </xsl:text><xsl:value-of select="dc:creator"/>
         <xsl:if test="schema:affiliation">, <xsl:value-of select="schema:affiliation"/></xsl:if>
       </div>
-      <p><xsl:value-of select="description"/></p>
+      <p><xsl:call-template name="html-text"><xsl:with-param name="html" select="description"/></xsl:call-template></p>
       <div class="labels"><xsl:for-each select="category"><span><xsl:value-of select="."/></span></xsl:for-each></div>
     </article>
+  </xsl:template>
+
+  <!-- An RFC 822 date ("Fri, 06 Nov 2009 10:30:00 -0500") as the Atom view shows one: the
+       calendar date in the date's own zone, YYYY-MM-DD. -->
+  <xsl:template name="rfc822-date">
+    <xsl:param name="date"/>
+    <xsl:variable name="d">
+      <xsl:choose>
+        <xsl:when test="contains($date, ',')"><xsl:value-of select="normalize-space(substring-after($date, ','))"/></xsl:when>
+        <xsl:otherwise><xsl:value-of select="normalize-space($date)"/></xsl:otherwise>
+      </xsl:choose>
+    </xsl:variable>
+    <xsl:variable name="day" select="substring-before($d, ' ')"/>
+    <xsl:variable name="rest" select="substring-after($d, ' ')"/>
+    <xsl:variable name="month" select="substring-before($rest, ' ')"/>
+    <xsl:variable name="year" select="substring-before(concat(substring-after($rest, ' '), ' '), ' ')"/>
+    <xsl:value-of select="concat($year, '-',
+        format-number(string-length(substring-before('JanFebMarAprMayJunJulAugSepOctNovDec', $month)) div 3 + 1, '00'),
+        '-', format-number($day, '00'))"/>
+  </xsl:template>
+
+  <!-- An RSS description is HTML: newswire writes the plain-text summary there escaped as HTML
+       (&amp; &lt; &gt; only), so decoding those three shows the summary as it was written. -->
+  <xsl:template name="html-text">
+    <xsl:param name="html"/>
+    <xsl:choose>
+      <xsl:when test="contains($html, '&amp;')">
+        <xsl:variable name="rest" select="substring-after($html, '&amp;')"/>
+        <xsl:variable name="name" select="substring-before($rest, ';')"/>
+        <xsl:value-of select="substring-before($html, '&amp;')"/>
+        <xsl:choose>
+          <xsl:when test="$name = 'lt'">&lt;</xsl:when>
+          <xsl:when test="$name = 'gt'">&gt;</xsl:when>
+          <xsl:otherwise>&amp;</xsl:otherwise>
+        </xsl:choose>
+        <xsl:call-template name="html-text">
+          <xsl:with-param name="html">
+            <xsl:choose>
+              <xsl:when test="$name = 'lt' or $name = 'gt' or $name = 'amp'">
+                <xsl:value-of select="substring-after($rest, ';')"/>
+              </xsl:when>
+              <xsl:otherwise><xsl:value-of select="$rest"/></xsl:otherwise>
+            </xsl:choose>
+          </xsl:with-param>
+        </xsl:call-template>
+      </xsl:when>
+      <xsl:otherwise><xsl:value-of select="$html"/></xsl:otherwise>
+    </xsl:choose>
   </xsl:template>
 </xsl:stylesheet>

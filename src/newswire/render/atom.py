@@ -13,7 +13,7 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from .ext import ATOM_NSMAP, AffiliationExtension, FeedHistoryExtension
-from .xml import fill_before, fragment, spaced, with_stylesheet
+from .xml import fill_before, fragment, skeleton_bytes, with_stylesheet
 
 if TYPE_CHECKING:
     from . import EntryView, FeedView
@@ -62,8 +62,8 @@ def skeleton(feed: "FeedView") -> bytes:
         fg.link(href=urls["atom"], rel=rel, type="application/atom+xml")
     fg.history.history = "archive" if feed.archive else "complete" if feed.complete else None
     fg.history.tombstones = [(ref, when.isoformat()) for ref, when in feed.tombstones]
-    return with_stylesheet(spaced(fg.atom_str(pretty=False), b"</feed>"), feed.stylesheet("atom"))
+    return with_stylesheet(skeleton_bytes(fg.atom_str(pretty=False), b"</feed>"), feed.stylesheet("atom"))
 
 
 def fill(skeleton: bytes, fragments: Sequence[bytes]) -> bytes:
-    return fill_before(skeleton, b"</feed>", fragments)
+    return fill_before(skeleton, b"</feed>", fragments, ATOM_NSMAP)

@@ -13,8 +13,8 @@ ATOM_NSMAP = {"fh": FH_NS, "at": AT_NS, "schema": SCHEMA_NS}
 
 class ChannelExtension(BaseExtension):
     """What feedgen's RSS channel lacks: ``atom:link`` for WebSub hubs and RFC 5005 paging,
-    ``fh:complete``/``fh:archive``, and the root declarations of every namespace the items
-    use, so spliced items need none."""
+    and ``fh:complete``/``fh:archive``. The prefixes of every namespace an RSS document may
+    use are known to the root; only the used ones stay declared (``xml.skeleton_bytes``)."""
 
     def __init__(self) -> None:
         self.links: list[tuple[str, str]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,9 +27,39 @@ class Listing:
     updated: datetime | None
 
 
+def _shown_name(feed: Feed) -> str:
+    """What the directory calls a feed: an author as they sign, a label by its name."""
+    return feed.author.signature if feed.author else feed.label.name if feed.label else feed.title
+
+
+def _sort_key(name: str) -> tuple[str, str]:
+    """Alphabetical for people in any locale, near enough: case and accents set aside first."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return bare.casefold(), name
+
+
+def _groups(listings: Sequence[Listing]) -> list[tuple[str, list[Listing]]]:
+    """The directory's groups that have feeds, each in the order of the names it shows (not of
+    config keys or slugs: 'W. Craig Fugate' is under W, wherever his key 'afugate' sorts)."""
+    groups = [(heading, sorted((entry for entry in listings if entry.feed.kind is kind),
+                               key=lambda entry: _sort_key(_shown_name(entry.feed))))
+              for kind, heading in GROUPS]
+    return [(heading, members) for heading, members in groups if members]
+
+
+def subscribed_format(formats: Sequence[str]) -> str:
+    """The one format ``index.opml`` subscribes to each feed in: the first XML format configured.
+    Readers import Atom and RSS outlines, while JSON Feed ones failed in every reader tried, so a
+    JSON Feed document is listed only when a journal publishes nothing else."""
+    return next((fmt for fmt in formats if fmt != "json"), formats[0])
+
+
 def opml(journal: JournalConfig, listings: Sequence[Listing], formats: Sequence[str]) -> bytes:
-    """Written out as text (as lxml would serialise it): a journal's thousands of outlines as
+    """Each feed once, so that importing it subscribes a reader to each feed once.
+
+    Written out as text (as lxml would serialise it): a journal's thousands of outlines as
     elements would cost ten times as much, at every publish that changes a count."""
+    fmt = subscribed_format(formats)
     out = ["<?xml version='1.0' encoding='UTF-8'?>", '<opml version="2.0">', "  <head>",
            f"    <title>{_xml(journal.title)}: feeds</title>"]
     newest = max((entry.updated for entry in listings if entry.updated), default=None)
@@ -36,17 +67,13 @@ def opml(journal: JournalConfig, listings: Sequence[Listing], formats: Sequence[
         out.append(f"    <dateModified>{format_datetime(newest)}</dateModified>")
     out += ["    <docs>http://opml.org/spec2.opml</docs>", "  </head>", "  <body>"]
     home = _xml(journal.site_url)
-    for kind, heading in GROUPS:
-        members = [entry for entry in listings if entry.feed.kind is kind]
-        if not members:
-            continue
+    for heading, members in _groups(listings):
         out.append(f'    <outline text="{heading}">')
         for entry in members:
-            for fmt in formats:
-                title = _xml(f"{entry.feed.title} ({FORMAT_NAMES[fmt]})")
-                out.append(f'      <outline type="rss" text="{title}" title="{title}" '
-                           f'xmlUrl="{_xml(journal.feed_url(entry.feed.path(fmt)))}" htmlUrl="{home}" '
-                           f'version="{OPML_VERSIONS[fmt]}"/>')
+            title = _xml(entry.feed.title)
+            out.append(f'      <outline type="rss" text="{title}" title="{title}" '
+                       f'xmlUrl="{_xml(journal.feed_url(entry.feed.path(fmt)))}" htmlUrl="{home}" '
+                       f'version="{OPML_VERSIONS[fmt]}"/>')
         out.append("    </outline>")
     out += ["  </body>", "</opml>", ""]
     return "\n".join(out).encode("utf-8")
@@ -87,14 +114,11 @@ def html_page(journal: JournalConfig, listings: Sequence[Listing], formats: Sequ
     if journal.subtitle:
         out.append(f"<p>{escape(journal.subtitle)}</p>")
     out.append("<p>Subscribe in any feed reader: copy a feed's address into it.</p></header>")
-    for kind, heading in GROUPS:
-        members = [entry for entry in listings if entry.feed.kind is kind]
-        if not members:
-            continue
+    for heading, members in _groups(listings):
         out.append(f"<section><h2>{heading}</h2><ul>")
         for entry in members:
             f = entry.feed
-            name = f.author.signature if f.author else f.label.name if f.label else f.title
+            name = _shown_name(f)
             count = f"{entry.posts} post{'s' if entry.posts != 1 else ''}"
             first = journal.feed_url(f.path(formats[0]))
             out.append(f"<li><strong>{escape(name)}</strong> <span class=\"meta\">{count}</span>")

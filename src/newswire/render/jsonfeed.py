@@ -38,6 +38,7 @@ def entry(view: "EntryView") -> bytes:
     item["date_published"] = view.published.isoformat()
     item["date_modified"] = view.updated.isoformat()
     item["authors"] = [author(view.author)]
+    item["author"] = item["authors"][0]  # deprecated in 1.1, kept for readers of 1.0 (see ``skeleton``)
     if view.labels:
         item["tags"] = list(view.labels)
     return _dumps(item)
@@ -56,6 +57,9 @@ def skeleton(feed: "FeedView") -> bytes:
         head["description"] = feed.subtitle
     if feed.feed.author is not None:
         head["authors"] = [author(feed.feed.author)]
+        # JSON Feed 1.1 deprecates ``author`` but allows it for compatibility: readers of 1.0
+        # (gofeed, among others) read nothing else, so it is written wherever ``authors`` is.
+        head["author"] = head["authors"][0]
     if feed.hubs:
         head["hubs"] = [{"type": "WebSub", "url": hub} for hub in feed.hubs]
     if "prev-archive" in feed.paging:  # JSON Feed pages towards older items with next_url
