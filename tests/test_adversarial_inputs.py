@@ -29,6 +29,8 @@ from typing import Any
 
 import feedparser
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from newswire.config import load_config
@@ -1026,3 +1028,123 @@ def test_a_yaml_alias_bomb_in_the_config_is_refused_quickly(journal: Journal) ->
         pytest.fail("publish did not finish within 8 s: the config's YAML aliases are expanded without limit")
     assert result.returncode == 2
     assert_one_line(result.stderr, str(journal.config_path))
+
+
+# --------------------------------------------------------------------------------------
+# Any label or author name gets a file name that fits
+
+NAME_MAX = 255
+WIDE = "\U00020000" * 100  # 100 CJK letters of four bytes each in UTF-8
+
+
+def _segments_fit(journal: Journal) -> None:
+    for path in journal.feeds.rglob("*"):
+        name = path.name.encode("utf-8")
+        assert len(name) <= NAME_MAX, path
+
+
+@pytest.mark.parametrize("where", ["label", "author", "title"])
+def test_a_name_of_four_byte_letters_gets_a_slug_that_fits(journal: Journal, where: str) -> None:
+    journal.post("wide", title=WIDE if where == "title" else "Wide", labels=(WIDE if where == "label" else "Plain",),
+                 author=WIDE if where == "author" else "jmorton")
+
+    report = run(journal)
+
+    assert report.ok, errors_of(report) + report.errors + [str(p) for r in report.failed for p in r.problems]
+    _segments_fit(journal)
+    (item,) = json_items(journal)
+    slug = item["url"].rsplit("/", 1)[-1].removesuffix(".html")
+    folders = {"label": journal.feeds / "labels", "author": journal.feeds / "authors", "title": None}[where]
+    if folders is not None:
+        slug = next(p.name for p in folders.iterdir() if p.name not in ("plain", "jmorton", "john-morton"))
+    else:
+        from urllib.parse import unquote
+        slug = unquote(slug)
+    assert len(slug.encode("utf-8")) <= 100 and slug.startswith("\U00020000" * 20), slug
+    assert_valid(journal)
+
+
+def test_long_labels_differing_only_at_their_end_get_different_readable_slugs(journal: Journal) -> None:
+    head = "Border security and customs enforcement cooperation " * 3
+    journal.post("a", title="A", labels=(head + "alpha",))
+    journal.post("b", title="B", labels=(head + "beta",), date="2009-11-07")
+
+    report = run(journal)
+
+    assert report.ok, errors_of(report)
+    slugs = sorted(p.name for p in (journal.feeds / "labels").iterdir())
+    assert len(slugs) == 2 and slugs[0] != slugs[1], slugs
+    for slug in slugs:
+        assert len(slug.encode("utf-8")) <= 100, slug
+        assert re.fullmatch(r"(border-security-and-customs-enforcement-cooperation-?)+[a-z-]*-[0-9a-f]{8}", slug), slug
+        assert not slug.endswith("-2")
+    words = set(head.lower().split())
+    for slug in slugs:  # cut at a word: every word before the hash is whole
+        assert set(slug.split("-")[:-1]) <= words, slug
+    assert sorted(_label_feeds(journal)) == sorted(f"Test Journal: {head}{end}".strip() for end in ("alpha", "beta"))
+
+
+def test_a_store_holding_an_overlong_slug_is_mended_on_open(journal: Journal) -> None:
+    """A store made before slugs were bounded may hold a label slug no file system takes."""
+    journal.post("p", title="P", labels=("Wide",))
+    assert run(journal).ok
+    db = sqlite3.connect(journal.root / "newswire.db")
+    with db:
+        db.execute("UPDATE labels SET slug = ?", ("\U00020000" * 80,))  # what slugify gave before: 320 bytes
+        db.execute("UPDATE authors SET slug = ? WHERE key = 'jmorton'", ("\U00020001" * 80,))
+        db.execute("PRAGMA user_version = 9")
+    db.close()
+
+    report = run(journal)
+
+    assert report.ok, errors_of(report) + report.errors
+    _segments_fit(journal)
+    db = sqlite3.connect(journal.root / "newswire.db")
+    slugs = [r[0] for r in db.execute("SELECT slug FROM labels UNION ALL SELECT slug FROM authors")]
+    db.close()
+    assert all(len(s.encode("utf-8")) <= 100 for s in slugs), slugs
+    assert_valid(journal)
+
+
+_NAMES = st.one_of(
+    st.text(min_size=1, max_size=40),
+    st.text(min_size=1, max_size=4).map(lambda t: t * 70),                     # long, of any script
+    st.tuples(st.text(min_size=1, max_size=3), st.text(min_size=1, max_size=3)).map(lambda p: p[0] * 60 + p[1]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=_NAMES)
+def test_any_name_gives_one_safe_path_segment_that_fits(name: str) -> None:
+    from newswire.text import slugify
+
+    slug = slugify(name, fallback="label")
+    data = slug.encode("utf-8")
+    assert 0 < len(data) <= 100 <= NAME_MAX
+    assert slug not in (".", "..") and not re.search(r"[/\\.\x00\s]", slug), slug
+    assert slugify(slug, fallback="label") == slug, "a slug is its own slug (authors are slugged twice)"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(_NAMES, min_size=1, max_size=8))
+def test_distinct_labels_and_authors_get_distinct_slugs_that_fit(tmp_path_factory: pytest.TempPathFactory,
+                                                                 names: list[str]) -> None:
+    from datetime import datetime, timezone
+
+    from newswire.store import PostInput, Store
+    from newswire.text import label_fold, label_text, one_line
+
+    labels = [label for label in map(label_text, names) if label]
+    people = [person for person in map(one_line, names) if person]
+    with Store(tmp_path_factory.mktemp("slugs") / "s.db") as store:
+        store.db.execute("INSERT INTO authors (key, name, slug) VALUES ('k', 'K', 'k')")
+        when = datetime(2009, 11, 6, tzinfo=timezone.utc)
+        store.upsert_post(PostInput(source="md:p.md", key="p", title="P", body="", author_key="k", published=when,
+                                    labels=tuple(labels)), when)
+        keys = {store.ensure_author(person, None) for person in people}
+        label_slugs = [r[0] for r in store.db.execute("SELECT slug FROM labels")]
+        author_slugs = [r[0] for r in store.db.execute("SELECT slug FROM authors WHERE key != 'k'")]
+    assert len(label_slugs) == len({label_fold(label) for label in labels}) == len(set(label_slugs))
+    assert len(author_slugs) == len(keys) == len(set(author_slugs))
+    for slug in label_slugs + author_slugs:
+        assert len(slug.encode("utf-8")) <= NAME_MAX and not re.search(r"[/\\.\x00\s]", slug), slug

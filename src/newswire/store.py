@@ -245,6 +245,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX posts_hidden ON posts(id) WHERE draft != 0 OR deleted_at IS NOT NULL;
     """,
+    # 10: slugs fit in 100 bytes of UTF-8 (``text.MAX_SLUG_BYTES``). A label's or an author's slug made
+    # longer before could not name its feed's folder ("File name too long" at every publish): made again.
+    """
+    UPDATE labels SET slug = slugify(slug) WHERE length(CAST(slug AS BLOB)) > 100;
+    UPDATE authors SET slug = slugify(slug) WHERE length(CAST(slug AS BLOB)) > 100;
+    """,
 )
 
 
@@ -418,6 +424,7 @@ class Store:
             raise StoreError(f"{self.path}: the store was written by a newer newswire "
                              f"(schema {self.version}, this one knows {len(MIGRATIONS)})")
         self.db.create_function("label_fold", 1, label_fold, deterministic=True)  # for migration 4
+        self.db.create_function("slugify", 1, slugify, deterministic=True)  # for migration 10
         while self.version < len(MIGRATIONS):
             step = self.version
             with self.transaction() as db:
