@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import shutil
 import sqlite3
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newswire.content import SourceError, diff_listings, read_post, sync
-from newswire.job import open_store
+from newswire.job import open_store, publish
 
-from conftest import Journal
+from conftest import CONFIG, ROOT, Journal
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
 
-def _sync(journal: Journal, now: datetime = NOW):  # type: ignore[no-untyped-def]
+def _sync(journal: Journal, now: datetime = NOW, **kw: bool):  # type: ignore[no-untyped-def]
     config = journal.config()
     with open_store(config) as store:
-        return sync(config, store, now)
+        return sync(config, store, now, **kw)
 
 
 def _rows(journal: Journal) -> list[sqlite3.Row]:
@@ -124,7 +126,7 @@ def test_removed_file_deletes_its_post_and_a_returning_file_restores_it(journal:
     _sync(journal)
     text = path.read_text()
     path.unlink()
-    assert _sync(journal).deleted == 1
+    assert _sync(journal, allow_mass_delete=True).deleted == 1  # the journal's only post: on purpose
     (row,) = _rows(journal)
     assert row["deleted_at"] is not None and row["deleted_by"] == "sync"
     path.write_text(text)
@@ -325,3 +327,154 @@ def test_a_sync_against_the_last_listing_stores_what_a_sync_against_every_stamp_
     both()
     journal.post("c", title="C again", date="2009-11-03")  # a removed file comes back
     both()
+
+
+# --- an emptied content folder is not a deletion of the journal ------------------------------------------
+
+
+def _example(journal: Journal) -> Journal:
+    """The repository's example journal (16 posts), published."""
+    shutil.rmtree(journal.content)
+    shutil.copytree(ROOT / "content", journal.content)
+    journal.write_config((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    journal.cli("publish", "--no-ping", check=True)
+    return journal
+
+
+def _snapshot(journal: Journal) -> tuple[object, ...]:
+    """Everything a sync could change or a publish announce: the feeds, the posts, the labels, the outbox."""
+    db = sqlite3.connect(journal.root / "newswire.db")
+    try:
+        tables = tuple(db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in ("posts", "labels", "outbox"))
+    finally:
+        db.close()
+    return journal.files(), tables
+
+
+def test_an_emptied_content_folder_deletes_nothing_until_the_operator_says_so(journal: Journal) -> None:
+    _example(journal)
+    before = _snapshot(journal)
+    journal.content.rename(journal.root / "c.bak")  # an unmounted disk, a failed checkout
+    journal.content.mkdir()
+
+    for command in (("publish", "--no-ping"), ("sync",), ("publish", "--no-ping")):  # refused every time
+        result = journal.cli(*command)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+        assert lines[0].startswith(f"newswire: {journal.content}: ") and "would delete all 16 posts" in lines[0]
+        assert "--allow-mass-delete" in lines[0] and "nothing was changed" in lines[0], lines[0]
+        assert _snapshot(journal) == before, f"{command} changed the journal"
+
+    result = journal.cli("publish", "--no-ping", "--allow-mass-delete")  # on purpose
+    assert result.returncode == 0, result.stderr
+    db = sqlite3.connect(journal.root / "newswire.db")
+    assert db.execute("SELECT count(*) FROM posts WHERE deleted_at IS NULL").fetchone()[0] == 0
+    assert json.loads((journal.feeds / "feed.json").read_text(encoding="utf-8"))["items"] == []
+
+
+def test_a_missing_content_folder_is_an_error_not_an_empty_journal(journal: Journal) -> None:
+    _example(journal)
+    before = _snapshot(journal)
+    shutil.rmtree(journal.content)
+    for command in (("publish", "--no-ping"), ("sync",), ("publish", "--no-ping", "--allow-mass-delete")):
+        result = journal.cli(*command)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and "does not exist" in lines[0] and str(journal.content) in lines[0], result.stderr
+        assert _snapshot(journal) == before
+    journal.content.write_text("not a folder", encoding="utf-8")
+    result = journal.cli("sync")
+    assert result.returncode == 1 and "is not a folder" in result.stderr, result.stderr
+
+
+def _posts_and_gone(journal: Journal, posts: int, delete: int, add: int, settings: str) -> None:
+    journal.write_config(CONFIG + (f"sync: {{{settings}}}\n" if settings else ""))
+    for i in range(posts):
+        journal.post(f"p{i:02d}", title=f"Post {i}", date=f"2009-01-{i % 28 + 1:02d}T{i % 24:02d}:00:00Z")
+    assert _sync(journal).added == posts
+    for i in range(delete):
+        (journal.content / f"p{i:02d}.md").unlink()
+    for i in range(add):
+        journal.post(f"new{i}", title=f"New {i}", date="2010-01-01")
+
+
+# (posts, deleted, added, sync settings, refused): a share AND a count, so ordinary edits of a small
+# journal pass; and never every post, whatever the settings.
+MASS = [
+    (2, 1, 0, "", False),                                          # 1 of 2: an ordinary deletion
+    (1, 1, 0, "", True),                                           # the only post: every post
+    (1, 1, 1, "", False),                                          # ... but replaced by a new one
+    (14, 5, 0, "", False),                                         # max_delete_count (5)
+    (14, 6, 0, "", True),
+    (40, 10, 0, "", False),                                        # max_delete_share (25 %)
+    (40, 11, 0, "", True),
+    (14, 7, 0, "max_delete_share: 0.5", False),
+    (14, 8, 0, "max_delete_share: 0.5", True),
+    (3, 1, 0, "max_delete_count: 0, max_delete_share: 0", True),   # a journal that deletes by hand only
+    (14, 14, 0, "max_delete_share: 1", True),                      # every post is refused, whatever the share
+    (14, 13, 0, "max_delete_share: 1", False),
+]
+
+
+@pytest.mark.parametrize("posts, delete, add, settings, refused", MASS)
+def test_a_sync_deleting_too_many_posts_is_refused_whole(journal: Journal, posts: int, delete: int, add: int,
+                                                          settings: str, refused: bool) -> None:
+    _posts_and_gone(journal, posts, delete, add, settings)
+    before = [tuple(r) for r in _rows(journal)]
+
+    report = _sync(journal)
+
+    assert report.refused == refused, report.summary()
+    if refused:
+        assert [str(e).split(": ")[0] for e in report.errors] == [str(journal.content)]
+        assert f"would delete {'all' if delete == posts else f'{delete} of {posts}'}" in str(report.errors[0])
+        assert [tuple(r) for r in _rows(journal)] == before, "a refused sync changed the store"
+        assert _sync(journal).refused, "a refused sync must be refused again, not remembered as done"
+        report = _sync(journal, allow_mass_delete=True)
+    assert (report.deleted, report.added, report.errors) == (delete, add, [])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(posts=st.integers(1, 12), data=st.data(), share=st.sampled_from([0, 0.1, 0.25, 0.5, 1]),
+       count=st.integers(0, 6))
+def test_the_deletion_guard_refuses_exactly_what_its_rule_says(tmp_path_factory: pytest.TempPathFactory, posts: int,
+                                                               data: st.DataObject, share: float, count: int) -> None:
+    delete = data.draw(st.integers(0, posts), label="delete")
+    journal = Journal(tmp_path_factory.mktemp("guard") / "journal")
+    journal.root.mkdir()
+    journal.content.mkdir()
+    _posts_and_gone(journal, posts, delete, 0, f"max_delete_share: {share}, max_delete_count: {count}")
+    before = [tuple(r) for r in _rows(journal)]
+    report = _sync(journal)
+    expected = delete > 0 and (delete == posts or delete > max(count, int(share * posts)))
+    assert report.refused == expected, (report.summary(), [str(e) for e in report.errors])
+    assert (report.deleted == 0) if expected else (report.deleted == delete)
+    if expected:
+        assert [tuple(r) for r in _rows(journal)] == before
+
+
+def test_a_refused_sync_leaves_nothing_for_a_dry_run_to_show(journal: Journal) -> None:
+    """The dry run's own transaction holds the sync: the refused part must be undone inside it."""
+    _posts_and_gone(journal, 3, 0, 0, "")
+    assert publish(journal.config(), ping=False).ok
+    for path in journal.content.glob("*.md"):
+        path.unlink()
+    report = publish(journal.config(), dry_run=True, ping=False)
+    assert report.sync is not None and report.sync.refused and not report.ok
+    assert report.written == 0, [(r.path, r.status) for r in report.results if r.status != "unchanged"]
+
+
+def test_the_daemon_reports_a_refused_sync_at_every_run_and_deletes_nothing(journal: Journal) -> None:
+    for name in ("a", "b"):
+        journal.post(name, title=name.upper())
+    journal.cli("publish", "--no-ping", check=True)
+    before = _snapshot(journal)
+    for path in journal.content.glob("*.md"):
+        path.unlink()
+    for _ in range(2):
+        result = journal.cli("run", "--once", timeout=60)
+        assert "Traceback" not in result.stderr, result.stderr
+        publish_lines = [line for line in result.stderr.splitlines() if " publish: " in line]
+        assert len(publish_lines) == 1 and "would delete all 2 posts" in publish_lines[0], result.stderr
+        assert _snapshot(journal) == before

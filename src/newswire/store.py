@@ -406,6 +406,21 @@ class Store:
             self.db.execute("COMMIT")
 
     @contextmanager
+    def undoable(self) -> Iterator[None]:
+        """A write transaction (or, inside one, a savepoint) that an exception undoes, and only it:
+        a sync refused inside a dry run's transaction leaves nothing behind for the dry run to show."""
+        with self.transaction() as db:
+            db.execute("SAVEPOINT undoable")
+            try:
+                yield
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK TO undoable")
+                    db.execute("RELEASE undoable")
+                raise
+            db.execute("RELEASE undoable")
+
+    @contextmanager
     def scratch(self) -> Iterator[sqlite3.Connection]:
         """A transaction that is always rolled back: for dry runs, which may change nothing."""
         self.db.execute("BEGIN IMMEDIATE")
@@ -579,6 +594,11 @@ class Store:
             "SELECT substr(source, ?), source_stamp FROM posts INDEXED BY posts_source_stamp "
             "WHERE source >= ? AND source < ? AND deleted_by IS NULL",
             (len(prefix) + 1, prefix, prefix + "\U0010ffff")).fetchall())
+
+    def count_sources(self, prefix: str) -> int:
+        """How many posts whose source starts with ``prefix`` nobody deleted (counted in an index)."""
+        return self.db.execute("SELECT count(*) FROM posts INDEXED BY posts_source_stamp WHERE source >= ? AND "
+                               "source < ? AND deleted_by IS NULL", (prefix, prefix + "\U0010ffff")).fetchone()[0]
 
     def source_ids(self, sources: Sequence[str]) -> list[int]:
         """The post ids of these sources."""
