@@ -3,8 +3,8 @@
 One file per post: YAML front matter between ``---`` lines, then Markdown (CommonMark,
 raw HTML kept). A file that cannot be read is reported as ``file:line: what`` (or
 ``file: what``, for a file refused unread) and skipped; the post the store holds for it
-stays exactly as it was. A sync that would delete every post, or too many of them,
-changes nothing unless the operator allows it.
+stays exactly as it was. A file moved or renamed keeps its post; a sync that would delete
+every post, or too many of them, changes nothing unless the operator allows it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import yaml
 
 from .config import Config, JournalConfig
 from .files import Refused, read_limited
-from .store import PostInput, Store, Tally
+from .store import PostInput, Store, Tally, to_utc_text
 from .text import clean_html, is_absolute_iri, label_text, one_line, slugify
 from .workers import in_parts, run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
@@ -66,6 +66,7 @@ def printable(name: str) -> str:
 @dataclass
 class SyncReport(Tally):
     deleted: int = 0
+    moved: int = 0  # files found at a new place that kept their post (also counted by outcome)
     refused: bool = False  # the sync changed nothing: the folder is missing, or too much would be deleted
     deleted_files: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
@@ -76,6 +77,8 @@ class SyncReport(Tally):
         text = (f"synced {self.total} posts: {self.added} added, "
                 f"{self.updated} updated, {self.restored} restored, {self.deleted} deleted, "
                 f"{self.unchanged} unchanged")
+        if self.moved:
+            text += f" ({self.moved} moved or renamed)"
         if self.errors:
             text += f"; {len(self.errors)} file{'s' if len(self.errors) != 1 else ''} skipped"
         return text
@@ -504,7 +507,9 @@ PARALLEL_FILES = 200  # files to read; below this, starting worker processes cos
 def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[str, str, str | None]],
                 listed: Callable[[str], bool], gone: list[str], report: SyncReport) -> set[str]:
     """Read the files that changed (Markdown on every core), then store them here in file order;
-    the posts of the files that are ``gone`` are deleted. Returns the files that could not be stored."""
+    the posts of the files that are ``gone`` are deleted. Returns the files that could not be stored.
+
+    A file that may be a post moved from elsewhere (see ``_Moves``) is stored after the others."""
     todo = []
     failed = set()
     for path, rel, stamp in files:
@@ -517,6 +522,20 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
             todo.append((path, rel, stamp))
     author_keys = {a.key for a in config.authors}
     ids: dict[str, str] = {}
+    held = set(store.source_ids([SOURCE_PREFIX + rel for _, rel, _ in todo]))
+    moves = _Moves(store, listed, held, {SOURCE_PREFIX + rel for _, rel, _ in todo},
+                   bool(held or gone) or store.has_deleted(SOURCE_PREFIX))
+    later: list[tuple[PostInput, str | None]] = []
+
+    def put(post: PostInput, stamp: str | None) -> None:
+        moves.adopt(post)
+        outcome = store.upsert_post(post, now)
+        if stamp is not None:
+            store.set_source_stamp(post.source, stamp)
+        report.count(outcome)
+        if outcome == "deleted":
+            report.deleted_files.append(post.source.removeprefix(SOURCE_PREFIX))
+
     for rel, stamp, parsed in run_tasks(_parse_files, todo, parallel=len(todo) >= PARALLEL_FILES,
                                         prepare=lambda chunk: (config, author_keys, chunk)):
         try:
@@ -529,16 +548,120 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
             continue
         if post.entry_id:
             ids[post.entry_id] = rel
-        outcome = store.upsert_post(post, now)
-        if stamp is not None:
-            store.set_source_stamp(post.source, stamp)
-        report.count(outcome)
-        if outcome == "deleted":
-            report.deleted_files.append(rel)
-    for post_id in store.source_ids(gone):
+        if moves.settled(post):
+            put(post, stamp)
+        else:
+            later.append((post, stamp))
+    for post, stamp in moves.in_order(later):
+        put(post, stamp)
+    report.moved = moves.moved
+    for post_id in store.source_ids(gone + moves.displaced).values():
         if store.mark_deleted(post_id, now, by="sync"):
             report.deleted += 1
     return failed
+
+
+@dataclass
+class _Moves:
+    """Which stored post a file read in this sync is, when files may have been moved or renamed.
+
+    A file is the post its explicit ``id`` names, wherever that post's file was. Otherwise,
+    in this order, it is: the post whose file was here, if the file still has its date and
+    its content or slug (an edit in place); a post with the same date and content whose
+    file is gone or now holds another post (a move, or names swapped); one with the same
+    date and slug (a move and an edit); the post whose file was here (rewritten in place);
+    a new post. Among several, the one with the same file name first, then the oldest.
+
+    A file that may be part of a move (``settled`` is false) is stored after the others, once
+    the posts they hold are known. A post that gives its file up to another post is deleted,
+    unless a later file turns out to hold it.
+    """
+
+    store: Store
+    listed: Callable[[str], bool]
+    held: set[str]  # the sources of the files read that a post already has
+    read: set[str]  # the sources of every file read in this sync
+    possible: bool  # some post could have moved: a file read or gone has a post, or a deleted post has none
+    later: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # _key of each file stored later
+    displaced: list[str] = field(default_factory=list)  # sources of posts that gave their file up
+    moved: int = 0
+
+    def settled(self, post: PostInput) -> bool:
+        """True if ``post`` cannot be part of a move (it is then stored at once), else remember it."""
+        if post.entry_id or not self.possible:  # (a first sync, or new files only: nothing to look for)
+            return True
+        key = _key(post)
+        here = self.store.post_at(post.source)
+        if here is not None and _alike(here, key):
+            return True
+        moved_here = any(r["source"] != post.source and (r["source"] in self.read or not self._listed(r["source"]))
+                         and _alike(r, key) for r in self.store.posts_dated(key[0], SOURCE_PREFIX))
+        moved_away = here is not None and len(self.held) < len(self.read)  # to a file read at a new place?
+        if moved_here or moved_away:
+            self.later[post.source] = key
+            return False
+        return True
+
+    def in_order(self, later: list[tuple[PostInput, str | None]]) -> list[tuple[PostInput, str | None]]:
+        """The remembered posts, each moved where its file now is: first those whose file holds a
+        moved post exactly, then those that hold one with the same slug, then the others."""
+        exact = [self._take(post, exact=True) for post, _ in later]
+        alike = [not moved and self._take(post, exact=False) for (post, _), moved in zip(later, exact)]
+        return ([item for item, moved in zip(later, exact) if moved] + [item for item, moved in zip(later, alike) if moved]
+                + [item for item, a, b in zip(later, exact, alike) if not (a or b)])
+
+    def adopt(self, post: PostInput) -> None:
+        """Give ``post.source`` to the post that ``post``'s explicit id names, if that post's file was elsewhere."""
+        owner = self.store.post_by_id(post.entry_id) if post.entry_id else None
+        if owner is not None and owner["source"] != post.source and owner["source"].startswith(SOURCE_PREFIX):
+            self._move(owner["id"], post.source)
+
+    def _take(self, post: PostInput, exact: bool) -> bool:
+        key = self.later[post.source]
+        here = self.store.post_at(post.source)
+        if here is not None and _alike(here, key):
+            return False
+        name = _name(post.source)
+        found = [r for r in self.store.posts_dated(key[0], SOURCE_PREFIX) if r["source"] != post.source
+                 and (_exact(r, key) if exact else _alike(r, key)) and self._free(r)]
+        if not found:
+            return False
+        best = max(found, key=lambda r: (_name(r["source"]) == name, -r["id"]))
+        self._move(best["id"], post.source)
+        return True
+
+    def _free(self, row: Any) -> bool:
+        """Whether a post may have moved away: its file is gone, or was read and holds another post."""
+        if not self._listed(row["source"]):
+            return True
+        key = self.later.get(row["source"])
+        return key is not None and not _alike(row, key)
+
+    def _listed(self, source: str) -> bool:
+        return self.listed(source.removeprefix(SOURCE_PREFIX))
+
+    def _move(self, post_id: int, source: str) -> None:
+        self.moved += 1
+        displaced = self.store.move_post(post_id, source)
+        if displaced is not None:
+            self.displaced.append(displaced)
+
+
+def _key(post: PostInput) -> tuple[str, str, str]:
+    """What tells a post from another wherever its file is: its date, its content and its slug."""
+    return to_utc_text(post.published.replace(microsecond=0)), post.content_hash(), post.slug
+
+
+def _exact(row: Any, key: tuple[str, str, str]) -> bool:
+    return bool(row["published"] == key[0] and row["content_hash"] == key[1])
+
+
+def _alike(row: Any, key: tuple[str, str, str]) -> bool:
+    return bool(row["published"] == key[0] and (row["content_hash"] == key[1] or row["slug"] == key[2]))
+
+
+def _name(source: str) -> str:
+    return source.rsplit("/", 1)[-1]
 
 
 def _parse_files(work: tuple[Config, set[str], list[tuple[str, str, str | None]]]
