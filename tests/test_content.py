@@ -241,6 +241,24 @@ def test_a_post_deleted_by_the_user_is_not_revived_by_the_next_sync(journal: Jou
     assert _rows(journal)[0]["deleted_by"] == "user"
 
 
+def test_a_file_edited_while_its_post_was_deleted_is_taken_when_the_post_is_restored(journal: Journal) -> None:
+    """While the user keeps a post deleted its file is not taken; so it must be read again on restore."""
+    journal.post("a", title="A")
+    journal.post("b", title="B", date="2009-11-07")
+    _sync(journal)
+    config = journal.config()
+    post_id = _by_source(journal)["a.md"]["id"]
+    with open_store(config) as store:
+        assert store.mark_deleted(post_id, NOW, by="user")
+    journal.post("a", title="A, edited while deleted")
+    assert _sync(journal).kept_deleted == 1
+    assert _by_source(journal)["a.md"]["title"] == "A"
+    with open_store(config) as store:
+        assert store.restore(post_id)
+    assert _sync(journal).updated == 1
+    assert _by_source(journal)["a.md"]["title"] == "A, edited while deleted"
+
+
 # Names and stamps from small alphabets, so the common head and tail of two listings end in every
 # kind of place: inside a name, inside a stamp, on a separator, and in names or stamps that share ends.
 _names = st.lists(st.text("ab\n/é", min_size=0, max_size=3).map(lambda n: n + ".md"), unique=True, max_size=12)
