@@ -719,3 +719,21 @@ def test_any_moves_and_renames_keep_every_post(tmp_path_factory: pytest.TempPath
         if not edit and same.count(same[olds.index(rel)]) == 1:  # a unique file moved unedited: the very same row
             assert (now_row["id"], now_row["updated"]) == (was["id"], was["updated"])
         assert now_row["published"] == was["published"]
+
+
+@pytest.mark.parametrize("setting, key", [
+    ("max_delete_share: 1.5", "sync.max_delete_share"),
+    ("max_delete_share: half", "sync.max_delete_share"),
+    ("max_delete_count: -1", "sync.max_delete_count"),
+    ("max_delete_count: 2.5", "sync.max_delete_count"),
+    ("max_file_bytes: 10", "sync.max_file_bytes"),
+    ("max_deletes: 3", "sync.max_deletes"),
+])
+def test_a_bad_sync_setting_names_its_key_and_changes_nothing(journal: Journal, setting: str, key: str) -> None:
+    journal.post("a", title="A")
+    journal.write_config(CONFIG + f"sync:\n  {setting}\n")
+    result = journal.cli("sync")
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"newswire: {journal.config_path}:") and key in line, line
+    assert not (journal.root / "newswire.db").exists()
