@@ -23,12 +23,15 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from newswire.config import load_config
@@ -227,7 +230,8 @@ _rng = random.Random(20091106)
 GARBAGE = bytes(_rng.randrange(256) for _ in range(64 * 1024))
 
 REJECTED: list[tuple[str, str | bytes, int | None, str]] = [
-    # (case, file content, line the message must name (None: any), a regex the message must match)
+    # (case, file content, line the message must name (None: any; 0: none, the file is refused whole),
+    # a regex the message must match)
     ("missing-title", fm(GOOD[1], GOOD[2]), 2, "'title'"),
     ("missing-date", fm(GOOD[0], GOOD[2]), 2, "'date'"),
     ("missing-author", fm(GOOD[0], GOOD[1]), 2, "'author'"),
@@ -272,7 +276,7 @@ REJECTED: list[tuple[str, str | bytes, int | None, str]] = [
     ("invalid-utf8-in-body", fm(*GOOD).encode() + b"bytes \xff\xfe here\n", 7, "UTF-8"),
     ("lone-surrogate-in-body", fm(*GOOD).encode() + b"half \xed\xa0\x80 a pair\n", 7, "UTF-8"),
     ("utf16-file", fm(*GOOD).encode("utf-16"), None, "UTF-8"),
-    ("larger-than-16mb", fm(*GOOD).encode() + b"x" * (17 * 2**20), 1, "larger than"),
+    ("larger-than-16mb", fm(*GOOD).encode() + b"x" * (17 * 2**20), 0, "more than the sync.max_file_bytes limit"),
 ]
 
 
@@ -295,9 +299,9 @@ def test_a_bad_new_file_is_reported_with_its_line_and_changes_nothing(
     errors = errors_of(report)
     assert len(errors) == 1, errors
     message = errors[0]
-    prefix = f"bad.md:{line}: " if line is not None else "bad.md:"
+    prefix = "bad.md: " if line == 0 else f"bad.md:{line}: " if line is not None else "bad.md:"  # 0: refused unread
     assert message.startswith(prefix), message
-    assert re.match(r"bad\.md:\d+: \S", message), message
+    assert re.match(r"bad\.md:(\d+:)? \S", message), message
     assert re.search(fragment, message), message
     assert "\n" not in message and "\r" not in message, message
     assert "Located(" not in message, f"internal repr leaks into the message: {message}"
@@ -1025,3 +1029,275 @@ def test_a_yaml_alias_bomb_in_the_config_is_refused_quickly(journal: Journal) ->
         pytest.fail("publish did not finish within 8 s: the config's YAML aliases are expanded without limit")
     assert result.returncode == 2
     assert_one_line(result.stderr, str(journal.config_path))
+
+
+# --------------------------------------------------------------------------------------
+# Special files in the content folder are refused unread: one line each, every run, and the rest is published
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _link_to(target: str) -> Any:
+    return lambda path: path.symlink_to(target)
+
+
+def _sparse(size: int) -> Any:
+    def make(path: Path) -> None:
+        with open(path, "wb") as fh:
+            fh.write(fm(*GOOD).encode())
+            fh.truncate(size)  # a hole: no disk used, but every byte is read back as zero
+    return make
+
+
+def _socket(path: Path) -> None:
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    cwd = os.getcwd()
+    os.chdir(path.parent)  # a socket's path is limited to about 100 bytes: bind by its name
+    try:
+        sock.bind(path.name)
+    finally:
+        os.chdir(cwd)
+        sock.close()
+
+
+SPECIAL = [
+    ("fifo", "fifo.md", _fifo, "fifo.md: is a named pipe (FIFO), not a regular file"),
+    ("link-to-dev-zero", "zero.md", _link_to("/dev/zero"), "zero.md: is a character device, not a regular file"),
+    ("link-to-itself", "loop.md", _link_to("loop.md"), "loop.md: is a link that leads back to itself (a loop)"),
+    ("link-to-its-folder", "again", _link_to("."), "again: is a link to a folder that holds it (a loop); not followed"),
+    ("link-to-a-folder-above", "sub/up", _link_to(".."), "sub/up: is a link to a folder that holds it (a loop); not followed"),
+    ("one-gigabyte", "huge.md", _sparse(2**30),
+     "huge.md: is 1073741824 bytes (1 GB), more than the sync.max_file_bytes limit of 16777216 bytes (16 MB)"),
+    ("socket", "socket.md", _socket, "socket.md: is a socket, not a regular file"),
+    ("link-to-nothing", "gone.md", _link_to("nowhere.md"), "gone.md: cannot be read: No such file or directory"),
+]
+
+
+@pytest.mark.parametrize("case, name, make, message", SPECIAL, ids=[s[0] for s in SPECIAL])
+def test_a_special_file_is_refused_unread_at_every_run_and_the_rest_is_published(
+        journal: Journal, case: str, name: str, make: Any, message: str) -> None:
+    good_journal(journal)
+    published = entries(journal)
+    (journal.content / name).parent.mkdir(exist_ok=True)
+    make(journal.content / name)
+    journal.post("fresh", title="Fresh post", date="2009-11-08T10:00:00-05:00")
+
+    for _ in range(2):  # refused at every run, not remembered as done
+        try:
+            result = journal.cli("publish", "--no-ping", timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"publish hangs on {name} (holding the journal's lock)")
+        assert result.returncode == 1, (result.returncode, result.stderr)
+        assert assert_one_line(result.stderr) == f"newswire: {message}"
+    assert "Fresh post" in [i["title"] for i in json_items(journal)], "a good post was blocked by a special file"
+    assert_nothing_lost(published, entries(journal))
+    assert_valid(journal)
+
+
+@pytest.mark.parametrize("case, name, make, message", [s for s in SPECIAL if s[1].endswith(".md")],
+                         ids=[s[0] for s in SPECIAL if s[1].endswith(".md")])
+def test_a_published_posts_file_replaced_by_a_special_file_keeps_the_post(
+        journal: Journal, case: str, name: str, make: Any, message: str) -> None:
+    good_journal(journal)
+    files, rows = journal.files(), store_rows(journal)
+    (journal.content / "good.md").unlink()
+    if name == "loop.md":
+        make = _link_to("good.md")
+    make(journal.content / "good.md")
+
+    result = journal.cli("publish", "--no-ping", timeout=60)
+
+    assert result.returncode == 1, result.stderr
+    assert assert_one_line(result.stderr).startswith("newswire: good.md: ")
+    assert store_rows(journal) == rows and journal.files() == files, "the post of a refused file was changed"
+
+
+def test_a_huge_content_file_is_not_read(journal: Journal) -> None:
+    """A 1 GB file is refused on its size: the publish's memory stays far below the file's size."""
+    good_journal(journal)
+    _sparse(2**30)(journal.content / "huge.md")
+    measure = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:]); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    result = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "newswire", "--config",
+                             str(journal.config_path), "publish", "--no-ping"],
+                            capture_output=True, text=True, timeout=120)
+    peak_kib = int(result.stdout.split()[-1])
+    assert "huge.md: is 1073741824 bytes" in result.stderr, result.stderr
+    assert peak_kib < 300 * 1024, f"publish peaked at {peak_kib // 1024} MB for a 1 GB file it refuses"
+
+
+def test_a_folder_that_cannot_be_read_keeps_the_posts_below_it(journal: Journal) -> None:
+    """As root, the CLI runs without the capabilities that let root open any folder."""
+    journal.post("top", title="Top", date="2009-11-01")
+    journal.post("sub/below", title="Below", date="2009-11-02")
+    journal.post("sub/deeper/more", title="More", date="2009-11-03")
+    drop = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+            "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+
+    def publish_cli() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*drop, sys.executable, "-m", "newswire", "--config", str(journal.config_path),
+                               "publish", "--no-ping"], cwd=journal.root, capture_output=True, text=True, timeout=60)
+
+    assert publish_cli().returncode == 0
+    rows, files = store_rows(journal)["posts"], journal.files()
+    (journal.content / "sub").chmod(0)
+    try:
+        result = publish_cli()
+        assert result.returncode == 1, result.stderr
+        assert assert_one_line(result.stderr) == ("newswire: sub: this folder cannot be read (Permission denied); "
+                                                  "the posts below it are kept as they are")
+        assert store_rows(journal)["posts"] == rows and journal.files() == files
+    finally:
+        (journal.content / "sub").chmod(0o755)
+    result = publish_cli()
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert store_rows(journal)["posts"] == rows and journal.files() == files
+
+
+IMPORT_SPECIAL = [
+    ("fifo", _fifo, "is a named pipe (FIFO), not a regular file"),
+    ("dev-zero", _link_to("/dev/zero"), "is a character device, not a regular file"),
+    ("folder", lambda path: path.mkdir(), "is a folder, not a regular file"),
+    ("larger-than-fetch-max-bytes", _sparse(2**30),
+     "is 1073741824 bytes (1 GB), more than the fetch.max_bytes limit of 20971520 bytes (20 MB)"),
+    ("missing", lambda path: None, "cannot be read: No such file or directory"),
+]
+
+
+@pytest.mark.parametrize("case, make, message", IMPORT_SPECIAL, ids=[s[0] for s in IMPORT_SPECIAL])
+def test_import_of_a_special_local_file_is_refused_unread(journal: Journal, tmp_path: Path, case: str, make: Any,
+                                                           message: str) -> None:
+    good_journal(journal)
+    rows = store_rows(journal)
+    source = tmp_path / "source.xml"
+    make(source)
+    try:
+        result = journal.cli("import", str(source), timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"import of a {case} hangs")
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert assert_one_line(result.stderr) == f"newswire: {source}: {message}"
+    assert store_rows(journal) == rows
+
+
+# --------------------------------------------------------------------------------------
+# Any label or author name gets a file name that fits
+
+NAME_MAX = 255
+WIDE = "\U00020000" * 100  # 100 CJK letters of four bytes each in UTF-8
+
+
+def _segments_fit(journal: Journal) -> None:
+    for path in journal.feeds.rglob("*"):
+        name = path.name.encode("utf-8")
+        assert len(name) <= NAME_MAX, path
+
+
+@pytest.mark.parametrize("where", ["label", "author", "title"])
+def test_a_name_of_four_byte_letters_gets_a_slug_that_fits(journal: Journal, where: str) -> None:
+    journal.post("wide", title=WIDE if where == "title" else "Wide", labels=(WIDE if where == "label" else "Plain",),
+                 author=WIDE if where == "author" else "jmorton")
+
+    report = run(journal)
+
+    assert report.ok, errors_of(report) + report.errors + [str(p) for r in report.failed for p in r.problems]
+    _segments_fit(journal)
+    (item,) = json_items(journal)
+    slug = item["url"].rsplit("/", 1)[-1].removesuffix(".html")
+    folders = {"label": journal.feeds / "labels", "author": journal.feeds / "authors", "title": None}[where]
+    if folders is not None:
+        slug = next(p.name for p in folders.iterdir() if p.name not in ("plain", "jmorton", "john-morton"))
+    else:
+        from urllib.parse import unquote
+        slug = unquote(slug)
+    assert len(slug.encode("utf-8")) <= 100 and slug.startswith("\U00020000" * 20), slug
+    assert_valid(journal)
+
+
+def test_long_labels_differing_only_at_their_end_get_different_readable_slugs(journal: Journal) -> None:
+    head = "Border security and customs enforcement cooperation " * 3
+    journal.post("a", title="A", labels=(head + "alpha",))
+    journal.post("b", title="B", labels=(head + "beta",), date="2009-11-07")
+
+    report = run(journal)
+
+    assert report.ok, errors_of(report)
+    slugs = sorted(p.name for p in (journal.feeds / "labels").iterdir())
+    assert len(slugs) == 2 and slugs[0] != slugs[1], slugs
+    for slug in slugs:
+        assert len(slug.encode("utf-8")) <= 100, slug
+        assert re.fullmatch(r"(border-security-and-customs-enforcement-cooperation-?)+[a-z-]*-[0-9a-f]{8}", slug), slug
+        assert not slug.endswith("-2")
+    words = set(head.lower().split())
+    for slug in slugs:  # cut at a word: every word before the hash is whole
+        assert set(slug.split("-")[:-1]) <= words, slug
+    assert sorted(_label_feeds(journal)) == sorted(f"Test Journal: {head}{end}".strip() for end in ("alpha", "beta"))
+
+
+def test_a_store_holding_an_overlong_slug_is_mended_on_open(journal: Journal) -> None:
+    """A store made before slugs were bounded may hold a label slug no file system takes."""
+    journal.post("p", title="P", labels=("Wide",))
+    assert run(journal).ok
+    db = sqlite3.connect(journal.root / "newswire.db")
+    with db:
+        db.execute("UPDATE labels SET slug = ?", ("\U00020000" * 80,))  # what slugify gave before: 320 bytes
+        db.execute("UPDATE authors SET slug = ? WHERE key = 'jmorton'", ("\U00020001" * 80,))
+        db.execute("PRAGMA user_version = 9")
+    db.close()
+
+    report = run(journal)
+
+    assert report.ok, errors_of(report) + report.errors
+    _segments_fit(journal)
+    db = sqlite3.connect(journal.root / "newswire.db")
+    slugs = [r[0] for r in db.execute("SELECT slug FROM labels UNION ALL SELECT slug FROM authors")]
+    db.close()
+    assert all(len(s.encode("utf-8")) <= 100 for s in slugs), slugs
+    assert_valid(journal)
+
+
+_NAMES = st.one_of(
+    st.text(min_size=1, max_size=40),
+    st.text(min_size=1, max_size=4).map(lambda t: t * 70),                     # long, of any script
+    st.tuples(st.text(min_size=1, max_size=3), st.text(min_size=1, max_size=3)).map(lambda p: p[0] * 60 + p[1]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=_NAMES)
+def test_any_name_gives_one_safe_path_segment_that_fits(name: str) -> None:
+    from newswire.text import slugify
+
+    slug = slugify(name, fallback="label")
+    data = slug.encode("utf-8")
+    assert 0 < len(data) <= 100 <= NAME_MAX
+    assert slug not in (".", "..") and not re.search(r"[/\\.\x00\s]", slug), slug
+    assert slugify(slug, fallback="label") == slug, "a slug is its own slug (authors are slugged twice)"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(_NAMES, min_size=1, max_size=8))
+def test_distinct_labels_and_authors_get_distinct_slugs_that_fit(tmp_path_factory: pytest.TempPathFactory,
+                                                                 names: list[str]) -> None:
+    from datetime import datetime, timezone
+
+    from newswire.store import PostInput, Store
+    from newswire.text import label_fold, label_text, one_line
+
+    labels = [label for label in map(label_text, names) if label]
+    people = [person for person in map(one_line, names) if person]
+    with Store(tmp_path_factory.mktemp("slugs") / "s.db") as store:
+        store.db.execute("INSERT INTO authors (key, name, slug) VALUES ('k', 'K', 'k')")
+        when = datetime(2009, 11, 6, tzinfo=timezone.utc)
+        store.upsert_post(PostInput(source="md:p.md", key="p", title="P", body="", author_key="k", published=when,
+                                    labels=tuple(labels)), when)
+        keys = {store.ensure_author(person, None) for person in people}
+        label_slugs = [r[0] for r in store.db.execute("SELECT slug FROM labels")]
+        author_slugs = [r[0] for r in store.db.execute("SELECT slug FROM authors WHERE key != 'k'")]
+    assert len(label_slugs) == len({label_fold(label) for label in labels}) == len(set(label_slugs))
+    assert len(author_slugs) == len(keys) == len(set(author_slugs))
+    for slug in label_slugs + author_slugs:
+        assert len(slug.encode("utf-8")) <= NAME_MAX and not re.search(r"[/\\.\x00\s]", slug), slug

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import shutil
 import sqlite3
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newswire.content import SourceError, diff_listings, read_post, sync
-from newswire.job import open_store
+from newswire.job import open_store, publish
 
-from conftest import Journal
+from conftest import CONFIG, ROOT, Journal
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
 
-def _sync(journal: Journal, now: datetime = NOW):  # type: ignore[no-untyped-def]
+def _sync(journal: Journal, now: datetime = NOW, **kw: bool):  # type: ignore[no-untyped-def]
     config = journal.config()
     with open_store(config) as store:
-        return sync(config, store, now)
+        return sync(config, store, now, **kw)
 
 
 def _rows(journal: Journal) -> list[sqlite3.Row]:
@@ -124,7 +126,7 @@ def test_removed_file_deletes_its_post_and_a_returning_file_restores_it(journal:
     _sync(journal)
     text = path.read_text()
     path.unlink()
-    assert _sync(journal).deleted == 1
+    assert _sync(journal, allow_mass_delete=True).deleted == 1  # the journal's only post: on purpose
     (row,) = _rows(journal)
     assert row["deleted_at"] is not None and row["deleted_by"] == "sync"
     path.write_text(text)
@@ -239,6 +241,24 @@ def test_a_post_deleted_by_the_user_is_not_revived_by_the_next_sync(journal: Jou
     assert _rows(journal)[0]["deleted_by"] == "user"
 
 
+def test_a_file_edited_while_its_post_was_deleted_is_taken_when_the_post_is_restored(journal: Journal) -> None:
+    """While the user keeps a post deleted its file is not taken; so it must be read again on restore."""
+    journal.post("a", title="A")
+    journal.post("b", title="B", date="2009-11-07")
+    _sync(journal)
+    config = journal.config()
+    post_id = _by_source(journal)["a.md"]["id"]
+    with open_store(config) as store:
+        assert store.mark_deleted(post_id, NOW, by="user")
+    journal.post("a", title="A, edited while deleted")
+    assert _sync(journal).kept_deleted == 1
+    assert _by_source(journal)["a.md"]["title"] == "A"
+    with open_store(config) as store:
+        assert store.restore(post_id)
+    assert _sync(journal).updated == 1
+    assert _by_source(journal)["a.md"]["title"] == "A, edited while deleted"
+
+
 # Names and stamps from small alphabets, so the common head and tail of two listings end in every
 # kind of place: inside a name, inside a stamp, on a separator, and in names or stamps that share ends.
 _names = st.lists(st.text("ab\n/é", min_size=0, max_size=3).map(lambda n: n + ".md"), unique=True, max_size=12)
@@ -325,3 +345,395 @@ def test_a_sync_against_the_last_listing_stores_what_a_sync_against_every_stamp_
     both()
     journal.post("c", title="C again", date="2009-11-03")  # a removed file comes back
     both()
+
+
+# --- an emptied content folder is not a deletion of the journal ------------------------------------------
+
+
+def _example(journal: Journal) -> Journal:
+    """The repository's example journal (16 posts), published."""
+    shutil.rmtree(journal.content)
+    shutil.copytree(ROOT / "content", journal.content)
+    journal.write_config((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    journal.cli("publish", "--no-ping", check=True)
+    return journal
+
+
+def _snapshot(journal: Journal) -> tuple[object, ...]:
+    """Everything a sync could change or a publish announce: the feeds, the posts, the labels, the outbox."""
+    db = sqlite3.connect(journal.root / "newswire.db")
+    try:
+        tables = tuple(db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in ("posts", "labels", "outbox"))
+    finally:
+        db.close()
+    return journal.files(), tables
+
+
+def test_an_emptied_content_folder_deletes_nothing_until_the_operator_says_so(journal: Journal) -> None:
+    _example(journal)
+    before = _snapshot(journal)
+    journal.content.rename(journal.root / "c.bak")  # an unmounted disk, a failed checkout
+    journal.content.mkdir()
+
+    for command in (("publish", "--no-ping"), ("sync",), ("publish", "--no-ping")):  # refused every time
+        result = journal.cli(*command)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+        assert lines[0].startswith(f"newswire: {journal.content}: ") and "would delete all 16 posts" in lines[0]
+        assert "--allow-mass-delete" in lines[0] and "nothing was changed" in lines[0], lines[0]
+        assert _snapshot(journal) == before, f"{command} changed the journal"
+
+    result = journal.cli("publish", "--no-ping", "--allow-mass-delete")  # on purpose
+    assert result.returncode == 0, result.stderr
+    db = sqlite3.connect(journal.root / "newswire.db")
+    assert db.execute("SELECT count(*) FROM posts WHERE deleted_at IS NULL").fetchone()[0] == 0
+    assert json.loads((journal.feeds / "feed.json").read_text(encoding="utf-8"))["items"] == []
+
+
+def test_a_missing_content_folder_is_an_error_not_an_empty_journal(journal: Journal) -> None:
+    _example(journal)
+    before = _snapshot(journal)
+    shutil.rmtree(journal.content)
+    for command in (("publish", "--no-ping"), ("sync",), ("publish", "--no-ping", "--allow-mass-delete")):
+        result = journal.cli(*command)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and "does not exist" in lines[0] and str(journal.content) in lines[0], result.stderr
+        assert _snapshot(journal) == before
+    journal.content.write_text("not a folder", encoding="utf-8")
+    result = journal.cli("sync")
+    assert result.returncode == 1 and "is not a folder" in result.stderr, result.stderr
+
+
+def _posts_and_gone(journal: Journal, posts: int, delete: int, add: int, settings: str) -> None:
+    journal.write_config(CONFIG + (f"sync: {{{settings}}}\n" if settings else ""))
+    for i in range(posts):
+        journal.post(f"p{i:02d}", title=f"Post {i}", date=f"2009-01-{i % 28 + 1:02d}T{i % 24:02d}:00:00Z")
+    assert _sync(journal).added == posts
+    for i in range(delete):
+        (journal.content / f"p{i:02d}.md").unlink()
+    for i in range(add):
+        journal.post(f"new{i}", title=f"New {i}", date="2010-01-01")
+
+
+# (posts, deleted, added, sync settings, refused): a share AND a count, so ordinary edits of a small
+# journal pass; and never every post, whatever the settings.
+MASS = [
+    (2, 1, 0, "", False),                                          # 1 of 2: an ordinary deletion
+    (1, 1, 0, "", True),                                           # the only post: every post
+    (1, 1, 1, "", False),                                          # ... but replaced by a new one
+    (14, 5, 0, "", False),                                         # max_delete_count (5)
+    (14, 6, 0, "", True),
+    (40, 10, 0, "", False),                                        # max_delete_share (25 %)
+    (40, 11, 0, "", True),
+    (14, 7, 0, "max_delete_share: 0.5", False),
+    (14, 8, 0, "max_delete_share: 0.5", True),
+    (3, 1, 0, "max_delete_count: 0, max_delete_share: 0", True),   # a journal that deletes by hand only
+    (14, 14, 0, "max_delete_share: 1", True),                      # every post is refused, whatever the share
+    (14, 13, 0, "max_delete_share: 1", False),
+]
+
+
+@pytest.mark.parametrize("posts, delete, add, settings, refused", MASS)
+def test_a_sync_deleting_too_many_posts_is_refused_whole(journal: Journal, posts: int, delete: int, add: int,
+                                                          settings: str, refused: bool) -> None:
+    _posts_and_gone(journal, posts, delete, add, settings)
+    before = [tuple(r) for r in _rows(journal)]
+
+    report = _sync(journal)
+
+    assert report.refused == refused, report.summary()
+    if refused:
+        assert [str(e).split(": ")[0] for e in report.errors] == [str(journal.content)]
+        assert f"would delete {'all' if delete == posts else f'{delete} of {posts}'}" in str(report.errors[0])
+        assert [tuple(r) for r in _rows(journal)] == before, "a refused sync changed the store"
+        assert _sync(journal).refused, "a refused sync must be refused again, not remembered as done"
+        report = _sync(journal, allow_mass_delete=True)
+    assert (report.deleted, report.added, report.errors) == (delete, add, [])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(posts=st.integers(1, 12), data=st.data(), share=st.sampled_from([0, 0.1, 0.25, 0.5, 1]),
+       count=st.integers(0, 6))
+def test_the_deletion_guard_refuses_exactly_what_its_rule_says(tmp_path_factory: pytest.TempPathFactory, posts: int,
+                                                               data: st.DataObject, share: float, count: int) -> None:
+    delete = data.draw(st.integers(0, posts), label="delete")
+    journal = Journal(tmp_path_factory.mktemp("guard") / "journal")
+    journal.root.mkdir()
+    journal.content.mkdir()
+    _posts_and_gone(journal, posts, delete, 0, f"max_delete_share: {share}, max_delete_count: {count}")
+    before = [tuple(r) for r in _rows(journal)]
+    report = _sync(journal)
+    expected = delete > 0 and (delete == posts or delete > max(count, int(share * posts)))
+    assert report.refused == expected, (report.summary(), [str(e) for e in report.errors])
+    assert (report.deleted == 0) if expected else (report.deleted == delete)
+    if expected:
+        assert [tuple(r) for r in _rows(journal)] == before
+
+
+def test_a_refused_sync_leaves_nothing_for_a_dry_run_to_show(journal: Journal) -> None:
+    """The dry run's own transaction holds the sync: the refused part must be undone inside it."""
+    _posts_and_gone(journal, 3, 0, 0, "")
+    assert publish(journal.config(), ping=False).ok
+    for path in journal.content.glob("*.md"):
+        path.unlink()
+    report = publish(journal.config(), dry_run=True, ping=False)
+    assert report.sync is not None and report.sync.refused and not report.ok
+    assert report.written == 0, [(r.path, r.status) for r in report.results if r.status != "unchanged"]
+
+
+def test_the_daemon_reports_a_refused_sync_at_every_run_and_deletes_nothing(journal: Journal) -> None:
+    for name in ("a", "b"):
+        journal.post(name, title=name.upper())
+    journal.cli("publish", "--no-ping", check=True)
+    before = _snapshot(journal)
+    for path in journal.content.glob("*.md"):
+        path.unlink()
+    for _ in range(2):
+        result = journal.cli("run", "--once", timeout=60)
+        assert "Traceback" not in result.stderr, result.stderr
+        publish_lines = [line for line in result.stderr.splitlines() if " publish: " in line]
+        assert len(publish_lines) == 1 and "would delete all 2 posts" in publish_lines[0], result.stderr
+        assert _snapshot(journal) == before
+
+
+# --- moving a file keeps its post --------------------------------------------------------------------
+
+
+def test_moving_posts_into_a_folder_keeps_them_and_publishes_nothing(journal: Journal) -> None:
+    _example(journal)
+    before = _snapshot(journal)
+    rows = {r["entry_id"]: r for r in _rows(journal)}
+    (journal.content / "2009").mkdir()
+    for path in journal.content.glob("2009-*.md"):
+        path.rename(journal.content / "2009" / path.name)
+
+    result = journal.cli("publish", "--no-ping")
+
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    after = {r["entry_id"]: r for r in _rows(journal)}
+    assert after.keys() == rows.keys(), "a moved file made a new post"
+    for entry_id, row in after.items():
+        same = ("id", "published", "updated", "deleted_at", "content_hash")
+        assert [row[c] for c in same] == [rows[entry_id][c] for c in same], entry_id
+    assert sum(r["source"].startswith("md:2009/") for r in after.values()) == 9
+    files, (_, labels, outbox) = _snapshot(journal)
+    assert files == before[0], "moving files changed the feeds"
+    assert (labels, outbox) == before[1][1:], "moving files queued pings or changed labels"
+
+
+def _write(journal: Journal, rel: str, title: str = "A post", date: str = "2009-11-06T10:00:00-05:00",
+           body: str = "Some text.", **extra: object) -> None:
+    path = journal.content / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"title": title, "date": date, "author": "jmorton", "labels": ["Border Security"], **extra}
+    front = "".join(f"{k}: {json.dumps(v, ensure_ascii=False)}\n" for k, v in meta.items())
+    path.write_text(f"---\n{front}---\n{body}\n", encoding="utf-8")
+
+
+def _move(journal: Journal, old: str, new: str) -> None:
+    (journal.content / new).parent.mkdir(parents=True, exist_ok=True)
+    (journal.content / old).rename(journal.content / new)
+
+
+def _by_source(journal: Journal) -> dict[str, sqlite3.Row]:
+    """The stored posts by the file they come from."""
+    return {r["source"].removeprefix("md:"): r for r in _rows(journal)}
+
+
+# (case, files before as (path, title, date, body, extra), what happens to them, then: for each stored
+# post by its first path, the path it must have after the sync or None for "deleted", and the files
+# that must be new posts).
+A = ("a.md", "Alpha", "2009-11-06T10:00:00-05:00", "Alpha body.", {})
+B = ("b.md", "Beta", "2009-11-07T10:00:00-05:00", "Beta body.", {})
+TWIN = ("twin.md", "Alpha", "2009-11-06T10:00:00-05:00", "Alpha body.", {})  # the same as A, another file
+MOVES: list[tuple[str, list[tuple[str, str, str, str, dict[str, str]]], list[tuple[str, ...]],
+                  dict[str, str | None], list[str]]] = [
+    ("rename", [A, B], [("move", "a.md", "alpha.md")], {"a.md": "alpha.md", "b.md": "b.md"}, []),
+    ("into-a-folder", [A, B], [("move", "a.md", "2009/a.md")], {"a.md": "2009/a.md"}, []),
+    ("out-of-a-folder", [("x/a.md", *A[1:]), B], [("move", "x/a.md", "a.md")], {"x/a.md": "a.md"}, []),
+    ("folder-to-folder-renamed", [("x/a.md", *A[1:]), B], [("move", "x/a.md", "y/z/other.md")],
+     {"x/a.md": "y/z/other.md"}, []),
+    ("moved-and-body-edited", [A, B], [("move", "a.md", "x/a.md"), ("write", "x/a.md", "Alpha", A[2], "New body.")],
+     {"a.md": "x/a.md"}, []),
+    ("renamed-and-body-edited", [A, B], [("move", "a.md", "z.md"), ("write", "z.md", "Alpha", A[2], "New body.")],
+     {"a.md": "z.md"}, []),
+    ("moved-and-retitled", [A, B], [("move", "a.md", "x/a.md"), ("write", "x/a.md", "Other", A[2], A[3])],
+     {"a.md": None}, ["x/a.md"]),                 # neither content nor slug says it is the same post
+    ("moved-and-redated", [A, B], [("move", "a.md", "x/a.md"), ("write", "x/a.md", "Alpha", "2009-11-08", A[3])],
+     {"a.md": None}, ["x/a.md"]),
+    ("moved-edited-with-explicit-id", [("a.md", *A[1:4], {"id": "alpha"}), B],
+     [("move", "a.md", "x/y.md"), ("write", "x/y.md", "Other title", "2009-11-09", "Other body.", "alpha")],
+     {"a.md": "x/y.md"}, []),
+    ("copied", [A, B], [("copy", "a.md", "x/a.md")], {"a.md": "a.md"}, ["x/a.md"]),
+    ("two-identical-files-moved", [A, TWIN, B], [("move", "a.md", "x/a.md"), ("move", "twin.md", "x/twin.md")],
+     {"a.md": "x/a.md", "twin.md": "x/twin.md"}, []),
+    ("two-identical-files-swapped-folders", [("x/a.md", *A[1:]), ("y/a.md", *A[1:]), B],
+     [("move", "x/a.md", "tmp.md"), ("move", "y/a.md", "x/a.md"), ("move", "tmp.md", "y/a.md")],
+     {"x/a.md": "x/a.md", "y/a.md": "y/a.md"}, []),
+    ("one-of-two-identical-deleted", [A, TWIN, B], [("delete", "twin.md")], {"a.md": "a.md", "twin.md": None}, []),
+    ("deleted-then-moved-back-later", [A, B], [("delete", "a.md"), ("sync",), ("write", "x/a.md", *A[1:4])],
+     {"a.md": "x/a.md"}, []),             # the post that was deleted comes back, with its id
+    ("renamed-onto-a-deleted-posts-name", [A, B, ("c.md", "Gamma", "2009-11-05", "Gamma body.", {})],
+     [("delete", "c.md"), ("sync",), ("move", "a.md", "c.md")], {"a.md": "c.md", "c.md": None}, []),
+    ("names-swapped", [A, B], [("move", "a.md", "t.md"), ("move", "b.md", "a.md"), ("move", "t.md", "b.md")],
+     {"a.md": "b.md", "b.md": "a.md"}, []),
+    ("renumbered", [("1.md", *A[1:]), ("2.md", *B[1:]), ("3.md", "Gamma", "2009-11-05", "Gamma body.", {})],
+     [("move", "3.md", "4.md"), ("move", "2.md", "3.md"), ("move", "1.md", "2.md")],
+     {"1.md": "2.md", "2.md": "3.md", "3.md": "4.md"}, []),
+    ("moved-away-and-a-new-post-in-its-place", [A, B],
+     [("move", "a.md", "x.md"), ("write", "a.md", "Delta", "2009-11-09", "Delta body.")], {"a.md": "x.md"}, ["a.md"]),
+    ("copied-then-the-original-edited", [A, B],
+     [("copy", "a.md", "b2.md"), ("write", "a.md", "Alpha", A[2], "Edited body.")], {"a.md": "a.md"}, ["b2.md"]),
+    ("explicit-id-taken-by-another-file", [("a.md", *A[1:4], {"id": "alpha"}), B],
+     [("delete", "a.md"), ("write", "b.md", "Beta", B[2], B[3], "alpha")], {"a.md": "b.md", "b.md": None}, []),
+]
+
+
+def _apply(journal: Journal, step: tuple[str, ...]) -> None:
+    what, *args = step
+    if what == "move":
+        _move(journal, args[0], args[1])
+    elif what == "copy":
+        (journal.content / args[1]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(journal.content / args[0], journal.content / args[1])
+    elif what == "delete":
+        (journal.content / args[0]).unlink()
+    elif what == "write":
+        _write(journal, args[0], args[1], args[2], args[3], **({"id": args[4]} if len(args) > 4 else {}))
+    else:
+        assert _sync(journal, NOW.replace(hour=13)).errors == []
+
+
+@pytest.mark.parametrize("forget", [False, True], ids=["last-listing", "every-stamp"])
+@pytest.mark.parametrize("case, files, steps, after, new", MOVES, ids=[m[0] for m in MOVES])
+def test_a_moved_or_renamed_file_keeps_its_post(journal: Journal, case: str, files: list[tuple[str, str, str, str,
+                                                dict[str, str]]], steps: list[tuple[str, ...]],
+                                                after: dict[str, str | None], new: list[str], forget: bool) -> None:
+    for rel, title, date, body, extra in files:
+        _write(journal, rel, title, date, body, **extra)
+    assert _sync(journal).added == len(files)
+    before = _by_source(journal)
+    for step in steps:
+        _apply(journal, step)
+    config = journal.config()
+    with open_store(config) as store:
+        if forget:  # as after any other change to the store: each post's own stamp is compared
+            store.db.execute("DELETE FROM content_scan")
+        report = sync(config, store, NOW.replace(hour=14))
+
+    assert report.errors == [], report.errors
+    rows = _rows(journal)
+    by_id = {r["id"]: r for r in rows}
+    for rel, where in after.items():
+        row = by_id[before[rel]["id"]]
+        assert row["entry_id"] == before[rel]["entry_id"]
+        if where is None:
+            assert row["deleted_at"] is not None, f"{rel}'s post should be deleted"
+        else:
+            assert row["source"] == "md:" + where and row["deleted_at"] is None, (rel, dict(row))
+    old_ids = {r["id"] for r in before.values()}
+    assert sorted(r["source"][3:] for r in rows if r["id"] not in old_ids) == sorted(new)
+    assert len({r["source"] for r in rows}) == len(rows)
+
+
+def test_a_moved_file_keeps_its_dates_and_an_edit_moves_only_updated(journal: Journal) -> None:
+    _write(journal, "a.md", "Alpha", body="First body.")
+    _sync(journal)
+    (first,) = _rows(journal)
+    _move(journal, "a.md", "x/a.md")
+    assert _sync(journal, NOW.replace(hour=13)).moved == 1
+    (moved,) = _rows(journal)
+    assert dict(moved) == {**dict(first), "source": "md:x/a.md", "source_stamp": moved["source_stamp"]}
+    _move(journal, "x/a.md", "y/b.md")
+    _write(journal, "y/b.md", "Alpha", body="Second body.")
+    report = _sync(journal, NOW.replace(hour=15))
+    assert (report.moved, report.updated, report.added, report.deleted) == (1, 1, 0, 0)
+    (edited,) = _rows(journal)
+    assert (edited["id"], edited["entry_id"], edited["published"]) == (first["id"], first["entry_id"], first["published"])
+    assert edited["updated"] == "2026-11-30T15:00:00Z"
+
+
+def test_a_moved_post_deleted_by_the_user_stays_deleted_and_makes_no_new_post(journal: Journal) -> None:
+    _write(journal, "a.md", "Alpha")
+    _write(journal, "b.md", "Beta", date="2009-11-07")
+    _sync(journal)
+    config = journal.config()
+    with open_store(config) as store:
+        assert store.mark_deleted(_by_source(journal)["a.md"]["id"], NOW, by="user")
+    _move(journal, "a.md", "x/a.md")
+    report = _sync(journal)
+    assert (report.added, report.deleted, report.moved) == (0, 0, 1)
+    row = _by_source(journal)["x/a.md"]
+    assert row["deleted_by"] == "user" and len(_rows(journal)) == 2
+
+
+# Paths a file may move to: folders in and out, names that sort before and after the others.
+_paths = st.lists(st.sampled_from(["", "x/", "y/", "x/y/", "2009/"]).flatmap(
+    lambda folder: st.text("abz0-", min_size=1, max_size=4).map(lambda name: f"{folder}{name}.md")),
+    min_size=1, max_size=8, unique=True)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), forget=st.booleans())
+def test_any_moves_and_renames_keep_every_post(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject,
+                                                forget: bool) -> None:
+    """Files moved among folders and renamed at will (some also edited, keeping title and date), any
+    number of them identical: no post is added or deleted, and each keeps its id, row and dates."""
+    journal = Journal(tmp_path_factory.mktemp("moves") / "journal")
+    journal.root.mkdir()
+    journal.write_config(CONFIG)
+    olds = data.draw(_paths, label="before")
+    news = data.draw(st.lists(st.sampled_from(["", "x/", "y/", "q/"]).flatmap(
+        lambda folder: st.text("abz0-", min_size=1, max_size=4).map(lambda name: f"{folder}{name}.md")),
+        min_size=len(olds), max_size=len(olds), unique=True), label="after")
+    same = data.draw(st.lists(st.integers(0, 2), min_size=len(olds), max_size=len(olds)), label="groups")
+    edited = data.draw(st.lists(st.booleans(), min_size=len(olds), max_size=len(olds)), label="edited")
+    for rel, group in zip(olds, same):  # posts of one group are identical files
+        _write(journal, rel, f"Post {group}", f"2009-11-0{group + 1}T10:00:00Z", f"Body {group}.")
+    assert _sync(journal).added == len(olds)
+    before = _by_source(journal)
+    staged = journal.root / "staged"
+    journal.content.rename(staged)
+    journal.content.mkdir()
+    for rel, to, group, edit in zip(olds, news, same, edited):
+        (journal.content / to).parent.mkdir(parents=True, exist_ok=True)
+        (staged / rel).rename(journal.content / to)
+        if edit:
+            _write(journal, to, f"Post {group}", f"2009-11-0{group + 1}T10:00:00Z", f"Body {group}, edited.")
+    config = journal.config()
+    with open_store(config) as store:
+        if forget:
+            store.db.execute("DELETE FROM content_scan")
+        report = sync(config, store, NOW.replace(hour=14))
+
+    assert (report.added, report.deleted, report.errors) == (0, 0, []), report.summary()
+    rows = _rows(journal)
+    assert len(rows) == len(olds) and all(r["deleted_at"] is None for r in rows)
+    assert {r["entry_id"] for r in rows} == {r["entry_id"] for r in before.values()}
+    assert sorted(r["source"] for r in rows) == sorted("md:" + n for n in news)
+    for rel, to, edit in zip(olds, news, edited):
+        now_row = _by_source(journal)[to]
+        was = before[rel]
+        if not edit and same.count(same[olds.index(rel)]) == 1:  # a unique file moved unedited: the very same row
+            assert (now_row["id"], now_row["updated"]) == (was["id"], was["updated"])
+        assert now_row["published"] == was["published"]
+
+
+@pytest.mark.parametrize("setting, key", [
+    ("max_delete_share: 1.5", "sync.max_delete_share"),
+    ("max_delete_share: half", "sync.max_delete_share"),
+    ("max_delete_count: -1", "sync.max_delete_count"),
+    ("max_delete_count: 2.5", "sync.max_delete_count"),
+    ("max_file_bytes: 10", "sync.max_file_bytes"),
+    ("max_deletes: 3", "sync.max_deletes"),
+])
+def test_a_bad_sync_setting_names_its_key_and_changes_nothing(journal: Journal, setting: str, key: str) -> None:
+    journal.post("a", title="A")
+    journal.write_config(CONFIG + f"sync:\n  {setting}\n")
+    result = journal.cli("sync")
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"newswire: {journal.config_path}:") and key in line, line
+    assert not (journal.root / "newswire.db").exists()

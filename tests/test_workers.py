@@ -61,7 +61,7 @@ def test_a_scan_shared_among_cores_lists_what_a_scan_in_one_process_does(
         (folder / f"post-{i}.md").write_text("x" * i, encoding="utf-8")
     (tmp_path / ".hidden.md").write_text("not listed", encoding="utf-8")
     (tmp_path / "notes.txt").write_text("not listed", encoding="utf-8")
-    alone = content.scan(tmp_path)
+    alone = content.scan(tmp_path).listing
     monkeypatch.setattr(content, "PARALLEL_STATS", 1)
-    assert content.scan(tmp_path) == alone
+    assert content.scan(tmp_path).listing == alone
     assert alone.count(0) == 80 and b".hidden" not in alone and b"notes" not in alone

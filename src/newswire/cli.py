@@ -73,10 +73,16 @@ def init(directory: str) -> None:
     click.echo("next: edit config.yaml, then run 'newswire publish'")
 
 
+_ALLOW_MASS_DELETE = click.option(
+    "--allow-mass-delete", is_flag=True,
+    help="Let the sync delete every post, or more than the sync: settings allow (refused otherwise).")
+
+
 @main.command()
+@_ALLOW_MASS_DELETE
 @click.pass_context
 @_errors_as_messages
-def sync(ctx: click.Context) -> None:
+def sync(ctx: click.Context, allow_mass_delete: bool) -> None:
     """Bring the Markdown content directory into the store.
 
     New files are added, changed ones updated (a post keeps its id), removed ones
@@ -85,7 +91,7 @@ def sync(ctx: click.Context) -> None:
     """
     config = _config(ctx)
     with journal_lock(config.lock_path, wait=30), open_store(config) as store:
-        report = content.sync(config, store, utcnow())
+        report = content.sync(config, store, utcnow(), allow_mass_delete=allow_mass_delete)
     for err in report.errors:
         click.echo(f"newswire: {err}", err=True)
     for rel in report.deleted_files:
@@ -104,10 +110,11 @@ def sync(ctx: click.Context) -> None:
               help="Wait this long for another publish to finish instead of exiting 75.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something failed (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, with per-document status.")
+@_ALLOW_MASS_DELETE
 @click.pass_context
 @_errors_as_messages
 def publish_cmd(ctx: click.Context, full: bool, dry_run: bool, no_ping: bool, no_sync: bool, wait: float,
-                quiet: bool, as_json: bool) -> None:
+                quiet: bool, as_json: bool, allow_mass_delete: bool) -> None:
     """Render what changed, verify every document, write atomically, record.
 
     Reads the content directory first (unless --no-sync). Prints one summary line;
@@ -116,7 +123,7 @@ def publish_cmd(ctx: click.Context, full: bool, dry_run: bool, no_ping: bool, no
     config = _config(ctx)
     with _ProgressBar(enabled=not quiet and not as_json) as bar:
         report = publish(config, full=full, dry_run=dry_run, sync=not no_sync, ping=not no_ping, wait=wait,
-                         progress=bar.update)
+                         progress=bar.update, allow_mass_delete=allow_mass_delete)
     _print_report(report, quiet=quiet, as_json=as_json)
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 

@@ -144,6 +144,17 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class SyncConfig:
+    """What one sync of the content folder may do on its own: delete at most ``max_delete_count``
+    posts, or ``max_delete_share`` of them if that is more, and never every post (an unmounted
+    disk or a failed checkout looks like that); read no file larger than ``max_file_bytes``."""
+
+    max_delete_share: float = 0.25
+    max_delete_count: int = 5
+    max_file_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     journal: JournalConfig
@@ -154,6 +165,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     sources: tuple[SourceConfig, ...] = ()
     fetch: Limits = field(default_factory=Limits)
+    sync: SyncConfig = field(default_factory=SyncConfig)
 
     @property
     def lock_path(self) -> Path:
@@ -433,6 +445,20 @@ def _fetch(r: _Reader) -> Limits:
     return limits
 
 
+def _sync(r: _Reader) -> SyncConfig:
+    r.check_keys({"max_delete_share", "max_delete_count", "max_file_bytes"})
+    limits = SyncConfig(max_delete_share=r.get("max_delete_share", float, 0.25),
+                        max_delete_count=r.get("max_delete_count", int, 5),
+                        max_file_bytes=r.get("max_file_bytes", int, 16 * 1024 * 1024))
+    if not 0 <= limits.max_delete_share <= 1:
+        r.fail("sync.max_delete_share", r.line_of("max_delete_share"), "must be between 0 and 1 (0.25 is a quarter)")
+    if limits.max_delete_count < 0:
+        r.fail("sync.max_delete_count", r.line_of("max_delete_count"), "must be 0 or more")
+    if not 1024 <= limits.max_file_bytes <= 2**30:
+        r.fail("sync.max_file_bytes", r.line_of("max_file_bytes"), "must be between 1024 and 1073741824 (1 GB)")
+    return limits
+
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -496,7 +522,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if root is None:
         raise ConfigError(f"{file}: is empty (it needs at least a 'journal:' section)")
     top = _Reader(file, root, "")
-    top.check_keys({"journal", "authors", "feeds", "paths", "notify", "schedule", "sources", "fetch"})
+    top.check_keys({"journal", "authors", "feeds", "paths", "notify", "schedule", "sources", "fetch", "sync"})
     if "journal" not in top.items:
         top.fail("journal", 1, "is required (title, site_url, ...)")
     base = file.resolve().parent
@@ -511,4 +537,5 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         schedule=_schedule(top.sub("schedule")),
         sources=_sources(file, top.items.get("sources")),
         fetch=_fetch(top.sub("fetch")),
+        sync=_sync(top.sub("sync")),
     )

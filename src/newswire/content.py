@@ -1,12 +1,15 @@
 """The Markdown content directory → the store.
 
 One file per post: YAML front matter between ``---`` lines, then Markdown (CommonMark,
-raw HTML kept). A file that cannot be read is reported as ``file:line: what`` and
-skipped; the post the store holds for it stays exactly as it was.
+raw HTML kept). A file that cannot be read is reported as ``file:line: what`` (or
+``file: what``, for a file refused unread) and skipped; the post the store holds for it
+stays exactly as it was. A file moved or renamed keeps its post; a sync that would delete
+every post, or too many of them, changes nothing unless the operator allows it.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
@@ -21,14 +24,14 @@ from typing import Any
 import yaml
 
 from .config import Config, JournalConfig
-from .store import PostInput, Store, Tally
+from .files import Refused, read_limited
+from .store import PostInput, Store, Tally, to_utc_text
 from .text import clean_html, is_absolute_iri, label_text, one_line, slugify
 from .workers import in_parts, run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
 
 SOURCE_PREFIX = "md:"
 KEYS = {"title", "date", "updated", "author", "affiliation", "labels", "id", "slug", "summary", "draft"}
-MAX_FILE_BYTES = 16 * 1024 * 1024
 # Years a date may have in UTC: four digits, so stored dates sort as text, and clear of datetime's
 # limits, so the date can be shown in any zone.
 YEARS = range(1000, 9999)
@@ -44,10 +47,10 @@ def _markdown() -> Any:
 
 
 class SourceError(Exception):
-    """A problem in one content file, with the line it is on."""
+    """A problem in one content file, with the line it is on (0: the file or folder as a whole)."""
 
     def __init__(self, file: str, line: int, message: str):
-        super().__init__(f"{printable(file)}:{line}: {message}")
+        super().__init__(f"{printable(file)}:{line}: {message}" if line else f"{printable(file)}: {message}")
         self.file, self.line, self.message = file, line, message
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
@@ -63,13 +66,19 @@ def printable(name: str) -> str:
 @dataclass
 class SyncReport(Tally):
     deleted: int = 0
+    moved: int = 0  # files found at a new place that kept their post (also counted by outcome)
+    refused: bool = False  # the sync changed nothing: the folder is missing, or too much would be deleted
     deleted_files: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
 
     def summary(self) -> str:
+        if self.refused:
+            return "synced nothing: the sync was refused, and the store is as it was"
         text = (f"synced {self.total} posts: {self.added} added, "
                 f"{self.updated} updated, {self.restored} restored, {self.deleted} deleted, "
                 f"{self.unchanged} unchanged")
+        if self.moved:
+            text += f" ({self.moved} moved or renamed)"
         if self.errors:
             text += f"; {len(self.errors)} file{'s' if len(self.errors) != 1 else ''} skipped"
         return text
@@ -143,12 +152,9 @@ def _claim(parsed: Parsed, rel: str, id_owner: Callable[[str], str | None]) -> P
 def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]) -> Parsed:
     """Everything about one file that does not depend on the others (so it can run on any core)."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise SourceError(rel, 1, f"cannot be read: {exc.strerror}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise SourceError(rel, 1, f"is larger than {MAX_FILE_BYTES // 2**20} MB")
+        raw = read_limited(path, config.sync.max_file_bytes, "sync.max_file_bytes")
+    except Refused as exc:
+        raise SourceError(rel, 0, str(exc)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -252,42 +258,74 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
 PARALLEL_STATS = 5000  # files to stat; below this, forking costs more than sharing the work saves
 
 
-def scan(root: Path) -> bytes:
+@dataclass(frozen=True)
+class Scan:
+    """The content folder as a sync finds it."""
+
+    listing: bytes  # every ``*.md`` file and its stamp, as ``name\\0stamp\\0`` pairs in scan order
+    problems: tuple[SourceError, ...] = ()  # folders that could not be read (reported at every sync)
+    unseen: tuple[str, ...] = ()  # their names, each ending in '/': the posts below them are kept
+
+
+def scan(root: Path) -> Scan:
     """Every ``*.md`` below the content directory (hidden files and folders skipped) with its
     stamp (size, mtime and inode; empty if it cannot be had), as ``name\\0stamp\\0`` pairs in
     scan order: NUL is the one byte no file name holds.
 
     A file whose stamp is the one it had at the last sync is not read again, so syncing an
     unchanged journal costs one ``stat`` per file, made relative to the open directory (no
-    path to walk) and shared among the cores.
+    path to walk) and shared among the cores. ``OSError`` if the directory itself cannot be opened.
     """
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        return b"".join(in_parts(partial(_stamped, fd), _markdown_files(fd), minimum=PARALLEL_STATS))
+        rels, problems = _markdown_files(fd)
+        listing = b"".join(in_parts(partial(_stamped, fd), rels, minimum=PARALLEL_STATS))
     finally:
         os.close(fd)
+    return Scan(listing, tuple(problems), tuple(p.file + "/" for p in problems))
 
 
-def _markdown_files(root: int) -> list[str]:
-    """The names of the ``*.md`` files below the open directory ``root``, relative to it."""
+def _markdown_files(root: int) -> tuple[list[str], list[SourceError]]:
+    """The names of the ``*.md`` files below the open directory ``root``, relative to it, and a
+    problem for each folder that could not be read.
+
+    Links are followed, except a link back to a folder that holds it: that loop would list
+    the same files again and again under ever longer names.
+    """
     rels: list[str] = []
-    folders = [""]
+    problems: list[SourceError] = []
+    top = os.fstat(root)
+    folders: list[tuple[str, frozenset[tuple[int, int]]]] = [("", frozenset({(top.st_dev, top.st_ino)}))]
     while folders:
-        prefix = folders.pop()
-        fd = os.open(prefix, os.O_RDONLY | os.O_DIRECTORY, dir_fd=root) if prefix else os.dup(root)
+        prefix, above = folders.pop()
         try:
+            fd = os.open(prefix, os.O_RDONLY | os.O_DIRECTORY, dir_fd=root) if prefix else os.dup(root)
+        except OSError as exc:
+            problems.append(SourceError(prefix[:-1], 0, f"this folder cannot be read ({exc.strerror}); "
+                                                        "the posts below it are kept as they are"))
+            continue
+        try:
+            st = os.fstat(fd)
+            if prefix and (st.st_dev, st.st_ino) in above:
+                problems.append(SourceError(prefix[:-1], 0, "is a link to a folder that holds it (a loop); "
+                                                            "not followed"))
+                continue
             with os.scandir(fd) as entries:
                 for entry in entries:
                     name = entry.name
                     if name.startswith("."):
                         continue
-                    if entry.is_dir():
-                        folders.append(f"{prefix}{name}/")
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:  # a link that loops or leads nowhere: read, and refused, if it is named as a post
+                        is_dir = False
+                    if is_dir:
+                        folders.append((f"{prefix}{name}/", above | {(st.st_dev, st.st_ino)}))
                     elif name.endswith(".md"):
                         rels.append(prefix + name)
         finally:
             os.close(fd)
-    return rels
+    return rels, problems
 
 
 def _stamped(root: int, rels: list[str]) -> bytes:
@@ -303,20 +341,25 @@ def _stamped(root: int, rels: list[str]) -> bytes:
     return _bytes("".join(out))
 
 
-def sync(config: Config, store: Store, now: datetime) -> SyncReport:
+def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool = False) -> SyncReport:
     """Bring the content directory into the store: add, update, delete; never lose a post.
 
     A file is read when its stamp differs from the one it had at the last sync, which the
     store keeps as a listing of the whole directory while nothing else has changed the
     store since, and otherwise with each post; so a sync after a small change reads that
     change and no more. A directory exactly as the last sync listed it is not compared at all.
+
+    A sync that would delete every post, or more than ``config.sync`` allows, changes
+    nothing and says so, unless ``allow_mass_delete``: a missing disk looks like that.
     """
     report = SyncReport()
     root = config.paths.content
-    if not root.is_dir():
-        report.errors.append(SourceError(str(root), 1, "the content directory does not exist"))
-        return report
-    listing = scan(root)
+    try:
+        scanned = scan(root)
+    except OSError as exc:
+        return SyncReport(refused=True, errors=[SourceError(str(root), 0, _missing(exc))])
+    report.errors.extend(scanned.problems)
+    listing = scanned.listing
     digest = _digest(config, listing)
     stamped = b"\0\0" not in listing  # a file with no stamp is read every time
     last = store.content_scan(digest if stamped else None)
@@ -329,19 +372,55 @@ def sync(config: Config, store: Store, now: datetime) -> SyncReport:
     else:
         before = _bytes("".join(f"{rel}\0{stamp or ''}\0" for rel, stamp in store.source_stamps(SOURCE_PREFIX).items()))
     changed, gone = diff_listings(listing, before)
+    gone = {rel for rel in gone if not rel.startswith(scanned.unseen)}  # below a folder that could not be read
     if not stamped:
         changed.update((rel, stamp) for rel, stamp in _read_listing(listing).items() if not stamp)
     todo = sorted((str(root / rel), rel, stamp or None)  # file order decides which of two files keeps a shared id
                   for rel, stamp in changed.items())
     report.unchanged = listing.count(0) // 2 - len(todo)
-    with store.transaction():  # one commit for the whole directory: fast, and all or nothing
-        failed = _sync_files(config, store, now, todo, _lister(listing),
-                             [SOURCE_PREFIX + rel for rel in sorted(gone)], report)
-        if failed:  # listed with no stamp, so they are read (and reported) again next time
-            listing = _without_stamps(listing, {_bytes(rel) for rel in failed})
-            digest = _digest(config, listing)
-        store.set_content_scan(digest, listing)
+    try:
+        with store.undoable():  # one commit for the whole directory: fast, and all or nothing
+            posts_before = store.count_sources(SOURCE_PREFIX) if gone else 0
+            failed = _sync_files(config, store, now, todo, _lister(listing),
+                                 [SOURCE_PREFIX + rel for rel in sorted(gone)], report)
+            if report.deleted and not allow_mass_delete:
+                _check_deletions(config, report.deleted, posts_before, store.count_sources(SOURCE_PREFIX))
+            if failed:  # listed with no stamp, so they are read (and reported) again next time
+                listing = _without_stamps(listing, {_bytes(rel) for rel in failed})
+                digest = _digest(config, listing)
+            store.set_content_scan(digest, listing)
+    except MassDeletion as exc:
+        return SyncReport(refused=True, errors=[*report.errors, SourceError(str(root), 0, str(exc))])
     return report
+
+
+class MassDeletion(Exception):
+    """A sync would delete more posts than it may on its own; it was undone."""
+
+
+def _check_deletions(config: Config, deleted: int, before: int, after: int) -> None:
+    """``MassDeletion`` if deleting ``deleted`` of ``before`` posts, leaving ``after``, goes past ``config.sync``."""
+    limits = config.sync
+    allowed = max(limits.max_delete_count, int(limits.max_delete_share * before))
+    if after == 0:
+        what = f"would delete all {deleted} posts, as if the folder were empty (is a disk unmounted, or a checkout unfinished?)"
+    elif deleted > allowed:
+        what = (f"would delete {deleted} of {before} posts, more than sync.max_delete_count ({limits.max_delete_count}) "
+                f"or sync.max_delete_share ({limits.max_delete_share:.0%}) allows")
+    else:
+        return
+    raise MassDeletion(f"this sync {what}; nothing was changed. If that is meant, sync or publish "
+                       "with --allow-mass-delete")
+
+
+def _missing(exc: OSError) -> str:
+    """Why the content folder itself cannot be read: a missing folder deletes nothing, it is an error."""
+    if exc.errno == errno.ENOENT:
+        return ("the content folder (paths.content) does not exist; nothing was synced "
+                "(is a disk unmounted, or a checkout unfinished? Create the folder if the journal is new)")
+    if exc.errno == errno.ENOTDIR:
+        return "the content folder (paths.content) is not a folder; nothing was synced"
+    return f"the content folder (paths.content) cannot be read ({exc.strerror}); nothing was synced"
 
 
 def _bytes(text: str) -> bytes:
@@ -428,7 +507,9 @@ PARALLEL_FILES = 200  # files to read; below this, starting worker processes cos
 def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[str, str, str | None]],
                 listed: Callable[[str], bool], gone: list[str], report: SyncReport) -> set[str]:
     """Read the files that changed (Markdown on every core), then store them here in file order;
-    the posts of the files that are ``gone`` are deleted. Returns the files that could not be stored."""
+    the posts of the files that are ``gone`` are deleted. Returns the files that could not be stored.
+
+    A file that may be a post moved from elsewhere (see ``_Moves``) is stored after the others."""
     todo = []
     failed = set()
     for path, rel, stamp in files:
@@ -441,6 +522,20 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
             todo.append((path, rel, stamp))
     author_keys = {a.key for a in config.authors}
     ids: dict[str, str] = {}
+    held = set(store.source_ids([SOURCE_PREFIX + rel for _, rel, _ in todo]))
+    moves = _Moves(store, listed, held, {SOURCE_PREFIX + rel for _, rel, _ in todo},
+                   bool(held or gone) or store.has_deleted(SOURCE_PREFIX))
+    later: list[tuple[PostInput, str | None]] = []
+
+    def put(post: PostInput, stamp: str | None) -> None:
+        moves.adopt(post)
+        outcome = store.upsert_post(post, now)
+        if stamp is not None and outcome != "deleted":  # a post kept deleted did not take the file: read it again
+            store.set_source_stamp(post.source, stamp)  # when the post is restored
+        report.count(outcome)
+        if outcome == "deleted":
+            report.deleted_files.append(post.source.removeprefix(SOURCE_PREFIX))
+
     for rel, stamp, parsed in run_tasks(_parse_files, todo, parallel=len(todo) >= PARALLEL_FILES,
                                         prepare=lambda chunk: (config, author_keys, chunk)):
         try:
@@ -453,16 +548,120 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
             continue
         if post.entry_id:
             ids[post.entry_id] = rel
-        outcome = store.upsert_post(post, now)
-        if stamp is not None:
-            store.set_source_stamp(post.source, stamp)
-        report.count(outcome)
-        if outcome == "deleted":
-            report.deleted_files.append(rel)
-    for post_id in store.source_ids(gone):
+        if moves.settled(post):
+            put(post, stamp)
+        else:
+            later.append((post, stamp))
+    for post, stamp in moves.in_order(later):
+        put(post, stamp)
+    report.moved = moves.moved
+    for post_id in store.source_ids(gone + moves.displaced).values():
         if store.mark_deleted(post_id, now, by="sync"):
             report.deleted += 1
     return failed
+
+
+@dataclass
+class _Moves:
+    """Which stored post a file read in this sync is, when files may have been moved or renamed.
+
+    A file is the post its explicit ``id`` names, wherever that post's file was. Otherwise,
+    in this order, it is: the post whose file was here, if the file still has its date and
+    its content or slug (an edit in place); a post with the same date and content whose
+    file is gone or now holds another post (a move, or names swapped); one with the same
+    date and slug (a move and an edit); the post whose file was here (rewritten in place);
+    a new post. Among several, the one with the same file name first, then the oldest.
+
+    A file that may be part of a move (``settled`` is false) is stored after the others, once
+    the posts they hold are known. A post that gives its file up to another post is deleted,
+    unless a later file turns out to hold it.
+    """
+
+    store: Store
+    listed: Callable[[str], bool]
+    held: set[str]  # the sources of the files read that a post already has
+    read: set[str]  # the sources of every file read in this sync
+    possible: bool  # some post could have moved: a file read or gone has a post, or a deleted post has none
+    later: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # _key of each file stored later
+    displaced: list[str] = field(default_factory=list)  # sources of posts that gave their file up
+    moved: int = 0
+
+    def settled(self, post: PostInput) -> bool:
+        """True if ``post`` cannot be part of a move (it is then stored at once), else remember it."""
+        if post.entry_id or not self.possible:  # (a first sync, or new files only: nothing to look for)
+            return True
+        key = _key(post)
+        here = self.store.post_at(post.source)
+        if here is not None and _alike(here, key):
+            return True
+        moved_here = any(r["source"] != post.source and (r["source"] in self.read or not self._listed(r["source"]))
+                         and _alike(r, key) for r in self.store.posts_dated(key[0], SOURCE_PREFIX))
+        moved_away = here is not None and len(self.held) < len(self.read)  # to a file read at a new place?
+        if moved_here or moved_away:
+            self.later[post.source] = key
+            return False
+        return True
+
+    def in_order(self, later: list[tuple[PostInput, str | None]]) -> list[tuple[PostInput, str | None]]:
+        """The remembered posts, each moved where its file now is: first those whose file holds a
+        moved post exactly, then those that hold one with the same slug, then the others."""
+        exact = [self._take(post, exact=True) for post, _ in later]
+        alike = [not moved and self._take(post, exact=False) for (post, _), moved in zip(later, exact)]
+        return ([item for item, moved in zip(later, exact) if moved] + [item for item, moved in zip(later, alike) if moved]
+                + [item for item, a, b in zip(later, exact, alike) if not (a or b)])
+
+    def adopt(self, post: PostInput) -> None:
+        """Give ``post.source`` to the post that ``post``'s explicit id names, if that post's file was elsewhere."""
+        owner = self.store.post_by_id(post.entry_id) if post.entry_id else None
+        if owner is not None and owner["source"] != post.source and owner["source"].startswith(SOURCE_PREFIX):
+            self._move(owner["id"], post.source)
+
+    def _take(self, post: PostInput, exact: bool) -> bool:
+        key = self.later[post.source]
+        here = self.store.post_at(post.source)
+        if here is not None and _alike(here, key):
+            return False
+        name = _name(post.source)
+        found = [r for r in self.store.posts_dated(key[0], SOURCE_PREFIX) if r["source"] != post.source
+                 and (_exact(r, key) if exact else _alike(r, key)) and self._free(r)]
+        if not found:
+            return False
+        best = max(found, key=lambda r: (_name(r["source"]) == name, -r["id"]))
+        self._move(best["id"], post.source)
+        return True
+
+    def _free(self, row: Any) -> bool:
+        """Whether a post may have moved away: its file is gone, or was read and holds another post."""
+        if not self._listed(row["source"]):
+            return True
+        key = self.later.get(row["source"])
+        return key is not None and not _alike(row, key)
+
+    def _listed(self, source: str) -> bool:
+        return self.listed(source.removeprefix(SOURCE_PREFIX))
+
+    def _move(self, post_id: int, source: str) -> None:
+        self.moved += 1
+        displaced = self.store.move_post(post_id, source)
+        if displaced is not None:
+            self.displaced.append(displaced)
+
+
+def _key(post: PostInput) -> tuple[str, str, str]:
+    """What tells a post from another wherever its file is: its date, its content and its slug."""
+    return to_utc_text(post.published.replace(microsecond=0)), post.content_hash(), post.slug
+
+
+def _exact(row: Any, key: tuple[str, str, str]) -> bool:
+    return bool(row["published"] == key[0] and row["content_hash"] == key[1])
+
+
+def _alike(row: Any, key: tuple[str, str, str]) -> bool:
+    return bool(row["published"] == key[0] and (row["content_hash"] == key[1] or row["slug"] == key[2]))
+
+
+def _name(source: str) -> str:
+    return source.rsplit("/", 1)[-1]
 
 
 def _parse_files(work: tuple[Config, set[str], list[tuple[str, str, str | None]]]

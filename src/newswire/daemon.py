@@ -76,7 +76,8 @@ class Daemon:
         def work() -> str:
             report = publish(self.config, wait=LOCK_WAIT)
             self._follow_up()
-            problems = [str(p) for r in report.failed for p in r.problems] + report.errors
+            problems = [str(e) for e in (report.sync.errors if report.sync else [])]  # e.g. a refused sync
+            problems += [str(p) for r in report.failed for p in r.problems] + report.errors
             return report.summary() + "".join(f"; {p}" for p in problems[:3])
         return self._timed("publish", work)
 

@@ -18,7 +18,6 @@ from html import escape
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
@@ -31,6 +30,7 @@ from defusedxml import DefusedXmlException
 from .config import Config
 from .errors import NewswireError
 from .fetch import fetch
+from .files import Refused, read_limited
 from .store import PostInput, Store, Tally
 from .text import absolutize, clean_html, is_absolute_iri, label_text, one_line, slugify
 
@@ -95,14 +95,10 @@ def read_source(source: str, config: Config) -> tuple[bytes, str]:
     """The bytes of a file or an http(s) URL, and the base URL its relative links resolve against."""
     if "://" in source:
         return fetch(source, config.fetch).body, source
-    path = Path(source)
-    try:
-        size = path.stat().st_size
-        if size > config.fetch.max_bytes:
-            raise ImportFailed(f"{source}: larger than the {config.fetch.max_bytes} byte limit")
-        return path.read_bytes(), ""
-    except OSError as exc:
-        raise ImportFailed(f"{source}: cannot be read: {exc.strerror}") from None
+    try:  # a named pipe, a device or a folder is refused unread
+        return read_limited(source, config.fetch.max_bytes, "fetch.max_bytes"), ""
+    except Refused as exc:
+        raise ImportFailed(f"{source}: {exc}") from None
 
 
 def parse(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:

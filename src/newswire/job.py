@@ -110,7 +110,8 @@ def open_store(config: Config) -> Store:
 
 
 def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: bool = True, ping: bool = True,
-            now: datetime | None = None, wait: float = 0.0, progress: Progress | None = None) -> PublishReport:
+            now: datetime | None = None, wait: float = 0.0, progress: Progress | None = None,
+            allow_mass_delete: bool = False) -> PublishReport:
     """Run one publish of the journal; see the module docstring for the guarantees.
 
     Notifications for what changed are queued with the record of the documents, then
@@ -123,8 +124,8 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
         now = _not_before_last_publish(store, now)
         report = PublishReport(dry_run=dry_run)
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
-            if sync and config.paths.content.is_dir():
-                report.sync = content.sync(config, store, now)
+            if sync:  # a missing content folder is reported, not taken for an empty one
+                report.sync = content.sync(config, store, now, allow_mass_delete=allow_mass_delete)
             generation = store.generation()
             if full or dry_run or not _nothing_changed(config, store, now, generation, report):
                 states = store.documents()  # read once: for the feeds to skip and for the run

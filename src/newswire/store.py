@@ -80,6 +80,9 @@ def _touches() -> str:
 POST_COLUMNS = ("entry_id, source, slug, title, body, summary, author_key, affiliation, published, "
                 "published_offset, updated, updated_offset, content_hash, draft, deleted_at")
 
+# What tells where a post's file went (see content._Moves).
+MOVE_COLUMNS = "id, source, published, content_hash, slug"
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema.
     """
@@ -245,6 +248,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX posts_hidden ON posts(id) WHERE draft != 0 OR deleted_at IS NOT NULL;
     """,
+    # 10: slugs fit in 100 bytes of UTF-8 (``text.MAX_SLUG_BYTES``). A label's or an author's slug made
+    # longer before could not name its feed's folder ("File name too long" at every publish): made again.
+    """
+    UPDATE labels SET slug = slugify(slug) WHERE length(CAST(slug AS BLOB)) > 100;
+    UPDATE authors SET slug = slugify(slug) WHERE length(CAST(slug AS BLOB)) > 100;
+    """,
 )
 
 
@@ -400,6 +409,21 @@ class Store:
             self.db.execute("COMMIT")
 
     @contextmanager
+    def undoable(self) -> Iterator[None]:
+        """A write transaction (or, inside one, a savepoint) that an exception undoes, and only it:
+        a sync refused inside a dry run's transaction leaves nothing behind for the dry run to show."""
+        with self.transaction() as db:
+            db.execute("SAVEPOINT undoable")
+            try:
+                yield
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK TO undoable")
+                    db.execute("RELEASE undoable")
+                raise
+            db.execute("RELEASE undoable")
+
+    @contextmanager
     def scratch(self) -> Iterator[sqlite3.Connection]:
         """A transaction that is always rolled back: for dry runs, which may change nothing."""
         self.db.execute("BEGIN IMMEDIATE")
@@ -418,6 +442,7 @@ class Store:
             raise StoreError(f"{self.path}: the store was written by a newer newswire "
                              f"(schema {self.version}, this one knows {len(MIGRATIONS)})")
         self.db.create_function("label_fold", 1, label_fold, deterministic=True)  # for migration 4
+        self.db.create_function("slugify", 1, slugify, deterministic=True)  # for migration 10
         while self.version < len(MIGRATIONS):
             step = self.version
             with self.transaction() as db:
@@ -573,12 +598,43 @@ class Store:
             "WHERE source >= ? AND source < ? AND deleted_by IS NULL",
             (len(prefix) + 1, prefix, prefix + "\U0010ffff")).fetchall())
 
-    def source_ids(self, sources: Sequence[str]) -> list[int]:
-        """The post ids of these sources."""
-        out: list[int] = []
+    def count_sources(self, prefix: str) -> int:
+        """How many posts whose source starts with ``prefix`` nobody deleted (counted in an index)."""
+        return self.db.execute("SELECT count(*) FROM posts INDEXED BY posts_source_stamp WHERE source >= ? AND "
+                               "source < ? AND deleted_by IS NULL", (prefix, prefix + "\U0010ffff")).fetchone()[0]
+
+    def post_at(self, source: str) -> sqlite3.Row | None:
+        return self.db.execute(f"SELECT {MOVE_COLUMNS} FROM posts WHERE source = ?", (source,)).fetchone()
+
+    def post_by_id(self, entry_id: str) -> sqlite3.Row | None:
+        return self.db.execute(f"SELECT {MOVE_COLUMNS} FROM posts WHERE entry_id = ?", (entry_id,)).fetchone()
+
+    def posts_dated(self, published: str, prefix: str) -> list[sqlite3.Row]:
+        """The posts from sources starting with ``prefix`` published at this instant (UTC text)."""
+        return self.db.execute(f"SELECT {MOVE_COLUMNS} FROM posts WHERE published = ? AND source >= ? AND source < ?",
+                               (published, prefix, prefix + "\U0010ffff")).fetchall()
+
+    def has_deleted(self, prefix: str) -> bool:
+        """Whether a post from a source starting with ``prefix`` is deleted (looked up in an index)."""
+        return self.db.execute("SELECT 1 FROM posts INDEXED BY posts_source_stamp WHERE source >= ? AND source < ? "
+                               "AND deleted_by IS NOT NULL LIMIT 1", (prefix, prefix + "\U0010ffff")).fetchone() is not None
+
+    def move_post(self, post_id: int, source: str) -> str | None:
+        """Give ``source`` to the post ``post_id`` (its file moved there). The post that held it
+        gives it up for one no file can have (sources stay unique); that one is returned."""
+        with self.transaction() as db:
+            holder = db.execute("SELECT id FROM posts WHERE source = ? AND id != ?", (source, post_id)).fetchone()
+            if holder is not None:
+                db.execute("UPDATE posts SET source = source || '#' || id WHERE id = ?", (holder[0],))
+            db.execute("UPDATE posts SET source = ? WHERE id = ?", (source, post_id))
+        return f"{source}#{holder[0]}" if holder is not None else None
+
+    def source_ids(self, sources: Sequence[str]) -> dict[str, int]:
+        """The post id of each of these sources that a post has."""
+        out: dict[str, int] = {}
         for chunk in _chunks(sources, 500):
-            out += [r[0] for r in self.db.execute(
-                f"SELECT id FROM posts WHERE source IN ({','.join('?' * len(chunk))})", chunk)]
+            out.update(self.db.execute(
+                f"SELECT source, id FROM posts WHERE source IN ({','.join('?' * len(chunk))})", chunk).fetchall())
         return out
 
     def source_of(self, entry_id: str) -> str | None:

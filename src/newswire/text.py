@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import unicodedata
@@ -62,14 +63,30 @@ def label_fold(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-def slugify(text: str, fallback: str = "item", max_length: int = 80) -> str:
+# A slug names a folder (labels/<slug>/) or a file (<slug>.html in a permalink), so it must fit one
+# path segment everywhere it may go: 100 bytes of UTF-8 leave room under ext4's NAME_MAX (255 bytes)
+# and eCryptfs's 143 for a uniqueness suffix ("-2") and an extension, and stay readable in a URL.
+MAX_SLUG_BYTES = 100
+_SLUG_HASH = 8  # hex digits of the hash a cut slug ends with
+
+
+def slugify(text: str, fallback: str = "item", max_bytes: int = MAX_SLUG_BYTES) -> str:
     """A readable, file-system-safe slug: letters, marks and digits of any script, and '-'.
 
-    Never contains '/', '.', or '\\', so it cannot leave the folder it names.
+    Never contains '/', '.', or '\\', so it cannot leave the folder it names. A slug longer
+    than ``max_bytes`` of UTF-8 is cut at a character (at a word if one ends in its second
+    half) and ends with a short hash of the whole text, so long names that differ only at
+    their end keep different slugs.
     """
     text = unicodedata.normalize("NFKC", text).casefold()
     chars = [c if unicodedata.category(c)[0] in "LNM" else "-" for c in text]
-    slug = re.sub("-{2,}", "-", "".join(chars)).strip("-")[:max_length].strip("-")
+    slug = re.sub("-{2,}", "-", "".join(chars)).strip("-")
+    if len(slug.encode("utf-8")) > max_bytes:
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=_SLUG_HASH // 2).hexdigest()
+        head = slug.encode("utf-8")[:max_bytes - _SLUG_HASH - 1].decode("utf-8", "ignore")  # whole characters
+        word = head.rfind("-")
+        head = head[:word] if word > len(head) // 2 else head
+        slug = f"{head.strip('-')}-{digest}"
     if not slug:
         return fallback
     if slug in _WINDOWS_RESERVED:
