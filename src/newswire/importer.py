@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import re
 from html import escape
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,17 @@ from .store import PostInput, Store, Tally
 from .text import absolutize, clean_html, is_absolute_iri, label_text, one_line, slugify
 
 SOURCE_PREFIX = "import:"
+# Schemes a link or image in imported HTML may use; any other (javascript:, vbscript:, data:, file: ...) is
+# dropped with its attribute. Relative URLs are kept, and made absolute against an http(s) base.
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# Attributes whose value is a URL, or a list of them (srcset, archive, ping), in HTML, SVG and MathML:
+# whatever nh3's allow-list lets through, each is checked here, so the promise does not rest on that list.
+URL_ATTRIBUTES = frozenset({"href", "src", "cite", "poster", "srcset", "longdesc", "action", "formaction",
+                            "background", "data", "usemap", "xlink:href", "codebase", "classid", "profile",
+                            "manifest", "icon", "dynsrc", "lowsrc", "ping", "archive", "itemtype", "itemid"})
+_URL_LISTS = {"srcset": ",", "archive": None, "ping": None}  # attribute: separator (None: white space)
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_URL_EDGES = "".join(map(chr, range(0x21)))  # what a browser strips from both ends of a URL: C0 controls, space
 ATOM = "{http://www.w3.org/2005/Atom}"
 APP = "{http://www.w3.org/2007/app}"
 WP = "{http://wordpress.org/export/1.2/}"
@@ -80,13 +92,35 @@ def web_base(*candidates: str) -> str:
     return next((c.strip() for c in candidates if c and urlsplit(c.strip()).scheme in ("http", "https")), "")
 
 
+def safe_url(value: str) -> bool:
+    """Whether a URL is relative or uses one of ``URL_SCHEMES``, read as a browser reads it: the
+    C0 controls and spaces at its ends stripped, tabs and line breaks inside it removed, the
+    scheme in any case (so ``java&#x09;script:`` and `` JAVASCRIPT:`` are what they are)."""
+    url = re.sub("[\t\n\r]", "", value.strip(_URL_EDGES))
+    scheme = _SCHEME.match(url)
+    return scheme is None or scheme.group(1).lower() in URL_SCHEMES
+
+
+def _url_attribute(element: str, attribute: str, value: str) -> str | None:
+    """nh3's filter: a URL attribute is kept only if every URL in it is safe."""
+    name = attribute.lower()
+    if name not in URL_ATTRIBUTES:
+        return value
+    if name in _URL_LISTS:
+        urls = [part.split(None, 1)[0] for part in value.split(_URL_LISTS[name]) if part.strip()]
+    else:
+        urls = [value]
+    return value if all(safe_url(url) for url in urls) else None
+
+
 def sanitize(html: str, base: str) -> str:
-    """Allow-listed HTML (no script, style, iframe, event handlers or javascript: URLs), links absolute.
+    """Allow-listed HTML (no script, style, iframe, event handlers, and in no URL attribute a scheme
+    but http, https and mailto), links absolute.
 
     Relative links resolve only against an http(s) base, so a ``file:`` entry link
     cannot turn a harmless relative link into a ``file:`` one after the allow-list ran.
     """
-    safe = nh3.clean(clean_html(html), link_rel=None)
+    safe = nh3.clean(clean_html(html), link_rel=None, url_schemes=set(URL_SCHEMES), attribute_filter=_url_attribute)
     base = web_base(base)
     return absolutize(safe, base).strip() if base else safe.strip()
 
