@@ -307,13 +307,15 @@ CHANGES = [
 def test_entry_changed_at_the_source_is_updated_under_its_id(journal: Journal, tmp_path: Path, name: str,
                                                              entry_id: str, edits: list[tuple[str, str]],
                                                              new_title: str, new_updated: str | None) -> None:
-    setup_import(journal, FIXTURES / name)
-    old = stored(journal)
+    # The same file, changed in place: only the source that brought an entry may change it (see section 7).
+    changed = tmp_path / name
     text = (FIXTURES / name).read_text(encoding="utf-8")
+    changed.write_text(text, encoding="utf-8")
+    setup_import(journal, changed)
+    old = stored(journal)
     for a, b in edits:
         assert a in text, a
         text = text.replace(a, b)
-    changed = tmp_path / f"changed-{name}"
     changed.write_text(text, encoding="utf-8")
 
     report = imported(journal, changed)
@@ -718,3 +720,202 @@ def test_malformed_source_imports_nothing(journal: Journal, tmp_path: Path, kind
     source.write_bytes(MALFORMED[kind]())
     assert_refused(journal.cli("import", str(source)))
     assert snapshot(journal) == before
+
+
+# --- 7. an entry from outside changes only what its own source brought ---------------------------
+
+
+def atom_of(entries: list[tuple[str, str]], *, body: str = "Partner text.") -> str:
+    """An Atom feed with these (id, title) entries, dated one day apart."""
+    return ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            "<id>tag:partner.example,2024:feed</id><title>Partner</title><updated>2024-01-09T00:00:00Z</updated>"
+            + "".join(f"<entry><id>{entry_id}</id><title>{title}</title><author><name>Mallory</name></author>"
+                      f"<published>2024-01-0{n + 1}T00:00:00Z</published><updated>2024-01-0{n + 1}T00:00:00Z</updated>"
+                      f'<content type="html">&lt;p&gt;{body} {title}&lt;/p&gt;</content></entry>'
+                      for n, (entry_id, title) in enumerate(entries))
+            + "</feed>")
+
+
+def local_post(j: Journal) -> dict[str, object]:
+    """One post written in content/, synced; its stored row (with its minted tag id)."""
+    j.post("atlas", title="Operation ATLAS", body="The real text.")
+    j.cli("sync", check=True)
+    [row] = [r for r in stored(j).values() if str(r["source"]).startswith("md:")]
+    assert str(row["entry_id"]).startswith("tag:journal.test,2009:post/"), row["entry_id"]
+    return row
+
+
+def problem_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    assert "Traceback" not in result.stderr, result.stderr
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def test_an_import_never_overwrites_a_post_written_in_content(journal: Journal, tmp_path: Path) -> None:
+    """The entry whose id is a local post's minted id is reported and skipped; the rest is imported; the
+    local post keeps its title, author and body, and never comes back as a duplicate."""
+    row = local_post(journal)
+    feed = tmp_path / "partner.xml"
+    feed.write_text(atom_of([(str(row["entry_id"]), "Hijacked"), ("tag:partner.example,2024:fine", "Fine")]),
+                    encoding="utf-8")
+
+    result = journal.cli("import", str(feed))
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    [line] = problem_lines(result)
+    assert line.startswith("newswire: ") and str(feed) in line and str(row["entry_id"]) in line, line
+    assert f"post {row['id']}" in line and "atlas.md" in line, line
+    assert counts(result.stdout)["added"] == 1, result.stdout
+
+    posts = stored(journal)
+    assert posts[str(row["entry_id"])] == row, "the local post was changed by the import"
+    assert posts["tag:partner.example,2024:fine"]["title"] == "Fine"
+
+    journal.cli("publish", check=True)
+    assert len(stored(journal)) == 2, f"the local post came back as a duplicate: {sorted(stored(journal))}"
+    atom = (journal.feeds / "atom.xml").read_bytes()
+    assert atom.count(b"Operation ATLAS") == 1 and b"Hijacked" not in atom
+
+
+def test_a_pull_never_overwrites_a_post_written_in_content(journal: Journal, server: HTTPServer) -> None:
+    row = local_post(journal)
+    partner = Partner(server)
+    partner.body = atom_of([(str(row["entry_id"]), "Hijacked"), ("tag:partner.example,2024:fine", "Fine")]).encode()
+    with_source(journal, partner.url)
+
+    result = journal.cli("pull")
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    clash = [line for line in problem_lines(result) if str(row["entry_id"]) in line]
+    assert len(clash) == 1 and partner.url in clash[0] and "atlas.md" in clash[0], result.stderr
+    assert "1 added" in result.stdout, result.stdout
+    assert stored(journal)[str(row["entry_id"])] == row
+    journal.cli("publish", check=True)
+    assert len(stored(journal)) == 2
+
+
+def two_partners(server: HTTPServer) -> tuple[Partner, Partner]:
+    a, b = Partner(server, "/a.xml"), Partner(server, "/b.xml")
+    a.body = atom_of([("tag:shared.example,2024:1", "From A"), ("tag:a.example,2024:own", "A alone")]).encode()
+    b.body = atom_of([("tag:shared.example,2024:1", "From B"), ("tag:b.example,2024:own", "B alone")]).encode()
+    return a, b
+
+
+def test_a_pull_never_overwrites_an_entry_another_source_brought(journal: Journal, server: HTTPServer) -> None:
+    """Two partner feeds carry one id: the first keeps it at every pull; the second's clash is reported,
+    and its other entries are pulled."""
+    a, b = two_partners(server)
+    journal.write_config(CONFIG + f"sources:\n  - {{url: '{a.url}', every: 1h}}\n  - {{url: '{b.url}', every: 1h}}\n")
+    for round in range(2):
+        a.etag, b.etag = f'"a-{round}"', f'"b-{round}"'  # read afresh each time (no 304)
+        result = journal.cli("pull", "--force")
+        assert result.returncode == 1, (result.stdout, result.stderr)
+        [line] = problem_lines(result)
+        assert b.url in line and "tag:shared.example,2024:1" in line and a.url in line, line
+        posts = stored(journal)
+        assert posts["tag:shared.example,2024:1"]["title"] == "From A"
+        assert sorted(posts) == ["tag:a.example,2024:own", "tag:b.example,2024:own", "tag:shared.example,2024:1"]
+
+
+def test_a_pull_never_overwrites_an_entry_an_import_brought(journal: Journal, server: HTTPServer,
+                                                            tmp_path: Path) -> None:
+    feed = tmp_path / "export.xml"
+    feed.write_text(atom_of([("tag:shared.example,2024:1", "From the export")]), encoding="utf-8")
+    imported(journal, feed)
+    a, _ = two_partners(server)
+    with_source(journal, a.url)
+    result = journal.cli("pull")
+    assert result.returncode == 1
+    [line] = problem_lines(result)
+    assert a.url in line and str(feed) in line, line
+    assert stored(journal)["tag:shared.example,2024:1"]["title"] == "From the export"
+    assert stored(journal)["tag:a.example,2024:own"]["title"] == "A alone"
+
+
+def test_an_import_of_the_same_file_stays_idempotent_however_it_is_named(journal: Journal) -> None:
+    """The same file named relatively (from the journal's folder) and absolutely is one source."""
+    feed = journal.root / "partner.xml"
+    feed.write_text(atom_of([("tag:partner.example,2024:1", "One"), ("tag:partner.example,2024:2", "Two")]),
+                    encoding="utf-8")
+    assert imported(journal, "partner.xml")["added"] == 2
+    before = snapshot(journal)
+    feed.write_text(atom_of([("tag:partner.example,2024:1", "One, again"), ("tag:partner.example,2024:2", "Two")]),
+                    encoding="utf-8")
+    again = imported(journal, feed.resolve())
+    assert (again["added"], again["updated"], again["unchanged"]) == (0, 1, 1), again
+    assert stored(journal)["tag:partner.example,2024:1"]["title"] == "One, again"
+    feed.write_text(atom_of([("tag:partner.example,2024:1", "One"), ("tag:partner.example,2024:2", "Two")]),
+                    encoding="utf-8")
+    imported(journal, "./partner.xml")
+    assert {k: v for k, v in snapshot(journal).items() if k != "posts"} == \
+        {k: v for k, v in before.items() if k != "posts"}
+    assert {r["entry_id"]: r["title"] for r in stored(journal).values()} == \
+        {"tag:partner.example,2024:1": "One", "tag:partner.example,2024:2": "Two"}
+
+
+# Who brought the entry first, and who brings it next: (owner, intruder, may the intruder change it?).
+# 'file:A' and 'file:B' are two local files, 'url:A' is source A's URL imported by hand, 'pull:A' and
+# 'pull:B' are configured sources, 'md' a post in content/ (minted id), 'md-id' one with an explicit id,
+# 'legacy' an entry imported before sources were recorded (any outside source may claim it, once).
+OWNERSHIP = [
+    ("md", "file:A", False), ("md", "pull:A", False), ("md", "url:A", False),
+    ("md-id", "file:A", False), ("md-id", "pull:B", False),
+    ("file:A", "file:A", True), ("file:A", "file:B", False), ("file:A", "pull:A", False),
+    ("pull:A", "pull:A", True), ("pull:A", "url:A", True), ("pull:A", "pull:B", False), ("pull:A", "file:A", False),
+    ("url:A", "pull:A", True), ("url:A", "pull:B", False),
+    ("legacy", "file:B", True), ("legacy", "pull:B", True),
+]
+
+
+@pytest.mark.parametrize("owner, intruder, allowed", OWNERSHIP, ids=[f"{o}<-{i}" for o, i, _ in OWNERSHIP])
+def test_who_may_change_an_entry(journal: Journal, server: HTTPServer, tmp_path: Path, owner: str, intruder: str,
+                                 allowed: bool) -> None:
+    from newswire.pull import pull
+
+    entry_id = "tag:shared.example,2024:1"
+    urls = {"A": Partner(server, "/a.xml"), "B": Partner(server, "/b.xml")}
+    files = {"A": tmp_path / "a.xml", "B": tmp_path / "b.xml"}
+    # Each source also brings an entry of its own, which it always adds or keeps.
+    own = {who: f"tag:own.example,2024:{who}" for who in ("file:A", "file:B", "url:A", "pull:A", "pull:B")}
+
+    def bring(who: str, title: str) -> list[str]:
+        kind, _, name = who.partition(":")
+        data = atom_of([(entry_id, title), (own[who], f"{who} alone")])
+        files[name].write_text(data, encoding="utf-8")
+        urls[name].body, urls[name].etag = data.encode(), f'"{title}"'
+        if kind == "pull":
+            with_source(journal, urls[name].url)
+            config = journal.config()
+            with open_store(config) as store:
+                [result] = pull(config, store, utcnow(), force=True)
+            assert result.status == "imported", result.line()
+            assert result.report is not None
+            return result.report.problems
+        config = journal.config()
+        with open_store(config) as store:
+            return import_source(config, store, str(files[name]) if kind == "file" else urls[name].url,
+                                 utcnow()).problems
+
+    if owner in ("md", "md-id"):
+        extra = {"id": entry_id} if owner == "md-id" else {}
+        journal.post("atlas", title="Owner", **extra)
+        journal.cli("sync", check=True)
+        entry_id = next(iter(stored(journal)))
+    elif owner == "legacy":
+        assert bring("file:A", "Owner") == []
+        with closing(sqlite3.connect(store_path(journal))) as db, db:
+            db.execute("UPDATE posts SET origin = NULL")  # as a store from before origins were kept holds it
+    else:
+        assert bring(owner, "Owner") == []
+    before = stored(journal)[entry_id]
+
+    problems = bring(intruder, "Intruder")
+    after = stored(journal)
+    assert after[own[intruder]]["title"] == f"{intruder} alone"
+    if allowed:
+        assert problems == [] and after[entry_id]["title"] == "Intruder"
+        assert after[entry_id]["id"] == before["id"]
+        if owner == "legacy":  # claimed once: now only that source may change it
+            other = "pull:A" if intruder != "pull:A" else "file:A"
+            assert len(bring(other, "Third")) == 1 and stored(journal)[entry_id]["title"] == "Intruder"
+    else:
+        assert len(problems) == 1 and entry_id in problems[0] and f"post {before['id']}" in problems[0], problems
+        assert after[entry_id] == before
+

@@ -14,10 +14,11 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import os
 import re
 from html import escape
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,9 +31,10 @@ import nh3
 from defusedxml import DefusedXmlException
 
 from .config import Config
+from .content import printable
 from .errors import NewswireError
 from .fetch import fetch
-from .store import PostInput, Store, Tally
+from .store import NotOwned, PostInput, Store, Tally
 from .text import absolutize, clean_html, is_absolute_iri, label_text, one_line, slugify
 
 SOURCE_PREFIX = "import:"
@@ -80,11 +82,13 @@ class ImportReport(Tally):
     source: str = ""
     kind: str = ""
     skipped: int = 0
+    problems: list[str] = field(default_factory=list)  # one line per entry refused or clashing, with why
 
     def summary(self) -> str:
         return (f"imported {self.total} entries from {self.source} ({self.kind}): {self.added} added, "
                 f"{self.updated} updated, {self.unchanged} unchanged"
-                + (f", {self.skipped} skipped" if self.skipped else ""))
+                + (f", {self.skipped} skipped" if self.skipped else "")
+                + (f", {len(self.problems)} refused" if self.problems else ""))
 
 
 def web_base(*candidates: str) -> str:
@@ -308,7 +312,7 @@ def _wxr(root: Element, base: str) -> tuple[str, list[Imported], int]:
     return "WordPress export", out, skipped
 
 
-def to_post(entry: Imported, config: Config, *, author_key: str | None = None,
+def to_post(entry: Imported, config: Config, *, origin: str, author_key: str | None = None,
             extra_labels: Sequence[str] = ()) -> PostInput:
     """An imported entry as a post: its own id, dates, author and labels (plus any forced ones)."""
     title = one_line(entry.title) or one_line(entry.link) or "Untitled"
@@ -320,16 +324,38 @@ def to_post(entry: Imported, config: Config, *, author_key: str | None = None,
         author_key=author_key or (author if author in known else ""),
         author_name=None if author_key or author in known else author,
         published=entry.published, updated=entry.updated, labels=labels, slug=slugify(title, fallback="post"),
-        draft=entry.draft, entry_id=entry.id)
+        draft=entry.draft, entry_id=entry.id, origin=origin)
 
 
 def import_entries(config: Config, store: Store, entries: Iterable[Imported], now: datetime, report: ImportReport,
-                   *, author_key: str | None = None, labels: Sequence[str] = ()) -> None:
-    """Upsert the entries in one transaction: a source is taken whole or not at all."""
+                   *, origin: str, author_key: str | None = None, labels: Sequence[str] = ()) -> None:
+    """Upsert the entries in one transaction: a source is taken whole or not at all. An entry whose id
+    is a post that ``origin`` did not bring is skipped, and one line in the report says whose it is."""
     with store.transaction():
         for entry in entries:
-            outcome = store.upsert_post(to_post(entry, config, author_key=author_key, extra_labels=labels), now)
+            try:
+                outcome = store.upsert_post(to_post(entry, config, origin=origin, author_key=author_key,
+                                                    extra_labels=labels), now)
+            except NotOwned as clash:
+                report.problems.append(f"{report.source}: entry {clash.entry_id!r} skipped: that id is post "
+                                       f"{clash.post_id}, {_owner(clash)}")
+                continue
             report.count(outcome)
+
+
+def _owner(clash: NotOwned) -> str:
+    """Where the post a clashing entry names came from, and so what alone may change it."""
+    if clash.origin == "":
+        rel = printable(clash.source.split(":", 1)[1])
+        return f"written in {rel} in the content folder: only that file may change it"
+    return f"brought by {clash.origin}: only that source may change it"
+
+
+def origin_of(source: str) -> str:
+    """What an import names its source by: a URL as given, a file by its absolute path (so the same file
+    is the same source from any folder). A pull names it by the URL in the config: importing that
+    URL by hand is the same source."""
+    return source if "://" in source else os.path.abspath(source)
 
 
 def import_source(config: Config, store: Store, source: str, now: datetime, *, author_key: str | None = None,
@@ -339,5 +365,6 @@ def import_source(config: Config, store: Store, source: str, now: datetime, *, a
     data, base = read_source(source, config)
     kind, entries, skipped = parse(data, base, source)
     report = ImportReport(source=source, kind=kind, skipped=skipped)
-    import_entries(config, store, entries, now, report, author_key=author_key, labels=labels)
+    import_entries(config, store, entries, now, report, origin=origin_of(source), author_key=author_key,
+                   labels=labels)
     return report

@@ -245,6 +245,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX posts_hidden ON posts(id) WHERE draft != 0 OR deleted_at IS NOT NULL;
     """,
+    # 10: where each post came from, so that an import or a pull changes only the posts its own source
+    # brought (``PostInput.origin``): '' for content/; NULL for a post imported before this was kept.
+    """
+    ALTER TABLE posts ADD COLUMN origin TEXT;
+    UPDATE posts SET origin = '' WHERE source LIKE 'md:%';
+    """,
 )
 
 
@@ -275,6 +281,8 @@ class PostInput:
 
     ``entry_id`` is an id the source fixes (matched and kept as is); otherwise the
     post is matched by ``source`` and, when new, gets ``proposed_id`` (made unique).
+    ``origin`` is the feed or file an imported or pulled post came from ('' for content/):
+    feed ids are public, so a post may be changed only from where it came (see ``upsert_post``).
     """
 
     source: str
@@ -292,6 +300,7 @@ class PostInput:
     proposed_id: str = ""
     author_name: str | None = None
     affiliation: str | None = None
+    origin: str = ""
 
     def content_hash(self) -> str:
         """What counts as the post's content: a change here moves ``updated``."""
@@ -317,6 +326,21 @@ class Tally:
     @property
     def total(self) -> int:
         return self.added + self.updated + self.restored + self.unchanged + self.kept_deleted
+
+
+class NotOwned(Exception):
+    """An upsert from outside that would change a post another source brought; nothing was changed."""
+
+    def __init__(self, entry_id: str, post_id: int, source: str, origin: str | None):
+        super().__init__(f"{entry_id!r} is post {post_id}")
+        self.entry_id, self.post_id, self.source, self.origin = entry_id, post_id, source, origin
+
+
+def may_change(stored: str | None, origin: str) -> bool:
+    """Whether a post from ``origin`` may replace one that came from ``stored``. content/ ('') may
+    take any post (a file that states an imported entry's id adopts it); an outside source only its
+    own, or one imported before origins were recorded (NULL), which it then claims."""
+    return not origin or stored == origin or stored is None
 
 
 @dataclass(frozen=True)
@@ -484,31 +508,36 @@ class Store:
         """Insert or update one post; returns 'added', 'updated', 'restored' or 'unchanged'.
 
         The entry id is chosen once; ``updated`` moves only when the content hash
-        changes and never goes backwards, even if the clock does.
+        changes and never goes backwards, even if the clock does. A post that ``p``'s
+        origin may not change (``may_change``) raises ``NotOwned`` before anything is written.
         """
         digest = p.content_hash()
         with self.transaction() as db:
-            author_key = p.author_key
-            if p.author_name is not None:
-                author_key = self.ensure_author(p.author_name, p.affiliation)
             row = None
             if p.entry_id:
                 row = db.execute("SELECT * FROM posts WHERE entry_id = ?", (p.entry_id,)).fetchone()
             if row is None:
                 row = db.execute("SELECT * FROM posts WHERE source = ?", (p.source,)).fetchone()
+            if row is not None and not may_change(row["origin"], p.origin):
+                raise NotOwned(row["entry_id"], row["id"], row["source"], row["origin"])
+            author_key = p.author_key
+            if p.author_name is not None:
+                author_key = self.ensure_author(p.author_name, p.affiliation)
             published = p.published.replace(microsecond=0)
             if row is None:
                 entry_id = p.entry_id or self._new_entry_id(p)
                 updated = (p.updated or published).replace(microsecond=0)
                 post_id = db.execute(
                     """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
-                       published, published_offset, updated, updated_offset, content_hash, draft)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                       published, published_offset, updated, updated_offset, content_hash, draft, origin)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (entry_id, p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
                      to_utc_text(published), offset_minutes(published), to_utc_text(updated),
-                     offset_minutes(updated), digest, int(p.draft))).lastrowid
+                     offset_minutes(updated), digest, int(p.draft), p.origin)).lastrowid
                 self._set_labels(post_id, p.labels, to_utc_text(published))
                 return "added"
+            if row["origin"] != p.origin:  # claimed (not a column feeds show: no generation moves)
+                db.execute("UPDATE posts SET origin = ? WHERE id = ?", (p.origin, row["id"]))
             if row["deleted_at"] is not None and row["deleted_by"] == "user":
                 return "deleted"
             restored = row["deleted_at"] is not None
@@ -648,8 +677,8 @@ class Store:
                     author = replace(author, affiliation=affiliation)
                 when = from_utc_text(published, published_offset)
                 out[post_id] = Post(
-                    entry_id=entry_id, source=source, slug=slug, title=title, body_html=body, summary=summary,
-                    author=author, labels=tuple(labels.get(post_id, ())), published=when,
+                    entry_id=entry_id, source=source, slug=slug, title=title, body_html=body,
+                    summary=summary, author=author, labels=tuple(labels.get(post_id, ())), published=when,
                     updated=from_utc_text(updated, updated_offset), url=entry_url(slug, when),
                     content_hash=content_hash, draft=bool(draft),
                     deleted_at=from_utc_text(deleted_at) if deleted_at else None)
