@@ -16,6 +16,7 @@ import json
 import re
 import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -918,4 +921,159 @@ def test_who_may_change_an_entry(journal: Journal, server: HTTPServer, tmp_path:
     else:
         assert len(problems) == 1 and entry_id in problems[0] and f"post {before['id']}" in problems[0], problems
         assert after[entry_id] == before
+
+
+# --- 8. characters XML cannot carry: settled where text comes in, and never a stuck publish ---------
+
+# What no XML 1.0 document can carry, and what newswire drops with it (C1 controls, noncharacters).
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def json_feed(path: Path, items: list[dict[str, object]]) -> Path:
+    """A JSON Feed file; json.dumps writes controls and lone surrogates as \\u escapes, as a hostile feed may."""
+    path.write_text(json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}),
+                    encoding="ascii")
+    return path
+
+
+def stored_strings(j: Journal) -> list[str]:
+    with closing(sqlite3.connect(store_path(j))) as db:
+        return [v for table in ("posts", "authors", "labels") for row in db.execute(f"SELECT * FROM {table}")
+                for v in row if isinstance(v, str)]
+
+
+def test_a_control_character_in_a_json_feed_id_never_stops_publishing(journal: Journal, tmp_path: Path) -> None:
+    """The id loses the character at import, the same way at every import (so importing again changes
+    nothing), and every publish after it succeeds, its documents verified."""
+    feed = json_feed(tmp_path / "feed.json", [
+        {"id": "urn:x:\u0001one", "title": "One", "date_published": "2022-01-01T00:00:00Z", "content_html": "<p>1</p>"},
+        {"id": "urn:x:two", "title": "Two", "date_published": "2022-01-02T00:00:00Z", "content_html": "<p>2</p>"}])
+    assert imported(journal, feed)["added"] == 2
+    assert sorted(stored(journal)) == ["urn:x:one", "urn:x:two"]
+
+    result = journal.cli("publish")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    ids = [item["id"] for item in json.loads((journal.feeds / "feed.json").read_bytes())["items"]]
+    assert ids == ["urn:x:two", "urn:x:one"]
+    assert b"<id>urn:x:one</id>" in (journal.feeds / "atom.xml").read_bytes()
+    assert journal.cli("verify").returncode == 0
+
+    again = imported(journal, feed)
+    assert (again["added"], again["updated"], again["unchanged"]) == (0, 0, 2), again
+
+
+def test_a_lone_surrogate_in_any_field_is_dropped_at_import(journal: Journal, tmp_path: Path) -> None:
+    feed = json_feed(tmp_path / "feed.json", [{
+        "id": "urn:x:\ud800one", "url": "https://x.example/\udc00p", "title": "Sur\udfffrogate",
+        "authors": [{"name": "Ann \ud83d Lee"}], "tags": ["Ta\udbffg"], "date_published": "2022-01-01T00:00:00Z",
+        "content_html": "<p>body \ud800 text</p>", "summary": "s\udc00"}])
+    result = journal.cli("import", str(feed))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, (result.stdout, result.stderr)
+    [post] = stored(journal).values()
+    assert (post["entry_id"], post["title"], post["author_name"], post["labels"]) == \
+        ("urn:x:one", "Surrogate", "Ann Lee", ["Tag"])
+    assert not any(XML_FORBIDDEN.search(v) for v in stored_strings(journal))
+    assert journal.cli("publish").returncode == 0
+
+
+def test_a_store_an_older_version_filled_with_controls_still_publishes(journal: Journal, tmp_path: Path) -> None:
+    """Strings stored before this rule held (an id, a title, a label, an author's name with controls) are
+    cleaned where documents are rendered, so no publish is stuck on them; deleting the post works too."""
+    journal.post("atlas", title="Operation ATLAS", labels=("Border Security",))
+    imported(journal, json_feed(tmp_path / "feed.json", [
+        {"id": "urn:x:partner", "title": "Partner", "date_published": "2022-01-01T00:00:00Z",
+         "authors": [{"name": "Ann Lee"}], "content_html": "<p>p</p>"}]))
+    journal.cli("sync", check=True)
+    with closing(sqlite3.connect(store_path(journal))) as db, db:
+        db.execute("UPDATE posts SET entry_id = entry_id || char(1), title = title || char(2, 65535)")
+        db.execute("UPDATE labels SET name = name || char(27)")
+        db.execute("UPDATE authors SET name = name || char(31) WHERE name = 'Ann Lee'")
+    result = journal.cli("publish")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    atom = (journal.feeds / "atom.xml").read_text(encoding="utf-8")
+    assert "<id>urn:x:partner</id>" in atom and "<title>Operation ATLAS</title>" in atom, atom
+    assert journal.cli("verify").returncode == 0
+
+    number = journal.cli("post", "show", "urn:x:partner\x01", check=True).stdout
+    assert "Partner" in number
+    [post_id] = [str(r["id"]) for r in stored(journal).values() if r["entry_id"] == "urn:x:partner\x01"]
+    journal.cli("post", "delete", post_id, check=True)
+    result = journal.cli("publish")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert 'ref="urn:x:partner"' in (journal.feeds / "atom.xml").read_text(encoding="utf-8")
+
+
+# Any text at all: every code point (lone surrogates too), and a mix weighted to the troublesome ones.
+TROUBLE = "\x00\x01\x08\x0b\x0c\x1b\x1f\x7f\x80\x85\x9f\ud800\udbff\udc00\udfff\ufdd0\ufdef\ufffe\uffff\U0001fffe" \
+          "<>&\"' \t\n\r\u2028\u200b\ufeffé"
+# Pieces that have broken a parser somewhere: URLs no parser takes, markup ends, deep nesting, references.
+PIECES = ["http://[", "//[x]y", "https://x.test/a b", "javascript:alert(1)", "<a href='//[x'>l</a>",
+          "<img src=\"http://[\">", "&#1;", "&#xD800;", "]]>", "-->", "<![CDATA[", "<div>" * 300, "\\", "%ZZ"]
+ANY_TEXT = st.lists(st.one_of(
+    st.text(st.one_of(st.characters(codec=None, exclude_categories=()), st.sampled_from(TROUBLE)), max_size=24),
+    st.sampled_from(PIECES)), max_size=3).map("".join)
+FIELDS = ("id", "title", "name", "label", "link", "body", "summary", "affiliation")
+
+
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _write_sources(j: Journal, f: dict[str, str]) -> tuple[Path, Path]:
+    """The same fields as a Markdown post (and one more with only an id), a JSON Feed and an Atom feed."""
+    import yaml
+
+    front = {"title": "P " + f["title"], "date": "2009-11-06T10:00:00-05:00", "author": "A " + f["name"],
+             "affiliation": f["affiliation"], "labels": [f["label"]], "summary": f["summary"]}
+    # A file is UTF-8: a surrogate can reach a body only as a character reference.
+    body = "".join(f"&#x{ord(c):x};" if 0xD800 <= ord(c) <= 0xDFFF else c for c in f["body"])
+    for name, meta in (("fields", front), ("with-id", {"title": "Id", "date": "2009-11-07", "author": "jmorton",
+                                                         "id": f["id"]})):
+        (j.content / f"{name}.md").write_text(
+            "---\n" + yaml.safe_dump(meta, allow_unicode=True) + "---\n" + body + "\n", encoding="utf-8")
+    json_file = json_feed(j.root.parent / "feed.json", [
+        {"id": f["id"], "url": f["link"], "title": f["title"], "authors": [{"name": f["name"]}], "tags": [f["label"]],
+         "date_published": "2022-01-01T00:00:00Z", "content_html": f["body"], "summary": f["summary"]},
+        {"id": "n:" + f["id"], "title": f["title"], "date_published": "2022-01-02T00:00:00Z",
+         "content_text": f["body"]}])
+    atom = j.root.parent / "atom.xml"
+    atom.write_bytes(atom_of([]).replace("</feed>", "").encode() + (
+        f'<entry><id>{_xml_text(f["id"])}</id><title>{_xml_text(f["title"])}</title>'
+        f'<link rel="alternate" href="{_xml_text(f["link"])}"/><author><name>{_xml_text(f["name"])}</name></author>'
+        f'<category term="{_xml_text(f["label"])}"/><published>2023-01-01T00:00:00Z</published>'
+        f'<summary>{_xml_text(f["summary"])}</summary><content type="html">{_xml_text(f["body"])}</content>'
+        "</entry></feed>").encode("utf-8", "surrogatepass"))
+    return json_file, atom
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.fixed_dictionaries({name: ANY_TEXT for name in FIELDS}))
+def test_any_text_in_any_field_imports_or_is_refused_in_one_line_and_publishes(fields: dict[str, str]) -> None:
+    """Markdown (sync), JSON Feed and Atom (import): each comes in or is refused with one-line messages,
+    and the publish after them succeeds with every document verified."""
+    from newswire.content import sync
+    from newswire.errors import NewswireError
+    from newswire.job import check_published
+
+    with tempfile.TemporaryDirectory() as tmp:
+        j = Journal(Path(tmp) / "journal")
+        j.root.mkdir()
+        j.write_config(CONFIG)
+        j.content.mkdir()
+        sources = _write_sources(j, fields)
+        config = j.config()
+        messages: list[str] = []
+        with open_store(config) as store:
+            messages += [str(e) for e in sync(config, store, utcnow()).errors]
+            for source in sources:
+                try:
+                    messages += import_source(config, store, str(source), utcnow()).problems
+                except NewswireError as exc:
+                    messages.append(str(exc))
+        for message in messages:
+            assert message and "\n" not in message and "\r" not in message, repr(message)
+        report = publish(config, ping=False, sync=False)  # synced above, its messages checked
+        assert report.ok, report.errors + [str(p) for r in report.failed for p in r.problems]
+        assert report.results and check_published(config).ok
+        assert not any(XML_FORBIDDEN.search(v) for v in stored_strings(j))
 

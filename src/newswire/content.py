@@ -22,7 +22,7 @@ import yaml
 
 from .config import Config, JournalConfig
 from .store import PostInput, Store, Tally
-from .text import clean_html, is_absolute_iri, label_text, one_line, slugify
+from .text import clean_html, clean_id, is_absolute_iri, label_text, one_line, slugify
 from .workers import in_parts, run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
 
@@ -222,7 +222,7 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
     key = slugify(Path(rel).stem, fallback="post")
     entry_id = None
     if explicit_id is not None:
-        explicit_id = explicit_id.strip()
+        explicit_id = clean_id(explicit_id)
         if not explicit_id or any(c.isspace() for c in explicit_id):
             raise SourceError(rel, fields["id"].line, "'id' must be an IRI or a key without spaces")
         if is_absolute_iri(explicit_id):

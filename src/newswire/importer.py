@@ -7,6 +7,10 @@ its relative links resolved against the source. A source that cannot be read
 imports nothing. Entries keep the ids, dates, authors and categories the source
 gave, so importing twice changes nothing and an entry that changed at the source
 is updated under the same id.
+
+Every entry passes through ``settle`` on its way in: each of its strings loses the
+characters XML 1.0 cannot carry (``text.clean``). An entry may change only a post its own
+source brought (``Store.upsert_post``): a clash is reported and the entry skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import os
 import re
 from html import escape
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,11 +35,11 @@ import nh3
 from defusedxml import DefusedXmlException
 
 from .config import Config
-from .content import printable
+from .content import YEARS, printable
 from .errors import NewswireError
 from .fetch import fetch
 from .store import NotOwned, PostInput, Store, Tally
-from .text import absolutize, clean_html, is_absolute_iri, label_text, one_line, slugify
+from .text import absolutize, clean, clean_html, clean_id, is_absolute_iri, label_text, one_line, slugify
 
 SOURCE_PREFIX = "import:"
 # Schemes a link or image in imported HTML may use; any other (javascript:, vbscript:, data:, file: ...) is
@@ -75,6 +79,18 @@ class Imported:
     labels: tuple[str, ...]
     link: str = ""
     draft: bool = False
+    base: str = ""  # what relative links in the body resolve against ('' until ``settle``: none)
+
+
+@dataclass
+class Entries:
+    """What a source holds: its kind, the entries to import, how many it skipped by design (pages,
+    comments, undated items) and one line for each entry it refused."""
+
+    kind: str
+    entries: list[Imported]
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -93,7 +109,13 @@ class ImportReport(Tally):
 
 def web_base(*candidates: str) -> str:
     """The first http(s) URL among ``candidates``: the only kind relative links may resolve against."""
-    return next((c.strip() for c in candidates if c and urlsplit(c.strip()).scheme in ("http", "https")), "")
+    for candidate in candidates:
+        try:
+            if candidate and urlsplit(candidate.strip()).scheme in ("http", "https"):
+                return candidate.strip()
+        except ValueError:  # not a URL at all ('http://[', an unclosed IPv6 host)
+            continue
+    return ""
 
 
 def safe_url(value: str) -> bool:
@@ -129,6 +151,21 @@ def sanitize(html: str, base: str) -> str:
     return absolutize(safe, base).strip() if base else safe.strip()
 
 
+def settle(entry: Imported) -> Imported | str:
+    """The entry as the store may hold it, or why it may not be imported.
+
+    Every string is ``clean`` (the body by ``sanitize``): the characters XML 1.0 cannot carry are
+    dropped, the same way at every import, so an id that loses some is still the same id next
+    time.
+    """
+    entry_id = clean_id(entry.id)
+    if not entry_id:
+        return "it has no id (none left once characters XML cannot carry are dropped)"
+    return replace(entry, id=entry_id, title=clean(entry.title), author=clean(entry.author),
+                   link=clean(entry.link).strip(), labels=tuple(clean(label) for label in entry.labels),
+                   body=sanitize(entry.body, entry.base), base="")
+
+
 def read_source(source: str, config: Config) -> tuple[bytes, str]:
     """The bytes of a file or an http(s) URL, and the base URL its relative links resolve against."""
     if "://" in source:
@@ -143,8 +180,29 @@ def read_source(source: str, config: Config) -> tuple[bytes, str]:
         raise ImportFailed(f"{source}: cannot be read: {exc.strerror}") from None
 
 
-def parse(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
-    """(kind, entries, skipped) from a source's bytes; raises ImportFailed if unreadable."""
+def parse(data: bytes, base: str, name: str) -> Entries:
+    """The entries of a source's bytes, each ``settle``d; raises ImportFailed if it cannot be read.
+
+    An entry that cannot be imported is skipped, with a line of its own.
+    """
+    kind, raw, skipped = _read(data, base, name)
+    out = Entries(kind, [], skipped)
+    for entry in raw:
+        settled = settle(entry)
+        if isinstance(settled, str):
+            out.problems.append(f"{name}: entry {_named(entry)} skipped: {settled}")
+        else:
+            out.entries.append(settled)
+    return out
+
+
+def _named(entry: Imported) -> str:
+    """An entry as one line can name it: its id, or else its title."""
+    entry_id = clean_id(entry.id)
+    return repr(entry_id) if entry_id else f"titled {one_line(entry.title)[:80]!r}"
+
+
+def _read(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
     head = data.lstrip()[:1]
     if head in (b"{", b"["):
         return _json_feed(data, base, name)
@@ -164,7 +222,15 @@ def parse(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
 
 
 def _when(struct: Any) -> datetime | None:
-    return datetime.fromtimestamp(calendar.timegm(struct), timezone.utc) if struct else None
+    return _in_range(datetime.fromtimestamp(calendar.timegm(struct), timezone.utc)) if struct else None
+
+
+def _in_range(when: datetime) -> datetime | None:
+    """The instant, if its year in UTC is one the store keeps (as for posts in content/), else None."""
+    try:
+        return when if when.astimezone(timezone.utc).year in YEARS else None
+    except OverflowError:
+        return None
 
 
 def _fallback_id(*parts: str) -> str:
@@ -193,10 +259,10 @@ def _feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
         body = (e.get("content") or [{}])[0].get("value") or e.get("summary", "")
         out.append(Imported(
             id=e.get("id") or link or _fallback_id(e.get("title", ""), str(published)),
-            title=e.get("title", ""), body=sanitize(body, web_base(link, base)), published=published,
+            title=e.get("title", ""), body=body, published=published,
             updated=own_updated if own_updated and own_updated != published else None,
-            author=_person(e) or feed_author, labels=tuple(t.get("term", "") for t in e.get("tags", [])),
-            link=link))
+            author=_person(e) or feed_author, labels=tuple(t.get("term") or "" for t in e.get("tags", [])),
+            link=link, base=web_base(link, base)))
     return parsed.version, out, skipped
 
 
@@ -211,28 +277,42 @@ def _json_feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], 
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ImportFailed(f"{name}: not valid JSON: {exc}") from None
-    if not isinstance(doc, dict) or "jsonfeed.org/version/" not in str(doc.get("version", "")) \
+    if not isinstance(doc, dict) or "jsonfeed.org/version/" not in _scalar(doc.get("version")) \
             or not isinstance(doc.get("items"), list):
         raise ImportFailed(f"{name}: not a JSON Feed (no version or items)")
-    feed_authors = doc.get("authors") or ([doc["author"]] if isinstance(doc.get("author"), dict) else [])
+    feed_author = _author_name(doc)
     out, skipped = [], 0
     for item in doc["items"]:
         if not isinstance(item, dict):
             skipped += 1
             continue
         published = _iso(item.get("date_published")) or _iso(item.get("date_modified"))
-        if published is None or not item.get("id"):
+        if published is None or not _scalar(item.get("id")):
             skipped += 1
             continue
-        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else feed_authors)
-        link = str(item.get("url") or "")
-        body = item.get("content_html") or _text_html(item.get("content_text") or item.get("summary") or "")
+        link = _scalar(item.get("url"))
+        body = _scalar(item.get("content_html")) or _text_html(_scalar(item.get("content_text"))
+                                                                or _scalar(item.get("summary")))
+        tags = item.get("tags")
         out.append(Imported(
-            id=str(item["id"]), title=str(item.get("title") or ""), body=sanitize(str(body), web_base(link, base)),
+            id=_scalar(item["id"]), title=_scalar(item.get("title")), body=body,
             published=published, updated=_iso(item.get("date_modified")) if item.get("date_published") else None,
-            author=str((authors[0] if authors and isinstance(authors[0], dict) else {}).get("name") or ""),
-            labels=tuple(str(t) for t in item.get("tags") or []), link=link))
+            author=_author_name(item) or feed_author,
+            labels=tuple(_scalar(t) for t in tags) if isinstance(tags, list) else (), link=link,
+            base=web_base(link, base)))
     return "JSON Feed", out, skipped
+
+
+def _scalar(value: Any) -> str:
+    """A JSON value as text if it is a string or a number (JSON Feed readers coerce ids), else ''."""
+    return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+
+
+def _author_name(obj: dict[str, Any]) -> str:
+    """The first author's name of a JSON Feed object ('authors', or 1.0's 'author')."""
+    authors = obj.get("authors")
+    first = authors[0] if isinstance(authors, list) and authors else obj.get("author")
+    return _scalar(first.get("name")) if isinstance(first, dict) else ""
 
 
 def _iso(value: Any) -> datetime | None:
@@ -242,7 +322,7 @@ def _iso(value: Any) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return _in_range(when if when.tzinfo else when.replace(tzinfo=timezone.utc))
 
 
 def _text_html(text: str) -> str:
@@ -271,11 +351,11 @@ def _blogger(root: Element, base: str) -> tuple[str, list[Imported], int]:
         draft = e.find(f"{APP}control/{APP}draft")
         out.append(Imported(
             id=_child_text(e, f"{ATOM}id") or link or _fallback_id(_child_text(e, f"{ATOM}title"), str(published)),
-            title=_child_text(e, f"{ATOM}title"), body=sanitize(_child_text(e, f"{ATOM}content"), web_base(link, base)),
+            title=_child_text(e, f"{ATOM}title"), body=_child_text(e, f"{ATOM}content"),
             published=published, updated=_iso(_child_text(e, f"{ATOM}updated")),
             author=_child_text(author, f"{ATOM}name") if author is not None else "",
             labels=tuple(c.get("term", "") for c in cats if c.get("scheme") != BLOGGER_KIND),
-            link=link, draft=draft is not None and (draft.text or "").strip() == "yes"))
+            link=link, draft=draft is not None and (draft.text or "").strip() == "yes", base=web_base(link, base)))
     return "Blogger export", out, skipped
 
 
@@ -303,12 +383,12 @@ def _wxr(root: Element, base: str) -> tuple[str, list[Imported], int]:
         post_id = _child_text(item, f"{WP}post_id").strip()
         out.append(Imported(
             id=guid if is_absolute_iri(guid) else f"{site.rstrip('/')}/?p={post_id}",
-            title=_child_text(item, "title"), body=sanitize(_child_text(item, f"{CONTENT}encoded"), web_base(link, site)),
+            title=_child_text(item, "title"), body=_child_text(item, f"{CONTENT}encoded"),
             published=published, updated=None,
             author=names.get(_child_text(item, f"{DC}creator")) or _child_text(item, f"{DC}creator"),
             labels=tuple(c.text or "" for c in item.findall("category")
                          if c.get("domain") in ("category", "post_tag")),
-            link=link, draft=status != "publish"))
+            link=link, draft=status != "publish", base=web_base(link, site)))
     return "WordPress export", out, skipped
 
 
@@ -363,8 +443,8 @@ def import_source(config: Config, store: Store, source: str, now: datetime, *, a
     if author_key is not None and author_key not in store.authors():
         raise ImportFailed(f"--author {author_key!r} is not an author key in {config.path}")
     data, base = read_source(source, config)
-    kind, entries, skipped = parse(data, base, source)
-    report = ImportReport(source=source, kind=kind, skipped=skipped)
-    import_entries(config, store, entries, now, report, origin=origin_of(source), author_key=author_key,
+    found = parse(data, base, source)
+    report = ImportReport(source=source, kind=found.kind, skipped=found.skipped, problems=found.problems)
+    import_entries(config, store, found.entries, now, report, origin=origin_of(source), author_key=author_key,
                    labels=labels)
     return report

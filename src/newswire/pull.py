@@ -72,14 +72,15 @@ def _pull_one(config: Config, store: Store, source: SourceConfig, now: datetime,
         store.set_source_state(source.url, next_at=now + every, failures=0, status="304", now=now)
         return PullResult(source.url, "not modified")
     try:
-        kind, entries, skipped = parse(answer.body, answer.url, source.url)
+        found = parse(answer.body, answer.url, source.url)
     except NewswireError as exc:
         return _backoff(store, source, now, failures, str(exc))
     known = {a.key for a in config.authors}
     author_key = source.author if source.author in known else None
+    entries = found.entries
     if source.author and author_key is None:
         entries = [replace(e, author=source.author) for e in entries]
-    report = ImportReport(source=source.url, kind=kind, skipped=skipped)
+    report = ImportReport(source=source.url, kind=found.kind, skipped=found.skipped, problems=found.problems)
     import_entries(config, store, entries, now, report, origin=source.url, author_key=author_key,
                    labels=(source.label,) if source.label else ())
     store.set_source_state(source.url, next_at=now + every, failures=0, status=str(answer.status), now=now,

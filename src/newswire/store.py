@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from .errors import StoreError
 from .model import Author, Label, Post
-from .text import label_fold, slugify
+from .text import clean_id, label_fold, slugify
 
 UTC = timezone.utc
 T = TypeVar("T")
@@ -677,7 +677,7 @@ class Store:
                     author = replace(author, affiliation=affiliation)
                 when = from_utc_text(published, published_offset)
                 out[post_id] = Post(
-                    entry_id=entry_id, source=source, slug=slug, title=title, body_html=body,
+                    entry_id=_xml_safe(entry_id), source=source, slug=slug, title=title, body_html=body,
                     summary=summary, author=author, labels=tuple(labels.get(post_id, ())), published=when,
                     updated=from_utc_text(updated, updated_offset), url=entry_url(slug, when),
                     content_hash=content_hash, draft=bool(draft),
@@ -710,7 +710,7 @@ class Store:
         """A feed's slots, oldest first: all of them, or only the ``newest`` (read newest first, by index)."""
         rows = self.db.execute(sql + " LIMIT :limit", {"now": to_utc_text(now), "key": key,
                                                        "limit": -1 if newest is None else newest})
-        refs = [EntryRef(r[0], r[1], r[2], r[4], f"{r[3]}:{r[4]}:{r[5]}:{r[6]}:{r[7]}", r[8]) for r in rows]
+        refs = [EntryRef(r[0], _xml_safe(r[1]), r[2], r[4], f"{r[3]}:{r[4]}:{r[5]}:{r[6]}:{r[7]}", r[8]) for r in rows]
         refs.reverse()
         return refs
 
@@ -936,6 +936,14 @@ def _merge_payload(old: dict[str, object], new: dict[str, object]) -> dict[str, 
         else:
             out[key] = value
     return out
+
+
+def _xml_safe(entry_id: str) -> str:
+    """An entry id as documents show it. Ids are cleaned where they enter the store (``clean_id``),
+    but one stored by an older version may hold a character no XML can carry: the feeds, their
+    proofs and their fingerprints all see it cleaned, so no publish sticks on it. (Quick for the
+    ids that need nothing, which are all of them but such old ones.)"""
+    return entry_id if entry_id.isprintable() and entry_id.strip() == entry_id else clean_id(entry_id)
 
 
 def _author(r: sqlite3.Row) -> Author:

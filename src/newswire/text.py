@@ -22,8 +22,20 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 
 
 def clean(text: str) -> str:
-    """Drop control characters and other code points that XML 1.0 cannot carry."""
+    """Drop control characters and other code points that XML 1.0 cannot carry.
+
+    The one rule for every string that enters the store (import, pull, sync) and every string
+    a document is rendered from: C0 controls but tab, line feed and carriage return, DEL and the
+    C1 controls, lone surrogates, U+FDD0..U+FDEF, U+FFFE and U+FFFF are removed, never escaped.
+    It is deterministic, so an id that loses characters here is the same id at every import.
+    """
     return _BAD_CHARS.sub("", text)
+
+
+def clean_id(text: str) -> str:
+    """An entry id as every format reads it back: ``clean``, and no white space at its ends (feed
+    readers strip it). Inside, white space is kept, as every format keeps it."""
+    return clean(text).strip()
 
 
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?")
@@ -127,8 +139,13 @@ def _absolute_candidate(candidate: str, base: str) -> str:
 
 def _join(base: str, value: str) -> str:
     """``value`` resolved against ``base``; white space inside it (a file name with a space) percent-encoded,
-    as lxml does for href and src but not for poster or cite."""
-    return re.sub(r"\s", lambda m: quote(m.group()), urljoin(base, value))
+    as lxml does for href and src but not for poster or cite. A value urllib cannot split (an
+    unclosed IPv6 host, '//[x') has its brackets percent-encoded, so they are plain characters."""
+    try:
+        joined = urljoin(base, value)
+    except ValueError:
+        joined = urljoin(base, value.replace("[", "%5B").replace("]", "%5D"))
+    return re.sub(r"\s", lambda m: quote(m.group()), joined)
 
 
 _TAG = re.compile(r"<[^>]*(?:>|$)")
