@@ -1077,3 +1077,129 @@ def test_any_text_in_any_field_imports_or_is_refused_in_one_line_and_publishes(f
         assert report.results and check_published(config).ok
         assert not any(XML_FORBIDDEN.search(v) for v in stored_strings(j))
 
+
+# --- 9. deep or huge structures: refused, or handled, in bounded time and memory ----------------------
+
+
+def deep_json(levels: int = 200_000) -> bytes:
+    return (b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "deep", '
+            b'"date_published": "2022-01-01T00:00:00Z", "title": ' + b"[" * levels + b"]" * levels + b"}]}")
+
+
+def nested_divs(levels: int = 100_000) -> str:
+    return "<div>" * levels + "deep" + "</div>" * levels
+
+
+def timed_cli(j: Journal, *args: str, limit: float = 20.0) -> subprocess.CompletedProcess[str]:
+    started = time.monotonic()
+    result = j.cli(*args, timeout=limit * 3)
+    elapsed = time.monotonic() - started
+    assert elapsed < limit, f"newswire {' '.join(args)} took {elapsed:.1f} s"
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    return result
+
+
+def test_json_nested_200000_levels_is_refused_in_one_line(journal: Journal, tmp_path: Path) -> None:
+    setup_import(journal, FIXTURES / "rss2.xml")
+    before = snapshot(journal)
+    source = tmp_path / "deep.json"
+    source.write_bytes(deep_json())
+    line = assert_refused(timed_cli(journal, "import", str(source)))
+    assert str(source) in line and "nested" in line, line
+    assert snapshot(journal) == before
+
+
+def test_a_deep_source_fails_alone_and_the_other_sources_are_pulled(journal: Journal, server: HTTPServer) -> None:
+    deep = Partner(server, "/deep.json")
+    deep.body = deep_json()
+    divs = Partner(server, "/divs.json")
+    divs.body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"id": "divs", "date_published": "2022-01-01T00:00:00Z", "content_html": nested_divs()},
+        {"id": "shallow", "date_published": "2022-01-02T00:00:00Z", "content_html": "<div><p>fine</p></div>"},
+    ]}).encode()
+    good = Partner(server, "/good.xml")
+    journal.write_config(CONFIG + "".join(f"  - {{url: '{p.url}', every: 1h}}\n" for p in (deep, divs, good))
+                         .join(["sources:\n", ""]))
+    result = timed_cli(journal, "pull")
+    assert result.returncode == 1
+    assert f"{deep.url}: failed" in result.stderr and "nested" in result.stderr, result.stderr
+    assert f"{divs.url}: imported (1 added" in result.stdout, result.stdout
+    assert f"{good.url}: imported (2 added" in result.stdout, result.stdout
+    [line] = [x for x in result.stderr.splitlines() if "'divs'" in x]
+    assert line.startswith(f"newswire: {divs.url}: entry 'divs'") and "nested deeper than 256" in line, line
+    assert sorted(stored(journal)) == ["partner-1", "partner-2", "shallow"]
+
+
+@pytest.mark.parametrize("fmt", ["atom", "json"])
+def test_a_body_nested_100000_divs_is_refused_quickly_and_the_rest_imported(journal: Journal, tmp_path: Path,
+                                                                          fmt: str) -> None:
+    body = nested_divs()
+    if fmt == "atom":
+        source = tmp_path / "deep.xml"
+        source.write_text(atom_of([("tag:deep.example,2024:1", "Deep"), ("tag:deep.example,2024:2", "Shallow")])
+                          .replace("Partner text. Deep", _esc(body), 1), encoding="utf-8")
+    else:
+        source = json_feed(tmp_path / "deep.json", [
+            {"id": "tag:deep.example,2024:1", "date_published": "2022-01-01T00:00:00Z", "content_html": body},
+            {"id": "tag:deep.example,2024:2", "date_published": "2022-01-02T00:00:00Z", "content_html": "<p>ok</p>"}])
+    result = timed_cli(journal, "import", str(source))
+    assert result.returncode == 1
+    [line] = problem_lines(result)
+    assert "'tag:deep.example,2024:1'" in line and "nested deeper than 256 levels" in line, line
+    assert sorted(stored(journal)) == ["tag:deep.example,2024:2"]
+
+
+def _esc(html: str) -> str:
+    return html.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_xml_nested_deeper_than_any_feed_is_refused_in_one_line(journal: Journal, tmp_path: Path) -> None:
+    source = tmp_path / "deep.xml"
+    source.write_text(atom_of([("tag:deep.example,2024:1", "Deep")])
+                      .replace("</entry>", "<x:a xmlns:x='urn:x'>" + "<x:a>" * 500_000 + "</x:a>" * 500_000
+                               + "</x:a></entry>"), encoding="utf-8")
+    line = assert_refused(timed_cli(journal, "import", str(source)))
+    assert "nested deeper than 1024 levels" in line, line
+    assert stored(journal) == {}
+
+
+def test_a_markdown_body_nested_100000_divs_is_reported_and_skipped(journal: Journal) -> None:
+    """markdown-it passes the HTML through; deeper than parsers can take in bounded time, it is refused at
+    sync with the file and line, and the other posts are published (with their relative links made absolute)."""
+    journal.post("fine", title="Fine", body='See [the notes](notes.html).')
+    journal.post("deep", title="Deep", body=nested_divs() + '\n\n<a href="rel.html">rel</a>')
+    result = timed_cli(journal, "publish")
+    assert result.returncode == 1
+    [line] = problem_lines(result)[:1]
+    assert line.startswith("newswire: deep.md:") and "nested deeper than 256 levels" in line, result.stderr
+    atom = (journal.feeds / "atom.xml").read_text(encoding="utf-8")
+    assert "notes.html" in atom and "Deep" not in atom
+    assert 'href="notes.html"' not in atom and 'href="rel.html"' not in atom
+
+
+def test_more_entries_than_one_source_may_hold_are_refused(journal: Journal, tmp_path: Path) -> None:
+    from newswire.importer import MAX_ENTRIES
+
+    source = json_feed(tmp_path / "many.json", [{"id": f"i{n}", "date_published": "2022-01-01T00:00:00Z"}
+                                                for n in range(MAX_ENTRIES + 1)])
+    line = assert_refused(timed_cli(journal, "import", str(source)))
+    assert f"at most {MAX_ENTRIES}" in line, line
+    assert stored(journal) == {}
+
+
+def test_a_huge_attribute_value_is_carried_whole(journal: Journal, tmp_path: Path) -> None:
+    """An attribute value over libxml2's 10 MB limit used to end the body there, silently: the text and
+    the links after it were lost from the feeds. Now the body is published whole, its links absolute."""
+    journal.write_config(CONFIG.replace("formats: [atom, rss, json]", "formats: [json]")
+                         + "fetch: {max_bytes: 40000000}\n")
+    body = (f'<p>before <a href="https://x.example/{"a" * 10_500_000}">huge</a> after '
+            '<a href="rel.html">relative</a></p>')
+    source = json_feed(tmp_path / "huge.json", [{"id": "huge", "date_published": "2022-01-01T00:00:00Z",
+                                                 "url": "https://x.example/post/", "content_html": body}])
+    assert imported(journal, source)["added"] == 1
+    result = timed_cli(journal, "publish", limit=60)
+    assert result.returncode == 0, result.stderr
+    [item] = json.loads((journal.feeds / "feed.json").read_bytes())["items"]
+    html = item["content_html"]
+    assert len(html) > 10_500_000 and "after" in html, html[-300:]
+    assert 'href="https://x.example/post/rel.html"' in html, html[-300:]

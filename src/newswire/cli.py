@@ -218,7 +218,7 @@ def import_cmd(ctx: click.Context, source: str, author_key: str | None, labels: 
     HTML is sanitised. Importing twice changes nothing; an entry that changed at the
     source is updated under its id. A source that cannot be read imports nothing. An
     entry whose id is a post from content/ or from another source is reported and
-    skipped (exit 1).
+    skipped (exit 1), as is an entry too deeply nested to read.
     """
     from .importer import import_source
 

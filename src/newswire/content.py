@@ -22,7 +22,7 @@ import yaml
 
 from .config import Config, JournalConfig
 from .store import PostInput, Store, Tally
-from .text import clean_html, clean_id, is_absolute_iri, label_text, one_line, slugify
+from .text import MAX_NESTING, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper, one_line, slugify
 from .workers import in_parts, run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
 
@@ -230,11 +230,14 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
         else:
             entry_id = config.journal.tag("post/" + explicit_id)
     slug = slugify(text_of("slug") or title, fallback=key)
+    html = _markdown().render(body)
+    if nested_deeper(html):  # raw HTML passes markdown-it unchanged; parsers' work grows with its depth
+        raise SourceError(rel, body_line, f"the body's HTML is nested deeper than {MAX_NESTING} levels")
     return Parsed(PostInput(
         source=SOURCE_PREFIX + rel,
         key=key,
         title=title,
-        body=clean_html(_markdown().render(body)),
+        body=clean_html(html),
         summary=one_line(text_of("summary") or ""),
         author_key=author if author in author_keys else "",
         author_name=None if author in author_keys else author,

@@ -9,7 +9,8 @@ gave, so importing twice changes nothing and an entry that changed at the source
 is updated under the same id.
 
 Every entry passes through ``settle`` on its way in: each of its strings loses the
-characters XML 1.0 cannot carry (``text.clean``). An entry may change only a post its own
+characters XML 1.0 cannot carry (``text.clean``), and a body nested too deeply for
+parsers to take in bounded time is refused. An entry may change only a post its own
 source brought (``Store.upsert_post``): a clash is reported and the entry skipped.
 """
 
@@ -27,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import defusedxml.ElementTree as safe_xml
 import feedparser
@@ -39,9 +40,12 @@ from .content import YEARS, printable
 from .errors import NewswireError
 from .fetch import fetch
 from .store import NotOwned, PostInput, Store, Tally
-from .text import absolutize, clean, clean_html, clean_id, is_absolute_iri, label_text, one_line, slugify
+from .text import (MAX_NESTING, absolutize, clean, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper,
+                   one_line, slugify)
 
 SOURCE_PREFIX = "import:"
+MAX_ENTRIES = 100_000  # entries read from one source: a whole journal at the scale newswire is made for
+MAX_XML_DEPTH = 1024   # levels of XML elements: a feed needs a handful, its XHTML bodies MAX_NESTING more
 # Schemes a link or image in imported HTML may use; any other (javascript:, vbscript:, data:, file: ...) is
 # dropped with its attribute. Relative URLs are kept, and made absolute against an http(s) base.
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -156,11 +160,13 @@ def settle(entry: Imported) -> Imported | str:
 
     Every string is ``clean`` (the body by ``sanitize``): the characters XML 1.0 cannot carry are
     dropped, the same way at every import, so an id that loses some is still the same id next
-    time.
+    time. A body nested deeper than ``MAX_NESTING`` is refused before a parser sees it.
     """
     entry_id = clean_id(entry.id)
     if not entry_id:
         return "it has no id (none left once characters XML cannot carry are dropped)"
+    if nested_deeper(entry.body):
+        return f"its HTML is nested deeper than {MAX_NESTING} levels"
     return replace(entry, id=entry_id, title=clean(entry.title), author=clean(entry.author),
                    link=clean(entry.link).strip(), labels=tuple(clean(label) for label in entry.labels),
                    body=sanitize(entry.body, entry.base), base="")
@@ -183,9 +189,18 @@ def read_source(source: str, config: Config) -> tuple[bytes, str]:
 def parse(data: bytes, base: str, name: str) -> Entries:
     """The entries of a source's bytes, each ``settle``d; raises ImportFailed if it cannot be read.
 
-    An entry that cannot be imported is skipped, with a line of its own.
+    A source too deep or too large to read in bounded time and memory is refused whole, and
+    one line says why; an entry that cannot be imported is skipped, with a line of its own.
     """
-    kind, raw, skipped = _read(data, base, name)
+    try:
+        kind, raw, skipped = _read(data, base, name)
+    except RecursionError:
+        raise ImportFailed(f"{name}: refused: nested too deeply to read") from None
+    except MemoryError:
+        raise ImportFailed(f"{name}: refused: too large to read in memory") from None
+    if len(raw) + skipped > MAX_ENTRIES:
+        raise ImportFailed(f"{name}: refused: it holds {len(raw) + skipped} entries, and at most {MAX_ENTRIES} "
+                           "are read from one source (split it)")
     out = Entries(kind, [], skipped)
     for entry in raw:
         settled = settle(entry)
@@ -207,7 +222,9 @@ def _read(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
     if head in (b"{", b"["):
         return _json_feed(data, base, name)
     try:
-        root = safe_xml.fromstring(data)
+        parser = safe_xml.DefusedXMLParser(target=_Bounded(name))
+        parser.feed(data)
+        root = parser.close()
     except DefusedXmlException as exc:
         raise ImportFailed(f"{name}: refused: {type(exc).__name__} (entity declarations and external "
                            "references are not accepted)") from None
@@ -219,6 +236,25 @@ def _read(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
                                          for c in root.iter(f"{ATOM}category")):
         return _blogger(root, base)
     return _feed(data, base, name)
+
+
+class _Bounded(TreeBuilder):
+    """ElementTree's tree builder, refusing a document nested deeper than ``MAX_XML_DEPTH`` as soon as
+    it goes there (a tree millions of levels deep costs gigabytes before anything could look at it)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name, self.depth = name, 0
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
+        self.depth += 1
+        if self.depth > MAX_XML_DEPTH:
+            raise ImportFailed(f"{self.name}: refused: its XML is nested deeper than {MAX_XML_DEPTH} levels")
+        return super().start(tag, attrs)
+
+    def end(self, tag: str) -> Element:
+        self.depth -= 1
+        return super().end(tag)
 
 
 def _when(struct: Any) -> datetime | None:
@@ -275,7 +311,7 @@ def _person(item: Any) -> str:
 def _json_feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also a number of more than 4,300 digits
         raise ImportFailed(f"{name}: not valid JSON: {exc}") from None
     if not isinstance(doc, dict) or "jsonfeed.org/version/" not in _scalar(doc.get("version")) \
             or not isinstance(doc.get("items"), list):

@@ -42,7 +42,8 @@ class PullResult:
 
 
 def pull(config: Config, store: Store, now: datetime, *, force: bool = False) -> list[PullResult]:
-    """Pull every source that is due (``force``: every source)."""
+    """Pull every source that is due (``force``: every source). A source that cannot be read is
+    reported and backs off; the others are pulled all the same."""
     return [_pull_one(config, store, source, now, force) for source in config.sources]
 
 
