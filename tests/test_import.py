@@ -16,6 +16,7 @@ import json
 import re
 import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -307,13 +310,15 @@ CHANGES = [
 def test_entry_changed_at_the_source_is_updated_under_its_id(journal: Journal, tmp_path: Path, name: str,
                                                              entry_id: str, edits: list[tuple[str, str]],
                                                              new_title: str, new_updated: str | None) -> None:
-    setup_import(journal, FIXTURES / name)
-    old = stored(journal)
+    # The same file, changed in place: only the source that brought an entry may change it (see section 7).
+    changed = tmp_path / name
     text = (FIXTURES / name).read_text(encoding="utf-8")
+    changed.write_text(text, encoding="utf-8")
+    setup_import(journal, changed)
+    old = stored(journal)
     for a, b in edits:
         assert a in text, a
         text = text.replace(a, b)
-    changed = tmp_path / f"changed-{name}"
     changed.write_text(text, encoding="utf-8")
 
     report = imported(journal, changed)
@@ -718,3 +723,483 @@ def test_malformed_source_imports_nothing(journal: Journal, tmp_path: Path, kind
     source.write_bytes(MALFORMED[kind]())
     assert_refused(journal.cli("import", str(source)))
     assert snapshot(journal) == before
+
+
+# --- 7. an entry from outside changes only what its own source brought ---------------------------
+
+
+def atom_of(entries: list[tuple[str, str]], *, body: str = "Partner text.") -> str:
+    """An Atom feed with these (id, title) entries, dated one day apart."""
+    return ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            "<id>tag:partner.example,2024:feed</id><title>Partner</title><updated>2024-01-09T00:00:00Z</updated>"
+            + "".join(f"<entry><id>{entry_id}</id><title>{title}</title><author><name>Mallory</name></author>"
+                      f"<published>2024-01-0{n + 1}T00:00:00Z</published><updated>2024-01-0{n + 1}T00:00:00Z</updated>"
+                      f'<content type="html">&lt;p&gt;{body} {title}&lt;/p&gt;</content></entry>'
+                      for n, (entry_id, title) in enumerate(entries))
+            + "</feed>")
+
+
+def local_post(j: Journal) -> dict[str, object]:
+    """One post written in content/, synced; its stored row (with its minted tag id)."""
+    j.post("atlas", title="Operation ATLAS", body="The real text.")
+    j.cli("sync", check=True)
+    [row] = [r for r in stored(j).values() if str(r["source"]).startswith("md:")]
+    assert str(row["entry_id"]).startswith("tag:journal.test,2009:post/"), row["entry_id"]
+    return row
+
+
+def problem_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    assert "Traceback" not in result.stderr, result.stderr
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def test_an_import_never_overwrites_a_post_written_in_content(journal: Journal, tmp_path: Path) -> None:
+    """The entry whose id is a local post's minted id is reported and skipped; the rest is imported; the
+    local post keeps its title, author and body, and never comes back as a duplicate."""
+    row = local_post(journal)
+    feed = tmp_path / "partner.xml"
+    feed.write_text(atom_of([(str(row["entry_id"]), "Hijacked"), ("tag:partner.example,2024:fine", "Fine")]),
+                    encoding="utf-8")
+
+    result = journal.cli("import", str(feed))
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    [line] = problem_lines(result)
+    assert line.startswith("newswire: ") and str(feed) in line and str(row["entry_id"]) in line, line
+    assert f"post {row['id']}" in line and "atlas.md" in line, line
+    assert counts(result.stdout)["added"] == 1, result.stdout
+
+    posts = stored(journal)
+    assert posts[str(row["entry_id"])] == row, "the local post was changed by the import"
+    assert posts["tag:partner.example,2024:fine"]["title"] == "Fine"
+
+    journal.cli("publish", check=True)
+    assert len(stored(journal)) == 2, f"the local post came back as a duplicate: {sorted(stored(journal))}"
+    atom = (journal.feeds / "atom.xml").read_bytes()
+    assert atom.count(b"Operation ATLAS") == 1 and b"Hijacked" not in atom
+
+
+def test_a_pull_never_overwrites_a_post_written_in_content(journal: Journal, server: HTTPServer) -> None:
+    row = local_post(journal)
+    partner = Partner(server)
+    partner.body = atom_of([(str(row["entry_id"]), "Hijacked"), ("tag:partner.example,2024:fine", "Fine")]).encode()
+    with_source(journal, partner.url)
+
+    result = journal.cli("pull")
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    clash = [line for line in problem_lines(result) if str(row["entry_id"]) in line]
+    assert len(clash) == 1 and partner.url in clash[0] and "atlas.md" in clash[0], result.stderr
+    assert "1 added" in result.stdout, result.stdout
+    assert stored(journal)[str(row["entry_id"])] == row
+    journal.cli("publish", check=True)
+    assert len(stored(journal)) == 2
+
+
+def two_partners(server: HTTPServer) -> tuple[Partner, Partner]:
+    a, b = Partner(server, "/a.xml"), Partner(server, "/b.xml")
+    a.body = atom_of([("tag:shared.example,2024:1", "From A"), ("tag:a.example,2024:own", "A alone")]).encode()
+    b.body = atom_of([("tag:shared.example,2024:1", "From B"), ("tag:b.example,2024:own", "B alone")]).encode()
+    return a, b
+
+
+def test_a_pull_never_overwrites_an_entry_another_source_brought(journal: Journal, server: HTTPServer) -> None:
+    """Two partner feeds carry one id: the first keeps it at every pull; the second's clash is reported,
+    and its other entries are pulled."""
+    a, b = two_partners(server)
+    journal.write_config(CONFIG + f"sources:\n  - {{url: '{a.url}', every: 1h}}\n  - {{url: '{b.url}', every: 1h}}\n")
+    for round in range(2):
+        a.etag, b.etag = f'"a-{round}"', f'"b-{round}"'  # read afresh each time (no 304)
+        result = journal.cli("pull", "--force")
+        assert result.returncode == 1, (result.stdout, result.stderr)
+        [line] = problem_lines(result)
+        assert b.url in line and "tag:shared.example,2024:1" in line and a.url in line, line
+        posts = stored(journal)
+        assert posts["tag:shared.example,2024:1"]["title"] == "From A"
+        assert sorted(posts) == ["tag:a.example,2024:own", "tag:b.example,2024:own", "tag:shared.example,2024:1"]
+
+
+def test_a_pull_never_overwrites_an_entry_an_import_brought(journal: Journal, server: HTTPServer,
+                                                            tmp_path: Path) -> None:
+    feed = tmp_path / "export.xml"
+    feed.write_text(atom_of([("tag:shared.example,2024:1", "From the export")]), encoding="utf-8")
+    imported(journal, feed)
+    a, _ = two_partners(server)
+    with_source(journal, a.url)
+    result = journal.cli("pull")
+    assert result.returncode == 1
+    [line] = problem_lines(result)
+    assert a.url in line and str(feed) in line, line
+    assert stored(journal)["tag:shared.example,2024:1"]["title"] == "From the export"
+    assert stored(journal)["tag:a.example,2024:own"]["title"] == "A alone"
+
+
+def test_an_import_of_the_same_file_stays_idempotent_however_it_is_named(journal: Journal) -> None:
+    """The same file named relatively (from the journal's folder) and absolutely is one source."""
+    feed = journal.root / "partner.xml"
+    feed.write_text(atom_of([("tag:partner.example,2024:1", "One"), ("tag:partner.example,2024:2", "Two")]),
+                    encoding="utf-8")
+    assert imported(journal, "partner.xml")["added"] == 2
+    before = snapshot(journal)
+    feed.write_text(atom_of([("tag:partner.example,2024:1", "One, again"), ("tag:partner.example,2024:2", "Two")]),
+                    encoding="utf-8")
+    again = imported(journal, feed.resolve())
+    assert (again["added"], again["updated"], again["unchanged"]) == (0, 1, 1), again
+    assert stored(journal)["tag:partner.example,2024:1"]["title"] == "One, again"
+    feed.write_text(atom_of([("tag:partner.example,2024:1", "One"), ("tag:partner.example,2024:2", "Two")]),
+                    encoding="utf-8")
+    imported(journal, "./partner.xml")
+    assert {k: v for k, v in snapshot(journal).items() if k != "posts"} == \
+        {k: v for k, v in before.items() if k != "posts"}
+    assert {r["entry_id"]: r["title"] for r in stored(journal).values()} == \
+        {"tag:partner.example,2024:1": "One", "tag:partner.example,2024:2": "Two"}
+
+
+# Who brought the entry first, and who brings it next: (owner, intruder, may the intruder change it?).
+# 'file:A' and 'file:B' are two local files, 'url:A' is source A's URL imported by hand, 'pull:A' and
+# 'pull:B' are configured sources, 'md' a post in content/ (minted id), 'md-id' one with an explicit id,
+# 'legacy' an entry imported before sources were recorded (any outside source may claim it, once).
+OWNERSHIP = [
+    ("md", "file:A", False), ("md", "pull:A", False), ("md", "url:A", False),
+    ("md-id", "file:A", False), ("md-id", "pull:B", False),
+    ("file:A", "file:A", True), ("file:A", "file:B", False), ("file:A", "pull:A", False),
+    ("pull:A", "pull:A", True), ("pull:A", "url:A", True), ("pull:A", "pull:B", False), ("pull:A", "file:A", False),
+    ("url:A", "pull:A", True), ("url:A", "pull:B", False),
+    ("legacy", "file:B", True), ("legacy", "pull:B", True),
+]
+
+
+@pytest.mark.parametrize("owner, intruder, allowed", OWNERSHIP, ids=[f"{o}<-{i}" for o, i, _ in OWNERSHIP])
+def test_who_may_change_an_entry(journal: Journal, server: HTTPServer, tmp_path: Path, owner: str, intruder: str,
+                                 allowed: bool) -> None:
+    from newswire.pull import pull
+
+    entry_id = "tag:shared.example,2024:1"
+    urls = {"A": Partner(server, "/a.xml"), "B": Partner(server, "/b.xml")}
+    files = {"A": tmp_path / "a.xml", "B": tmp_path / "b.xml"}
+    # Each source also brings an entry of its own, which it always adds or keeps.
+    own = {who: f"tag:own.example,2024:{who}" for who in ("file:A", "file:B", "url:A", "pull:A", "pull:B")}
+
+    def bring(who: str, title: str) -> list[str]:
+        kind, _, name = who.partition(":")
+        data = atom_of([(entry_id, title), (own[who], f"{who} alone")])
+        files[name].write_text(data, encoding="utf-8")
+        urls[name].body, urls[name].etag = data.encode(), f'"{title}"'
+        if kind == "pull":
+            with_source(journal, urls[name].url)
+            config = journal.config()
+            with open_store(config) as store:
+                [result] = pull(config, store, utcnow(), force=True)
+            assert result.status == "imported", result.line()
+            assert result.report is not None
+            return result.report.problems
+        config = journal.config()
+        with open_store(config) as store:
+            return import_source(config, store, str(files[name]) if kind == "file" else urls[name].url,
+                                 utcnow()).problems
+
+    if owner in ("md", "md-id"):
+        extra = {"id": entry_id} if owner == "md-id" else {}
+        journal.post("atlas", title="Owner", **extra)
+        journal.cli("sync", check=True)
+        entry_id = next(iter(stored(journal)))
+    elif owner == "legacy":
+        assert bring("file:A", "Owner") == []
+        with closing(sqlite3.connect(store_path(journal))) as db, db:
+            db.execute("UPDATE posts SET origin = NULL")  # as a store from before origins were kept holds it
+    else:
+        assert bring(owner, "Owner") == []
+    before = stored(journal)[entry_id]
+
+    problems = bring(intruder, "Intruder")
+    after = stored(journal)
+    assert after[own[intruder]]["title"] == f"{intruder} alone"
+    if allowed:
+        assert problems == [] and after[entry_id]["title"] == "Intruder"
+        assert after[entry_id]["id"] == before["id"]
+        if owner == "legacy":  # claimed once: now only that source may change it
+            other = "pull:A" if intruder != "pull:A" else "file:A"
+            assert len(bring(other, "Third")) == 1 and stored(journal)[entry_id]["title"] == "Intruder"
+    else:
+        assert len(problems) == 1 and entry_id in problems[0] and f"post {before['id']}" in problems[0], problems
+        assert after[entry_id] == before
+
+
+# --- 8. characters XML cannot carry: settled where text comes in, and never a stuck publish ---------
+
+# What no XML 1.0 document can carry, and what newswire drops with it (C1 controls, noncharacters).
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def json_feed(path: Path, items: list[dict[str, object]]) -> Path:
+    """A JSON Feed file; json.dumps writes controls and lone surrogates as \\u escapes, as a hostile feed may."""
+    path.write_text(json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}),
+                    encoding="ascii")
+    return path
+
+
+def stored_strings(j: Journal) -> list[str]:
+    with closing(sqlite3.connect(store_path(j))) as db:
+        return [v for table in ("posts", "authors", "labels") for row in db.execute(f"SELECT * FROM {table}")
+                for v in row if isinstance(v, str)]
+
+
+def test_a_control_character_in_a_json_feed_id_never_stops_publishing(journal: Journal, tmp_path: Path) -> None:
+    """The id loses the character at import, the same way at every import (so importing again changes
+    nothing), and every publish after it succeeds, its documents verified."""
+    feed = json_feed(tmp_path / "feed.json", [
+        {"id": "urn:x:\u0001one", "title": "One", "date_published": "2022-01-01T00:00:00Z", "content_html": "<p>1</p>"},
+        {"id": "urn:x:two", "title": "Two", "date_published": "2022-01-02T00:00:00Z", "content_html": "<p>2</p>"}])
+    assert imported(journal, feed)["added"] == 2
+    assert sorted(stored(journal)) == ["urn:x:one", "urn:x:two"]
+
+    result = journal.cli("publish")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    ids = [item["id"] for item in json.loads((journal.feeds / "feed.json").read_bytes())["items"]]
+    assert ids == ["urn:x:two", "urn:x:one"]
+    assert b"<id>urn:x:one</id>" in (journal.feeds / "atom.xml").read_bytes()
+    assert journal.cli("verify").returncode == 0
+
+    again = imported(journal, feed)
+    assert (again["added"], again["updated"], again["unchanged"]) == (0, 0, 2), again
+
+
+def test_a_lone_surrogate_in_any_field_is_dropped_at_import(journal: Journal, tmp_path: Path) -> None:
+    feed = json_feed(tmp_path / "feed.json", [{
+        "id": "urn:x:\ud800one", "url": "https://x.example/\udc00p", "title": "Sur\udfffrogate",
+        "authors": [{"name": "Ann \ud83d Lee"}], "tags": ["Ta\udbffg"], "date_published": "2022-01-01T00:00:00Z",
+        "content_html": "<p>body \ud800 text</p>", "summary": "s\udc00"}])
+    result = journal.cli("import", str(feed))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, (result.stdout, result.stderr)
+    [post] = stored(journal).values()
+    assert (post["entry_id"], post["title"], post["author_name"], post["labels"]) == \
+        ("urn:x:one", "Surrogate", "Ann Lee", ["Tag"])
+    assert not any(XML_FORBIDDEN.search(v) for v in stored_strings(journal))
+    assert journal.cli("publish").returncode == 0
+
+
+def test_a_store_an_older_version_filled_with_controls_still_publishes(journal: Journal, tmp_path: Path) -> None:
+    """Strings stored before this rule held (an id, a title, a label, an author's name with controls) are
+    cleaned where documents are rendered, so no publish is stuck on them; deleting the post works too."""
+    journal.post("atlas", title="Operation ATLAS", labels=("Border Security",))
+    imported(journal, json_feed(tmp_path / "feed.json", [
+        {"id": "urn:x:partner", "title": "Partner", "date_published": "2022-01-01T00:00:00Z",
+         "authors": [{"name": "Ann Lee"}], "content_html": "<p>p</p>"}]))
+    journal.cli("sync", check=True)
+    with closing(sqlite3.connect(store_path(journal))) as db, db:
+        db.execute("UPDATE posts SET entry_id = entry_id || char(1), title = title || char(2, 65535)")
+        db.execute("UPDATE labels SET name = name || char(27)")
+        db.execute("UPDATE authors SET name = name || char(31) WHERE name = 'Ann Lee'")
+    result = journal.cli("publish")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    atom = (journal.feeds / "atom.xml").read_text(encoding="utf-8")
+    assert "<id>urn:x:partner</id>" in atom and "<title>Operation ATLAS</title>" in atom, atom
+    assert journal.cli("verify").returncode == 0
+
+    number = journal.cli("post", "show", "urn:x:partner\x01", check=True).stdout
+    assert "Partner" in number
+    [post_id] = [str(r["id"]) for r in stored(journal).values() if r["entry_id"] == "urn:x:partner\x01"]
+    journal.cli("post", "delete", post_id, check=True)
+    result = journal.cli("publish")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert 'ref="urn:x:partner"' in (journal.feeds / "atom.xml").read_text(encoding="utf-8")
+
+
+# Any text at all: every code point (lone surrogates too), and a mix weighted to the troublesome ones.
+TROUBLE = "\x00\x01\x08\x0b\x0c\x1b\x1f\x7f\x80\x85\x9f\ud800\udbff\udc00\udfff\ufdd0\ufdef\ufffe\uffff\U0001fffe" \
+          "<>&\"' \t\n\r\u2028\u200b\ufeffé"
+# Pieces that have broken a parser somewhere: URLs no parser takes, markup ends, deep nesting, references.
+PIECES = ["http://[", "//[x]y", "https://x.test/a b", "javascript:alert(1)", "<a href='//[x'>l</a>",
+          "<img src=\"http://[\">", "&#1;", "&#xD800;", "]]>", "-->", "<![CDATA[", "<div>" * 300, "\\", "%ZZ"]
+ANY_TEXT = st.lists(st.one_of(
+    st.text(st.one_of(st.characters(codec=None, exclude_categories=()), st.sampled_from(TROUBLE)), max_size=24),
+    st.sampled_from(PIECES)), max_size=3).map("".join)
+FIELDS = ("id", "title", "name", "label", "link", "body", "summary", "affiliation")
+
+
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _write_sources(j: Journal, f: dict[str, str]) -> tuple[Path, Path]:
+    """The same fields as a Markdown post (and one more with only an id), a JSON Feed and an Atom feed."""
+    import yaml
+
+    front = {"title": "P " + f["title"], "date": "2009-11-06T10:00:00-05:00", "author": "A " + f["name"],
+             "affiliation": f["affiliation"], "labels": [f["label"]], "summary": f["summary"]}
+    # A file is UTF-8: a surrogate can reach a body only as a character reference.
+    body = "".join(f"&#x{ord(c):x};" if 0xD800 <= ord(c) <= 0xDFFF else c for c in f["body"])
+    for name, meta in (("fields", front), ("with-id", {"title": "Id", "date": "2009-11-07", "author": "jmorton",
+                                                         "id": f["id"]})):
+        (j.content / f"{name}.md").write_text(
+            "---\n" + yaml.safe_dump(meta, allow_unicode=True) + "---\n" + body + "\n", encoding="utf-8")
+    json_file = json_feed(j.root.parent / "feed.json", [
+        {"id": f["id"], "url": f["link"], "title": f["title"], "authors": [{"name": f["name"]}], "tags": [f["label"]],
+         "date_published": "2022-01-01T00:00:00Z", "content_html": f["body"], "summary": f["summary"]},
+        {"id": "n:" + f["id"], "title": f["title"], "date_published": "2022-01-02T00:00:00Z",
+         "content_text": f["body"]}])
+    atom = j.root.parent / "atom.xml"
+    atom.write_bytes(atom_of([]).replace("</feed>", "").encode() + (
+        f'<entry><id>{_xml_text(f["id"])}</id><title>{_xml_text(f["title"])}</title>'
+        f'<link rel="alternate" href="{_xml_text(f["link"])}"/><author><name>{_xml_text(f["name"])}</name></author>'
+        f'<category term="{_xml_text(f["label"])}"/><published>2023-01-01T00:00:00Z</published>'
+        f'<summary>{_xml_text(f["summary"])}</summary><content type="html">{_xml_text(f["body"])}</content>'
+        "</entry></feed>").encode("utf-8", "surrogatepass"))
+    return json_file, atom
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.fixed_dictionaries({name: ANY_TEXT for name in FIELDS}))
+def test_any_text_in_any_field_imports_or_is_refused_in_one_line_and_publishes(fields: dict[str, str]) -> None:
+    """Markdown (sync), JSON Feed and Atom (import): each comes in or is refused with one-line messages,
+    and the publish after them succeeds with every document verified."""
+    from newswire.content import sync
+    from newswire.errors import NewswireError
+    from newswire.job import check_published
+
+    with tempfile.TemporaryDirectory() as tmp:
+        j = Journal(Path(tmp) / "journal")
+        j.root.mkdir()
+        j.write_config(CONFIG)
+        j.content.mkdir()
+        sources = _write_sources(j, fields)
+        config = j.config()
+        messages: list[str] = []
+        with open_store(config) as store:
+            messages += [str(e) for e in sync(config, store, utcnow()).errors]
+            for source in sources:
+                try:
+                    messages += import_source(config, store, str(source), utcnow()).problems
+                except NewswireError as exc:
+                    messages.append(str(exc))
+        for message in messages:
+            assert message and "\n" not in message and "\r" not in message, repr(message)
+        report = publish(config, ping=False, sync=False)  # synced above, its messages checked
+        assert report.ok, report.errors + [str(p) for r in report.failed for p in r.problems]
+        assert report.results and check_published(config).ok
+        assert not any(XML_FORBIDDEN.search(v) for v in stored_strings(j))
+
+
+# --- 9. deep or huge structures: refused, or handled, in bounded time and memory ----------------------
+
+
+def deep_json(levels: int = 200_000) -> bytes:
+    return (b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "deep", '
+            b'"date_published": "2022-01-01T00:00:00Z", "title": ' + b"[" * levels + b"]" * levels + b"}]}")
+
+
+def nested_divs(levels: int = 100_000) -> str:
+    return "<div>" * levels + "deep" + "</div>" * levels
+
+
+def timed_cli(j: Journal, *args: str, limit: float = 20.0) -> subprocess.CompletedProcess[str]:
+    started = time.monotonic()
+    result = j.cli(*args, timeout=limit * 3)
+    elapsed = time.monotonic() - started
+    assert elapsed < limit, f"newswire {' '.join(args)} took {elapsed:.1f} s"
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    return result
+
+
+def test_json_nested_200000_levels_is_refused_in_one_line(journal: Journal, tmp_path: Path) -> None:
+    setup_import(journal, FIXTURES / "rss2.xml")
+    before = snapshot(journal)
+    source = tmp_path / "deep.json"
+    source.write_bytes(deep_json())
+    line = assert_refused(timed_cli(journal, "import", str(source)))
+    assert str(source) in line and "nested" in line, line
+    assert snapshot(journal) == before
+
+
+def test_a_deep_source_fails_alone_and_the_other_sources_are_pulled(journal: Journal, server: HTTPServer) -> None:
+    deep = Partner(server, "/deep.json")
+    deep.body = deep_json()
+    divs = Partner(server, "/divs.json")
+    divs.body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"id": "divs", "date_published": "2022-01-01T00:00:00Z", "content_html": nested_divs()},
+        {"id": "shallow", "date_published": "2022-01-02T00:00:00Z", "content_html": "<div><p>fine</p></div>"},
+    ]}).encode()
+    good = Partner(server, "/good.xml")
+    journal.write_config(CONFIG + "".join(f"  - {{url: '{p.url}', every: 1h}}\n" for p in (deep, divs, good))
+                         .join(["sources:\n", ""]))
+    result = timed_cli(journal, "pull")
+    assert result.returncode == 1
+    assert f"{deep.url}: failed" in result.stderr and "nested" in result.stderr, result.stderr
+    assert f"{divs.url}: imported (1 added" in result.stdout, result.stdout
+    assert f"{good.url}: imported (2 added" in result.stdout, result.stdout
+    [line] = [x for x in result.stderr.splitlines() if "'divs'" in x]
+    assert line.startswith(f"newswire: {divs.url}: entry 'divs'") and "nested deeper than 256" in line, line
+    assert sorted(stored(journal)) == ["partner-1", "partner-2", "shallow"]
+
+
+@pytest.mark.parametrize("fmt", ["atom", "json"])
+def test_a_body_nested_100000_divs_is_refused_quickly_and_the_rest_imported(journal: Journal, tmp_path: Path,
+                                                                          fmt: str) -> None:
+    body = nested_divs()
+    if fmt == "atom":
+        source = tmp_path / "deep.xml"
+        source.write_text(atom_of([("tag:deep.example,2024:1", "Deep"), ("tag:deep.example,2024:2", "Shallow")])
+                          .replace("Partner text. Deep", _esc(body), 1), encoding="utf-8")
+    else:
+        source = json_feed(tmp_path / "deep.json", [
+            {"id": "tag:deep.example,2024:1", "date_published": "2022-01-01T00:00:00Z", "content_html": body},
+            {"id": "tag:deep.example,2024:2", "date_published": "2022-01-02T00:00:00Z", "content_html": "<p>ok</p>"}])
+    result = timed_cli(journal, "import", str(source))
+    assert result.returncode == 1
+    [line] = problem_lines(result)
+    assert "'tag:deep.example,2024:1'" in line and "nested deeper than 256 levels" in line, line
+    assert sorted(stored(journal)) == ["tag:deep.example,2024:2"]
+
+
+def _esc(html: str) -> str:
+    return html.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_xml_nested_deeper_than_any_feed_is_refused_in_one_line(journal: Journal, tmp_path: Path) -> None:
+    source = tmp_path / "deep.xml"
+    source.write_text(atom_of([("tag:deep.example,2024:1", "Deep")])
+                      .replace("</entry>", "<x:a xmlns:x='urn:x'>" + "<x:a>" * 500_000 + "</x:a>" * 500_000
+                               + "</x:a></entry>"), encoding="utf-8")
+    line = assert_refused(timed_cli(journal, "import", str(source)))
+    assert "nested deeper than 1024 levels" in line, line
+    assert stored(journal) == {}
+
+
+def test_a_markdown_body_nested_100000_divs_is_reported_and_skipped(journal: Journal) -> None:
+    """markdown-it passes the HTML through; deeper than parsers can take in bounded time, it is refused at
+    sync with the file and line, and the other posts are published (with their relative links made absolute)."""
+    journal.post("fine", title="Fine", body='See [the notes](notes.html).')
+    journal.post("deep", title="Deep", body=nested_divs() + '\n\n<a href="rel.html">rel</a>')
+    result = timed_cli(journal, "publish")
+    assert result.returncode == 1
+    [line] = problem_lines(result)[:1]
+    assert line.startswith("newswire: deep.md:") and "nested deeper than 256 levels" in line, result.stderr
+    atom = (journal.feeds / "atom.xml").read_text(encoding="utf-8")
+    assert "notes.html" in atom and "Deep" not in atom
+    assert 'href="notes.html"' not in atom and 'href="rel.html"' not in atom
+
+
+def test_more_entries_than_one_source_may_hold_are_refused(journal: Journal, tmp_path: Path) -> None:
+    from newswire.importer import MAX_ENTRIES
+
+    source = json_feed(tmp_path / "many.json", [{"id": f"i{n}", "date_published": "2022-01-01T00:00:00Z"}
+                                                for n in range(MAX_ENTRIES + 1)])
+    line = assert_refused(timed_cli(journal, "import", str(source)))
+    assert f"at most {MAX_ENTRIES}" in line, line
+    assert stored(journal) == {}
+
+
+def test_a_huge_attribute_value_is_carried_whole(journal: Journal, tmp_path: Path) -> None:
+    """An attribute value over libxml2's 10 MB limit used to end the body there, silently: the text and
+    the links after it were lost from the feeds. Now the body is published whole, its links absolute."""
+    journal.write_config(CONFIG.replace("formats: [atom, rss, json]", "formats: [json]")
+                         + "fetch: {max_bytes: 40000000}\n")
+    body = (f'<p>before <a href="https://x.example/{"a" * 10_500_000}">huge</a> after '
+            '<a href="rel.html">relative</a></p>')
+    source = json_feed(tmp_path / "huge.json", [{"id": "huge", "date_published": "2022-01-01T00:00:00Z",
+                                                 "url": "https://x.example/post/", "content_html": body}])
+    assert imported(journal, source)["added"] == 1
+    result = timed_cli(journal, "publish", limit=60)
+    assert result.returncode == 0, result.stderr
+    [item] = json.loads((journal.feeds / "feed.json").read_bytes())["items"]
+    html = item["content_html"]
+    assert len(html) > 10_500_000 and "after" in html, html[-300:]
+    assert 'href="https://x.example/post/rel.html"' in html, html[-300:]

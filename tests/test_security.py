@@ -562,6 +562,123 @@ def test_imported_links_never_point_at_file_or_javascript(journal: Journal, tmp_
     assert "root:" not in store_text(journal)
 
 
+# Every element and attribute that carries a URL in HTML, SVG or MathML ({u}: the URL), whether or not
+# nh3's allow-list keeps the element or the attribute today: the promise must not rest on that list.
+URL_CARRIERS = {
+    "a href": '<a href="{u}">link</a>', "a ping": '<a href="https://ok.example/" ping="{u}">link</a>',
+    "area href": '<map name="m"><area href="{u}" alt="a"></map>', "img src": '<img src="{u}" alt="i">',
+    "img srcset": '<img srcset="{u} 2x, https://ok.example/i.png 1x" alt="i">',
+    "img longdesc": '<img src="https://ok.example/i.png" longdesc="{u}" alt="i">',
+    "img lowsrc": '<img lowsrc="{u}" alt="i">', "img dynsrc": '<img dynsrc="{u}" alt="i">',
+    "img usemap": '<img src="https://ok.example/i.png" usemap="{u}" alt="i">',
+    "blockquote cite": '<blockquote cite="{u}">quoted</blockquote>', "q cite": '<q cite="{u}">quoted</q>',
+    "del cite": '<del cite="{u}">gone</del>', "ins cite": '<ins cite="{u}">new</ins>',
+    "video poster": '<video poster="{u}" src="https://ok.example/v.mp4"></video>',
+    "video src": '<video src="{u}"></video>', "audio src": '<audio src="{u}"></audio>',
+    "source src": '<video><source src="{u}"></video>', "track src": '<video><track src="{u}"></video>',
+    "embed src": '<embed src="{u}">', "iframe src": '<iframe src="{u}"></iframe>',
+    "frame src": '<frameset><frame src="{u}"></frameset>', "object data": '<object data="{u}"></object>',
+    "object codebase": '<object codebase="{u}"></object>', "applet archive": '<applet archive="{u}"></applet>',
+    "form action": '<form action="{u}"><input type="submit"></form>',
+    "button formaction": '<button formaction="{u}">go</button>', "input formaction": '<input formaction="{u}">',
+    "input src": '<input type="image" src="{u}">',
+    "table background": '<table background="{u}"><tr><td>t</td></tr></table>',
+    "td background": '<table><tr><td background="{u}">t</td></tr></table>',
+    "body background": '<body background="{u}">b</body>',
+    "link href": '<link rel="stylesheet" href="{u}">', "base href": '<base href="{u}">',
+    "html manifest": '<html manifest="{u}">m</html>', "command icon": '<command icon="{u}">c</command>',
+    "div itemtype": '<div itemscope itemtype="{u}">d</div>',
+    "svg a xlink:href": '<svg xmlns:xlink="http://www.w3.org/1999/xlink"><a xlink:href="{u}"><text>s</text></a></svg>',
+    "svg image href": '<svg><image href="{u}"></image></svg>',
+    "svg use xlink:href": '<svg><use xlink:href="{u}"></use></svg>',
+    "math href": '<math href="{u}"><mi>m</mi></math>',
+    "math maction xlink:href": '<math><maction actiontype="statusline" xlink:href="{u}"><mi>m</mi></maction></math>',
+}
+# Schemes that run code or hide content, spelled as attackers spell them (the value is written into the
+# attribute as is: character references are decoded by the HTML parser, as a browser would).
+BAD_URLS = ["javascript:alert(1)", "JaVaScRiPt:alert(1)", " \t javascript:alert(1)", "java&#x09;script:alert(1)",
+            "java&#x0A;script:alert(1)", "java&#13;script:alert(1)", "&#106;avascript:alert(1)",
+            "javascript&colon;alert(1)", "&#x01;javascript:alert(1)", "vbscript:msgbox(1)", "VBScript:msgbox(1)",
+            "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+            "DATA:image/svg+xml,&lt;svg onload=alert(1)&gt;",
+            "file:///etc/passwd", "livescript:alert(1)"]
+_BAD_SCHEMES = ("javascript:", "vbscript:", "data:", "file:", "livescript:")
+
+
+def _dangerous_attributes(html: str) -> list[tuple[str, str, str]]:
+    """Every attribute, on any element, whose value a browser would read as one of the bad schemes."""
+    from lxml.html import HTMLParser, fragment_fromstring
+
+    root = fragment_fromstring(html, create_parent="div", parser=HTMLParser(huge_tree=True))
+    found = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for name, value in el.attrib.items():
+            url = re.sub("[\t\n\r]", "", value.strip("".join(map(chr, range(0x21))))).lower()
+            for part in [url, *(p.strip() for p in url.split(","))]:
+                if part.startswith(_BAD_SCHEMES):
+                    found.append((el.tag, name, value))
+    return found
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+@pytest.mark.parametrize("carrier", list(URL_CARRIERS))
+def test_no_url_attribute_keeps_a_dangerous_scheme(carrier: str, url: str) -> None:
+    from newswire.importer import sanitize
+
+    html = f"<p>before {URL_CARRIERS[carrier].format(u=url)} after</p>"
+    for base in ("https://ok.example/post/", ""):
+        out = sanitize(html, base)
+        assert "before" in out and "after" in out, out
+        assert _dangerous_attributes(out) == [], f"{carrier} kept {url!r}: {out}"
+
+
+# Safe links the same attributes keep (where nh3's allow-list keeps the attribute at all).
+SAFE = [("a href", "https://ok.example/a", 'href="https://ok.example/a"'),
+        ("a href", "notes.html", 'href="https://ok.example/post/notes.html"'),
+        ("a href", "mailto:desk@ok.example", 'href="mailto:desk@ok.example"'),
+        ("img src", "pics/p.png", 'src="https://ok.example/post/pics/p.png"'),
+        ("blockquote cite", "https://ok.example/q", 'cite="https://ok.example/q"'),
+        ("q cite", "/source", 'cite="https://ok.example/source"')]
+
+
+@pytest.mark.parametrize("carrier, url, kept", SAFE)
+def test_safe_url_attributes_are_kept_and_made_absolute(carrier: str, url: str, kept: str) -> None:
+    from newswire.importer import sanitize
+
+    out = sanitize(URL_CARRIERS[carrier].format(u=url), "https://ok.example/post/")
+    assert kept in out, out
+
+
+def test_imported_url_attributes_hold_no_dangerous_scheme_in_store_or_feeds(journal: Journal, tmp_path: Path) -> None:
+    """Every carrier with every bad URL, as a JSON Feed's items, imported, published, read back."""
+    cases = [(c, u) for c in URL_CARRIERS for u in BAD_URLS]
+    items = [{"id": f"case-{n}", "title": f"Case {n}", "date_published": "2021-01-05T09:00:00Z",
+              "url": "https://ok.example/post/", "content_html": f"<p>case {n} {URL_CARRIERS[c].format(u=u)}</p>"}
+             for n, (c, u) in enumerate(cases)]
+    source = tmp_path / "carriers.json"
+    source.write_text(json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "C", "items": items}),
+                      encoding="utf-8")
+    journal.write_config(CONFIG.replace("entries: 25", "entries: 1000"))
+    config = journal.config()
+    with open_store(config) as store:
+        assert import_source(config, store, str(source), NOW).added == len(cases)
+    with closing(sqlite3.connect(store_path(journal))) as db:
+        for entry_id, body in db.execute("SELECT entry_id, body FROM posts"):
+            case = cases[int(entry_id.split("-")[1])]
+            assert _dangerous_attributes(body) == [], (case, body)
+    report = publish(journal.config(), ping=False, now=NOW)
+    assert report.ok, report.errors + [str(p) for r in report.failed for p in r.problems]
+    import feedparser
+    for doc in ("atom.xml", "rss.xml"):
+        for entry in feedparser.parse((journal.feeds / doc).read_bytes(), sanitize_html=False).entries:
+            html = entry.content[0].value if "content" in entry else entry.summary
+            assert _dangerous_attributes(html) == [], (doc, entry.id, html)
+    for item in json.loads((journal.feeds / "feed.json").read_bytes())["items"]:
+        assert _dangerous_attributes(item["content_html"]) == [], (item["id"], item["content_html"])
+
+
 @pytest.mark.parametrize("command", ["pull", "verify"])
 def test_redirect_to_file_is_refused_by_pull_and_verify(journal: Journal, httpserver: HTTPServer, tmp_path: Path,
                                                         command: str) -> None:

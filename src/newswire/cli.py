@@ -223,14 +223,19 @@ def import_cmd(ctx: click.Context, source: str, author_key: str | None, labels: 
 
     SOURCE is a file or an http(s) URL. Ids, dates, authors and categories are kept;
     HTML is sanitised. Importing twice changes nothing; an entry that changed at the
-    source is updated under its id. A source that cannot be read imports nothing.
+    source is updated under its id. A source that cannot be read imports nothing. An
+    entry whose id is a post from content/ or from another source is reported and
+    skipped (exit 1), as is an entry too deeply nested to read.
     """
     from .importer import import_source
 
     config = _config(ctx)
     with journal_lock(config.lock_path, wait=30), open_store(config) as store:
         report = import_source(config, store, source, utcnow(), author_key=author_key, labels=labels)
+    for line in report.problems:
+        click.echo(f"newswire: {line}", err=True)
     click.echo(report.summary())
+    sys.exit(EXIT_FAILED if report.problems else EXIT_OK)
 
 
 @main.command()
@@ -249,7 +254,9 @@ def pull(ctx: click.Context, force: bool) -> None:
         results = pull_sources(config, store, utcnow(), force=force)
     for result in results:
         click.echo(result.line(), err=result.status == "failed")
-    sys.exit(EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK)
+        for line in result.problems:
+            click.echo(f"newswire: {line}", err=True)
+    sys.exit(EXIT_FAILED if any(r.status == "failed" or r.problems for r in results) else EXIT_OK)
 
 
 @main.command()

@@ -26,7 +26,7 @@ import yaml
 from .config import Config, JournalConfig
 from .files import Refused, read_limited
 from .store import PostInput, Store, Tally, to_utc_text
-from .text import clean_html, is_absolute_iri, label_text, one_line, slugify
+from .text import MAX_NESTING, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper, one_line, slugify
 from .workers import in_parts, run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
 
@@ -228,7 +228,7 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
     key = slugify(Path(rel).stem, fallback="post")
     entry_id = None
     if explicit_id is not None:
-        explicit_id = explicit_id.strip()
+        explicit_id = clean_id(explicit_id)
         if not explicit_id or any(c.isspace() for c in explicit_id):
             raise SourceError(rel, fields["id"].line, "'id' must be an IRI or a key without spaces")
         if is_absolute_iri(explicit_id):
@@ -236,11 +236,14 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
         else:
             entry_id = config.journal.tag("post/" + explicit_id)
     slug = slugify(text_of("slug") or title, fallback=key)
+    html = _markdown().render(body)
+    if nested_deeper(html):  # raw HTML passes markdown-it unchanged; parsers' work grows with its depth
+        raise SourceError(rel, body_line, f"the body's HTML is nested deeper than {MAX_NESTING} levels")
     return Parsed(PostInput(
         source=SOURCE_PREFIX + rel,
         key=key,
         title=title,
-        body=clean_html(_markdown().render(body)),
+        body=clean_html(html),
         summary=one_line(text_of("summary") or ""),
         author_key=author if author in author_keys else "",
         author_name=None if author in author_keys else author,

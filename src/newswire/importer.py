@@ -7,6 +7,11 @@ its relative links resolved against the source. A source that cannot be read
 imports nothing. Entries keep the ids, dates, authors and categories the source
 gave, so importing twice changes nothing and an entry that changed at the source
 is updated under the same id.
+
+Every entry passes through ``settle`` on its way in: each of its strings loses the
+characters XML 1.0 cannot carry (``text.clean``), and a body nested too deeply for
+parsers to take in bounded time is refused. An entry may change only a post its own
+source brought (``Store.upsert_post``): a clash is reported and the entry skipped.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import os
+import re
 from html import escape
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import defusedxml.ElementTree as safe_xml
 import feedparser
@@ -28,13 +35,28 @@ import nh3
 from defusedxml import DefusedXmlException
 
 from .config import Config
+from .content import YEARS, printable
 from .errors import NewswireError
 from .fetch import fetch
 from .files import Refused, read_limited
-from .store import PostInput, Store, Tally
-from .text import absolutize, clean_html, is_absolute_iri, label_text, one_line, slugify
+from .store import NotOwned, PostInput, Store, Tally
+from .text import (MAX_NESTING, absolutize, clean, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper,
+                   one_line, slugify)
 
 SOURCE_PREFIX = "import:"
+MAX_ENTRIES = 100_000  # entries read from one source: a whole journal at the scale newswire is made for
+MAX_XML_DEPTH = 1024   # levels of XML elements: a feed needs a handful, its XHTML bodies MAX_NESTING more
+# Schemes a link or image in imported HTML may use; any other (javascript:, vbscript:, data:, file: ...) is
+# dropped with its attribute. Relative URLs are kept, and made absolute against an http(s) base.
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# Attributes whose value is a URL, or a list of them (srcset, archive, ping), in HTML, SVG and MathML:
+# whatever nh3's allow-list lets through, each is checked here, so the promise does not rest on that list.
+URL_ATTRIBUTES = frozenset({"href", "src", "cite", "poster", "srcset", "longdesc", "action", "formaction",
+                            "background", "data", "usemap", "xlink:href", "codebase", "classid", "profile",
+                            "manifest", "icon", "dynsrc", "lowsrc", "ping", "archive", "itemtype", "itemid"})
+_URL_LISTS = {"srcset": ",", "archive": None, "ping": None}  # attribute: separator (None: white space)
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_URL_EDGES = "".join(map(chr, range(0x21)))  # what a browser strips from both ends of a URL: C0 controls, space
 ATOM = "{http://www.w3.org/2005/Atom}"
 APP = "{http://www.w3.org/2007/app}"
 WP = "{http://wordpress.org/export/1.2/}"
@@ -61,6 +83,18 @@ class Imported:
     labels: tuple[str, ...]
     link: str = ""
     draft: bool = False
+    base: str = ""  # what relative links in the body resolve against ('' until ``settle``: none)
+
+
+@dataclass
+class Entries:
+    """What a source holds: its kind, the entries to import, how many it skipped by design (pages,
+    comments, undated items) and one line for each entry it refused."""
+
+    kind: str
+    entries: list[Imported]
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -68,27 +102,74 @@ class ImportReport(Tally):
     source: str = ""
     kind: str = ""
     skipped: int = 0
+    problems: list[str] = field(default_factory=list)  # one line per entry refused or clashing, with why
 
     def summary(self) -> str:
         return (f"imported {self.total} entries from {self.source} ({self.kind}): {self.added} added, "
                 f"{self.updated} updated, {self.unchanged} unchanged"
-                + (f", {self.skipped} skipped" if self.skipped else ""))
+                + (f", {self.skipped} skipped" if self.skipped else "")
+                + (f", {len(self.problems)} refused" if self.problems else ""))
 
 
 def web_base(*candidates: str) -> str:
     """The first http(s) URL among ``candidates``: the only kind relative links may resolve against."""
-    return next((c.strip() for c in candidates if c and urlsplit(c.strip()).scheme in ("http", "https")), "")
+    for candidate in candidates:
+        try:
+            if candidate and urlsplit(candidate.strip()).scheme in ("http", "https"):
+                return candidate.strip()
+        except ValueError:  # not a URL at all ('http://[', an unclosed IPv6 host)
+            continue
+    return ""
+
+
+def safe_url(value: str) -> bool:
+    """Whether a URL is relative or uses one of ``URL_SCHEMES``, read as a browser reads it: the
+    C0 controls and spaces at its ends stripped, tabs and line breaks inside it removed, the
+    scheme in any case (so ``java&#x09;script:`` and `` JAVASCRIPT:`` are what they are)."""
+    url = re.sub("[\t\n\r]", "", value.strip(_URL_EDGES))
+    scheme = _SCHEME.match(url)
+    return scheme is None or scheme.group(1).lower() in URL_SCHEMES
+
+
+def _url_attribute(element: str, attribute: str, value: str) -> str | None:
+    """nh3's filter: a URL attribute is kept only if every URL in it is safe."""
+    name = attribute.lower()
+    if name not in URL_ATTRIBUTES:
+        return value
+    if name in _URL_LISTS:
+        urls = [part.split(None, 1)[0] for part in value.split(_URL_LISTS[name]) if part.strip()]
+    else:
+        urls = [value]
+    return value if all(safe_url(url) for url in urls) else None
 
 
 def sanitize(html: str, base: str) -> str:
-    """Allow-listed HTML (no script, style, iframe, event handlers or javascript: URLs), links absolute.
+    """Allow-listed HTML (no script, style, iframe, event handlers, and in no URL attribute a scheme
+    but http, https and mailto), links absolute.
 
     Relative links resolve only against an http(s) base, so a ``file:`` entry link
     cannot turn a harmless relative link into a ``file:`` one after the allow-list ran.
     """
-    safe = nh3.clean(clean_html(html), link_rel=None)
+    safe = nh3.clean(clean_html(html), link_rel=None, url_schemes=set(URL_SCHEMES), attribute_filter=_url_attribute)
     base = web_base(base)
     return absolutize(safe, base).strip() if base else safe.strip()
+
+
+def settle(entry: Imported) -> Imported | str:
+    """The entry as the store may hold it, or why it may not be imported.
+
+    Every string is ``clean`` (the body by ``sanitize``): the characters XML 1.0 cannot carry are
+    dropped, the same way at every import, so an id that loses some is still the same id next
+    time. A body nested deeper than ``MAX_NESTING`` is refused before a parser sees it.
+    """
+    entry_id = clean_id(entry.id)
+    if not entry_id:
+        return "it has no id (none left once characters XML cannot carry are dropped)"
+    if nested_deeper(entry.body):
+        return f"its HTML is nested deeper than {MAX_NESTING} levels"
+    return replace(entry, id=entry_id, title=clean(entry.title), author=clean(entry.author),
+                   link=clean(entry.link).strip(), labels=tuple(clean(label) for label in entry.labels),
+                   body=sanitize(entry.body, entry.base), base="")
 
 
 def read_source(source: str, config: Config) -> tuple[bytes, str]:
@@ -101,13 +182,45 @@ def read_source(source: str, config: Config) -> tuple[bytes, str]:
         raise ImportFailed(f"{source}: {exc}") from None
 
 
-def parse(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
-    """(kind, entries, skipped) from a source's bytes; raises ImportFailed if unreadable."""
+def parse(data: bytes, base: str, name: str) -> Entries:
+    """The entries of a source's bytes, each ``settle``d; raises ImportFailed if it cannot be read.
+
+    A source too deep or too large to read in bounded time and memory is refused whole, and
+    one line says why; an entry that cannot be imported is skipped, with a line of its own.
+    """
+    try:
+        kind, raw, skipped = _read(data, base, name)
+    except RecursionError:
+        raise ImportFailed(f"{name}: refused: nested too deeply to read") from None
+    except MemoryError:
+        raise ImportFailed(f"{name}: refused: too large to read in memory") from None
+    if len(raw) + skipped > MAX_ENTRIES:
+        raise ImportFailed(f"{name}: refused: it holds {len(raw) + skipped} entries, and at most {MAX_ENTRIES} "
+                           "are read from one source (split it)")
+    out = Entries(kind, [], skipped)
+    for entry in raw:
+        settled = settle(entry)
+        if isinstance(settled, str):
+            out.problems.append(f"{name}: entry {_named(entry)} skipped: {settled}")
+        else:
+            out.entries.append(settled)
+    return out
+
+
+def _named(entry: Imported) -> str:
+    """An entry as one line can name it: its id, or else its title."""
+    entry_id = clean_id(entry.id)
+    return repr(entry_id) if entry_id else f"titled {one_line(entry.title)[:80]!r}"
+
+
+def _read(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
     head = data.lstrip()[:1]
     if head in (b"{", b"["):
         return _json_feed(data, base, name)
     try:
-        root = safe_xml.fromstring(data)
+        parser = safe_xml.DefusedXMLParser(target=_Bounded(name))
+        parser.feed(data)
+        root = parser.close()
     except DefusedXmlException as exc:
         raise ImportFailed(f"{name}: refused: {type(exc).__name__} (entity declarations and external "
                            "references are not accepted)") from None
@@ -121,8 +234,35 @@ def parse(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
     return _feed(data, base, name)
 
 
+class _Bounded(TreeBuilder):
+    """ElementTree's tree builder, refusing a document nested deeper than ``MAX_XML_DEPTH`` as soon as
+    it goes there (a tree millions of levels deep costs gigabytes before anything could look at it)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name, self.depth = name, 0
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
+        self.depth += 1
+        if self.depth > MAX_XML_DEPTH:
+            raise ImportFailed(f"{self.name}: refused: its XML is nested deeper than {MAX_XML_DEPTH} levels")
+        return super().start(tag, attrs)
+
+    def end(self, tag: str) -> Element:
+        self.depth -= 1
+        return super().end(tag)
+
+
 def _when(struct: Any) -> datetime | None:
-    return datetime.fromtimestamp(calendar.timegm(struct), timezone.utc) if struct else None
+    return _in_range(datetime.fromtimestamp(calendar.timegm(struct), timezone.utc)) if struct else None
+
+
+def _in_range(when: datetime) -> datetime | None:
+    """The instant, if its year in UTC is one the store keeps (as for posts in content/), else None."""
+    try:
+        return when if when.astimezone(timezone.utc).year in YEARS else None
+    except OverflowError:
+        return None
 
 
 def _fallback_id(*parts: str) -> str:
@@ -151,10 +291,10 @@ def _feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
         body = (e.get("content") or [{}])[0].get("value") or e.get("summary", "")
         out.append(Imported(
             id=e.get("id") or link or _fallback_id(e.get("title", ""), str(published)),
-            title=e.get("title", ""), body=sanitize(body, web_base(link, base)), published=published,
+            title=e.get("title", ""), body=body, published=published,
             updated=own_updated if own_updated and own_updated != published else None,
-            author=_person(e) or feed_author, labels=tuple(t.get("term", "") for t in e.get("tags", [])),
-            link=link))
+            author=_person(e) or feed_author, labels=tuple(t.get("term") or "" for t in e.get("tags", [])),
+            link=link, base=web_base(link, base)))
     return parsed.version, out, skipped
 
 
@@ -167,30 +307,44 @@ def _person(item: Any) -> str:
 def _json_feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also a number of more than 4,300 digits
         raise ImportFailed(f"{name}: not valid JSON: {exc}") from None
-    if not isinstance(doc, dict) or "jsonfeed.org/version/" not in str(doc.get("version", "")) \
+    if not isinstance(doc, dict) or "jsonfeed.org/version/" not in _scalar(doc.get("version")) \
             or not isinstance(doc.get("items"), list):
         raise ImportFailed(f"{name}: not a JSON Feed (no version or items)")
-    feed_authors = doc.get("authors") or ([doc["author"]] if isinstance(doc.get("author"), dict) else [])
+    feed_author = _author_name(doc)
     out, skipped = [], 0
     for item in doc["items"]:
         if not isinstance(item, dict):
             skipped += 1
             continue
         published = _iso(item.get("date_published")) or _iso(item.get("date_modified"))
-        if published is None or not item.get("id"):
+        if published is None or not _scalar(item.get("id")):
             skipped += 1
             continue
-        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else feed_authors)
-        link = str(item.get("url") or "")
-        body = item.get("content_html") or _text_html(item.get("content_text") or item.get("summary") or "")
+        link = _scalar(item.get("url"))
+        body = _scalar(item.get("content_html")) or _text_html(_scalar(item.get("content_text"))
+                                                                or _scalar(item.get("summary")))
+        tags = item.get("tags")
         out.append(Imported(
-            id=str(item["id"]), title=str(item.get("title") or ""), body=sanitize(str(body), web_base(link, base)),
+            id=_scalar(item["id"]), title=_scalar(item.get("title")), body=body,
             published=published, updated=_iso(item.get("date_modified")) if item.get("date_published") else None,
-            author=str((authors[0] if authors and isinstance(authors[0], dict) else {}).get("name") or ""),
-            labels=tuple(str(t) for t in item.get("tags") or []), link=link))
+            author=_author_name(item) or feed_author,
+            labels=tuple(_scalar(t) for t in tags) if isinstance(tags, list) else (), link=link,
+            base=web_base(link, base)))
     return "JSON Feed", out, skipped
+
+
+def _scalar(value: Any) -> str:
+    """A JSON value as text if it is a string or a number (JSON Feed readers coerce ids), else ''."""
+    return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+
+
+def _author_name(obj: dict[str, Any]) -> str:
+    """The first author's name of a JSON Feed object ('authors', or 1.0's 'author')."""
+    authors = obj.get("authors")
+    first = authors[0] if isinstance(authors, list) and authors else obj.get("author")
+    return _scalar(first.get("name")) if isinstance(first, dict) else ""
 
 
 def _iso(value: Any) -> datetime | None:
@@ -200,7 +354,7 @@ def _iso(value: Any) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return _in_range(when if when.tzinfo else when.replace(tzinfo=timezone.utc))
 
 
 def _text_html(text: str) -> str:
@@ -229,11 +383,11 @@ def _blogger(root: Element, base: str) -> tuple[str, list[Imported], int]:
         draft = e.find(f"{APP}control/{APP}draft")
         out.append(Imported(
             id=_child_text(e, f"{ATOM}id") or link or _fallback_id(_child_text(e, f"{ATOM}title"), str(published)),
-            title=_child_text(e, f"{ATOM}title"), body=sanitize(_child_text(e, f"{ATOM}content"), web_base(link, base)),
+            title=_child_text(e, f"{ATOM}title"), body=_child_text(e, f"{ATOM}content"),
             published=published, updated=_iso(_child_text(e, f"{ATOM}updated")),
             author=_child_text(author, f"{ATOM}name") if author is not None else "",
             labels=tuple(c.get("term", "") for c in cats if c.get("scheme") != BLOGGER_KIND),
-            link=link, draft=draft is not None and (draft.text or "").strip() == "yes"))
+            link=link, draft=draft is not None and (draft.text or "").strip() == "yes", base=web_base(link, base)))
     return "Blogger export", out, skipped
 
 
@@ -261,16 +415,16 @@ def _wxr(root: Element, base: str) -> tuple[str, list[Imported], int]:
         post_id = _child_text(item, f"{WP}post_id").strip()
         out.append(Imported(
             id=guid if is_absolute_iri(guid) else f"{site.rstrip('/')}/?p={post_id}",
-            title=_child_text(item, "title"), body=sanitize(_child_text(item, f"{CONTENT}encoded"), web_base(link, site)),
+            title=_child_text(item, "title"), body=_child_text(item, f"{CONTENT}encoded"),
             published=published, updated=None,
             author=names.get(_child_text(item, f"{DC}creator")) or _child_text(item, f"{DC}creator"),
             labels=tuple(c.text or "" for c in item.findall("category")
                          if c.get("domain") in ("category", "post_tag")),
-            link=link, draft=status != "publish"))
+            link=link, draft=status != "publish", base=web_base(link, site)))
     return "WordPress export", out, skipped
 
 
-def to_post(entry: Imported, config: Config, *, author_key: str | None = None,
+def to_post(entry: Imported, config: Config, *, origin: str, author_key: str | None = None,
             extra_labels: Sequence[str] = ()) -> PostInput:
     """An imported entry as a post: its own id, dates, author and labels (plus any forced ones)."""
     title = one_line(entry.title) or one_line(entry.link) or "Untitled"
@@ -282,16 +436,38 @@ def to_post(entry: Imported, config: Config, *, author_key: str | None = None,
         author_key=author_key or (author if author in known else ""),
         author_name=None if author_key or author in known else author,
         published=entry.published, updated=entry.updated, labels=labels, slug=slugify(title, fallback="post"),
-        draft=entry.draft, entry_id=entry.id)
+        draft=entry.draft, entry_id=entry.id, origin=origin)
 
 
 def import_entries(config: Config, store: Store, entries: Iterable[Imported], now: datetime, report: ImportReport,
-                   *, author_key: str | None = None, labels: Sequence[str] = ()) -> None:
-    """Upsert the entries in one transaction: a source is taken whole or not at all."""
+                   *, origin: str, author_key: str | None = None, labels: Sequence[str] = ()) -> None:
+    """Upsert the entries in one transaction: a source is taken whole or not at all. An entry whose id
+    is a post that ``origin`` did not bring is skipped, and one line in the report says whose it is."""
     with store.transaction():
         for entry in entries:
-            outcome = store.upsert_post(to_post(entry, config, author_key=author_key, extra_labels=labels), now)
+            try:
+                outcome = store.upsert_post(to_post(entry, config, origin=origin, author_key=author_key,
+                                                    extra_labels=labels), now)
+            except NotOwned as clash:
+                report.problems.append(f"{report.source}: entry {clash.entry_id!r} skipped: that id is post "
+                                       f"{clash.post_id}, {_owner(clash)}")
+                continue
             report.count(outcome)
+
+
+def _owner(clash: NotOwned) -> str:
+    """Where the post a clashing entry names came from, and so what alone may change it."""
+    if clash.origin == "":
+        rel = printable(clash.source.split(":", 1)[1])
+        return f"written in {rel} in the content folder: only that file may change it"
+    return f"brought by {clash.origin}: only that source may change it"
+
+
+def origin_of(source: str) -> str:
+    """What an import names its source by: a URL as given, a file by its absolute path (so the same file
+    is the same source from any folder). A pull names it by the URL in the config: importing that
+    URL by hand is the same source."""
+    return source if "://" in source else os.path.abspath(source)
 
 
 def import_source(config: Config, store: Store, source: str, now: datetime, *, author_key: str | None = None,
@@ -299,7 +475,8 @@ def import_source(config: Config, store: Store, source: str, now: datetime, *, a
     if author_key is not None and author_key not in store.authors():
         raise ImportFailed(f"--author {author_key!r} is not an author key in {config.path}")
     data, base = read_source(source, config)
-    kind, entries, skipped = parse(data, base, source)
-    report = ImportReport(source=source, kind=kind, skipped=skipped)
-    import_entries(config, store, entries, now, report, author_key=author_key, labels=labels)
+    found = parse(data, base, source)
+    report = ImportReport(source=source, kind=found.kind, skipped=found.skipped, problems=found.problems)
+    import_entries(config, store, found.entries, now, report, origin=origin_of(source), author_key=author_key,
+                   labels=labels)
     return report

@@ -30,12 +30,20 @@ class PullResult:
     def line(self) -> str:
         text = f"{self.url}: {self.status}"
         if self.report is not None:
-            text += f" ({self.report.added} added, {self.report.updated} updated, {self.report.unchanged} unchanged)"
+            refused = f", {len(self.report.problems)} refused" if self.report.problems else ""
+            text += (f" ({self.report.added} added, {self.report.updated} updated, {self.report.unchanged} unchanged"
+                     f"{refused})")
         return text + (f": {self.detail}" if self.detail else "")
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per entry of this source that was refused or clashed with a post it does not own."""
+        return self.report.problems if self.report is not None else []
 
 
 def pull(config: Config, store: Store, now: datetime, *, force: bool = False) -> list[PullResult]:
-    """Pull every source that is due (``force``: every source)."""
+    """Pull every source that is due (``force``: every source). A source that cannot be read is
+    reported and backs off; the others are pulled all the same."""
     return [_pull_one(config, store, source, now, force) for source in config.sources]
 
 
@@ -65,15 +73,16 @@ def _pull_one(config: Config, store: Store, source: SourceConfig, now: datetime,
         store.set_source_state(source.url, next_at=now + every, failures=0, status="304", now=now)
         return PullResult(source.url, "not modified")
     try:
-        kind, entries, skipped = parse(answer.body, answer.url, source.url)
+        found = parse(answer.body, answer.url, source.url)
     except NewswireError as exc:
         return _backoff(store, source, now, failures, str(exc))
     known = {a.key for a in config.authors}
     author_key = source.author if source.author in known else None
+    entries = found.entries
     if source.author and author_key is None:
         entries = [replace(e, author=source.author) for e in entries]
-    report = ImportReport(source=source.url, kind=kind, skipped=skipped)
-    import_entries(config, store, entries, now, report, author_key=author_key,
+    report = ImportReport(source=source.url, kind=found.kind, skipped=found.skipped, problems=found.problems)
+    import_entries(config, store, entries, now, report, origin=source.url, author_key=author_key,
                    labels=(source.label,) if source.label else ())
     store.set_source_state(source.url, next_at=now + every, failures=0, status=str(answer.status), now=now,
                            etag=answer.headers.get("ETag"), last_modified=answer.headers.get("Last-Modified"))

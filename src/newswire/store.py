@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from .errors import StoreError
 from .model import Author, Label, Post
-from .text import label_fold, slugify
+from .text import clean_id, label_fold, slugify
 
 UTC = timezone.utc
 T = TypeVar("T")
@@ -254,6 +254,12 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE labels SET slug = slugify(slug) WHERE length(CAST(slug AS BLOB)) > 100;
     UPDATE authors SET slug = slugify(slug) WHERE length(CAST(slug AS BLOB)) > 100;
     """,
+    # 11: where each post came from, so that an import or a pull changes only the posts its own source
+    # brought (``PostInput.origin``): '' for content/; NULL for a post imported before this was kept.
+    """
+    ALTER TABLE posts ADD COLUMN origin TEXT;
+    UPDATE posts SET origin = '' WHERE source LIKE 'md:%';
+    """,
 )
 
 
@@ -284,6 +290,8 @@ class PostInput:
 
     ``entry_id`` is an id the source fixes (matched and kept as is); otherwise the
     post is matched by ``source`` and, when new, gets ``proposed_id`` (made unique).
+    ``origin`` is the feed or file an imported or pulled post came from ('' for content/):
+    feed ids are public, so a post may be changed only from where it came (see ``upsert_post``).
     """
 
     source: str
@@ -301,6 +309,7 @@ class PostInput:
     proposed_id: str = ""
     author_name: str | None = None
     affiliation: str | None = None
+    origin: str = ""
 
     def content_hash(self) -> str:
         """What counts as the post's content: a change here moves ``updated``."""
@@ -326,6 +335,21 @@ class Tally:
     @property
     def total(self) -> int:
         return self.added + self.updated + self.restored + self.unchanged + self.kept_deleted
+
+
+class NotOwned(Exception):
+    """An upsert from outside that would change a post another source brought; nothing was changed."""
+
+    def __init__(self, entry_id: str, post_id: int, source: str, origin: str | None):
+        super().__init__(f"{entry_id!r} is post {post_id}")
+        self.entry_id, self.post_id, self.source, self.origin = entry_id, post_id, source, origin
+
+
+def may_change(stored: str | None, origin: str) -> bool:
+    """Whether a post from ``origin`` may replace one that came from ``stored``. content/ ('') may
+    take any post (a file that states an imported entry's id adopts it); an outside source only its
+    own, or one imported before origins were recorded (NULL), which it then claims."""
+    return not origin or stored == origin or stored is None
 
 
 @dataclass(frozen=True)
@@ -509,31 +533,36 @@ class Store:
         """Insert or update one post; returns 'added', 'updated', 'restored' or 'unchanged'.
 
         The entry id is chosen once; ``updated`` moves only when the content hash
-        changes and never goes backwards, even if the clock does.
+        changes and never goes backwards, even if the clock does. A post that ``p``'s
+        origin may not change (``may_change``) raises ``NotOwned`` before anything is written.
         """
         digest = p.content_hash()
         with self.transaction() as db:
-            author_key = p.author_key
-            if p.author_name is not None:
-                author_key = self.ensure_author(p.author_name, p.affiliation)
             row = None
             if p.entry_id:
                 row = db.execute("SELECT * FROM posts WHERE entry_id = ?", (p.entry_id,)).fetchone()
             if row is None:
                 row = db.execute("SELECT * FROM posts WHERE source = ?", (p.source,)).fetchone()
+            if row is not None and not may_change(row["origin"], p.origin):
+                raise NotOwned(row["entry_id"], row["id"], row["source"], row["origin"])
+            author_key = p.author_key
+            if p.author_name is not None:
+                author_key = self.ensure_author(p.author_name, p.affiliation)
             published = p.published.replace(microsecond=0)
             if row is None:
                 entry_id = p.entry_id or self._new_entry_id(p)
                 updated = (p.updated or published).replace(microsecond=0)
                 post_id = db.execute(
                     """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
-                       published, published_offset, updated, updated_offset, content_hash, draft)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                       published, published_offset, updated, updated_offset, content_hash, draft, origin)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (entry_id, p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
                      to_utc_text(published), offset_minutes(published), to_utc_text(updated),
-                     offset_minutes(updated), digest, int(p.draft))).lastrowid
+                     offset_minutes(updated), digest, int(p.draft), p.origin)).lastrowid
                 self._set_labels(post_id, p.labels, to_utc_text(published))
                 return "added"
+            if row["origin"] != p.origin:  # claimed (not a column feeds show: no generation moves)
+                db.execute("UPDATE posts SET origin = ? WHERE id = ?", (p.origin, row["id"]))
             if row["deleted_at"] is not None and row["deleted_by"] == "user":
                 return "deleted"
             restored = row["deleted_at"] is not None
@@ -704,8 +733,8 @@ class Store:
                     author = replace(author, affiliation=affiliation)
                 when = from_utc_text(published, published_offset)
                 out[post_id] = Post(
-                    entry_id=entry_id, source=source, slug=slug, title=title, body_html=body, summary=summary,
-                    author=author, labels=tuple(labels.get(post_id, ())), published=when,
+                    entry_id=_xml_safe(entry_id), source=source, slug=slug, title=title, body_html=body,
+                    summary=summary, author=author, labels=tuple(labels.get(post_id, ())), published=when,
                     updated=from_utc_text(updated, updated_offset), url=entry_url(slug, when),
                     content_hash=content_hash, draft=bool(draft),
                     deleted_at=from_utc_text(deleted_at) if deleted_at else None)
@@ -737,7 +766,7 @@ class Store:
         """A feed's slots, oldest first: all of them, or only the ``newest`` (read newest first, by index)."""
         rows = self.db.execute(sql + " LIMIT :limit", {"now": to_utc_text(now), "key": key,
                                                        "limit": -1 if newest is None else newest})
-        refs = [EntryRef(r[0], r[1], r[2], r[4], f"{r[3]}:{r[4]}:{r[5]}:{r[6]}:{r[7]}", r[8]) for r in rows]
+        refs = [EntryRef(r[0], _xml_safe(r[1]), r[2], r[4], f"{r[3]}:{r[4]}:{r[5]}:{r[6]}:{r[7]}", r[8]) for r in rows]
         refs.reverse()
         return refs
 
@@ -976,6 +1005,14 @@ def _merge_payload(old: dict[str, object], new: dict[str, object]) -> dict[str, 
         else:
             out[key] = value
     return out
+
+
+def _xml_safe(entry_id: str) -> str:
+    """An entry id as documents show it. Ids are cleaned where they enter the store (``clean_id``),
+    but one stored by an older version may hold a character no XML can carry: the feeds, their
+    proofs and their fingerprints all see it cleaned, so no publish sticks on it. (Quick for the
+    ids that need nothing, which are all of them but such old ones.)"""
+    return entry_id if entry_id.isprintable() and entry_id.strip() == entry_id else clean_id(entry_id)
 
 
 def _author(r: sqlite3.Row) -> Author:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import threading
 import unicodedata
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin
@@ -23,8 +24,20 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 
 
 def clean(text: str) -> str:
-    """Drop control characters and other code points that XML 1.0 cannot carry."""
+    """Drop control characters and other code points that XML 1.0 cannot carry.
+
+    The one rule for every string that enters the store (import, pull, sync) and every string
+    a document is rendered from: C0 controls but tab, line feed and carriage return, DEL and the
+    C1 controls, lone surrogates, U+FDD0..U+FDEF, U+FFFE and U+FFFF are removed, never escaped.
+    It is deterministic, so an id that loses characters here is the same id at every import.
+    """
     return _BAD_CHARS.sub("", text)
+
+
+def clean_id(text: str) -> str:
+    """An entry id as every format reads it back: ``clean``, and no white space at its ends (feed
+    readers strip it). Inside, white space is kept, as every format keeps it."""
+    return clean(text).strip()
 
 
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?")
@@ -144,8 +157,13 @@ def _absolute_candidate(candidate: str, base: str) -> str:
 
 def _join(base: str, value: str) -> str:
     """``value`` resolved against ``base``; white space inside it (a file name with a space) percent-encoded,
-    as lxml does for href and src but not for poster or cite."""
-    return re.sub(r"\s", lambda m: quote(m.group()), urljoin(base, value))
+    as lxml does for href and src but not for poster or cite. A value urllib cannot split (an
+    unclosed IPv6 host, '//[x') has its brackets percent-encoded, so they are plain characters."""
+    try:
+        joined = urljoin(base, value)
+    except ValueError:
+        joined = urljoin(base, value.replace("[", "%5B").replace("]", "%5D"))
+    return re.sub(r"\s", lambda m: quote(m.group()), joined)
 
 
 _TAG = re.compile(r"<[^>]*(?:>|$)")
@@ -194,6 +212,22 @@ def link_targets(body: str) -> list[str]:
     return [el.get(a) for el in root.iter() if isinstance(el.tag, str) for a in _LINK_ATTRS if el.get(a) is not None]
 
 
+_PARSERS = threading.local()  # an lxml parser must not be shared between threads (the daemon's jobs)
+
+
+def _html_parser() -> "lxml.html.HTMLParser":
+    """libxml2's HTML parser without its default limits: with them, a text or attribute value over
+    10 MB, or nesting past 255 levels, silently ends the fragment there, and links after that point
+    would be neither made absolute nor seen by verification. (Nesting is bounded where bodies
+    enter the store, see ``nested_deeper``; size by the limits on files and fetches.)"""
+    parser = getattr(_PARSERS, "html", None)
+    if parser is None:
+        from lxml.html import HTMLParser
+
+        parser = _PARSERS.html = HTMLParser(huge_tree=True)
+    return parser
+
+
 def parse_fragment(body: str) -> "lxml.html.HtmlElement | None":
     """An HTML fragment parsed under a <div>, or None if lxml cannot take it."""
     # lxml is imported when HTML is first read: a publish with nothing to do never reads any
@@ -201,9 +235,48 @@ def parse_fragment(body: str) -> "lxml.html.HtmlElement | None":
     from lxml.html import fragment_fromstring
 
     try:
-        return fragment_fromstring(body, create_parent="div")
+        return fragment_fromstring(body, create_parent="div", parser=_html_parser())
     except (etree.ParserError, ValueError, AssertionError):  # lxml asserts on stray <html> tags
         return None
+
+
+MAX_NESTING = 256  # levels of HTML elements a body may nest: far beyond any real page
+# Elements that hold nothing, and those that the next of their kind closes (libxml2 and HTML5 agree on
+# these): however many stand open, they do not deepen the tree.
+_SHALLOW = frozenset("area base br col embed hr img input link meta param source track wbr "
+                     "p li tr td th option".split())
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][^\s/>]*)")
+
+
+def nested_deeper(body: str, limit: int = MAX_NESTING) -> bool:
+    """Whether an HTML fragment may nest elements deeper than ``limit``.
+
+    Parsers' work grows with depth (html5ever's, under nh3, with its square: 100,000 nested
+    ``<div>``s take a minute), so bodies are measured before any parser sees them. This
+    models a parser's stack from the tags alone: an end tag closes the innermost open element
+    of its name and all inside it, and is ignored when none is open, as in HTML5. It may
+    count deeper than a parser would (tags in comments), never much shallower.
+    """
+    if body.count("<") <= limit:
+        return False
+    stack: list[str] = []
+    open_count: dict[str, int] = {}
+    for m in _TAG_NAME.finditer(body):
+        name = m.group(2).lower()
+        if name in _SHALLOW:
+            continue
+        if not m.group(1):
+            stack.append(name)
+            open_count[name] = open_count.get(name, 0) + 1
+            if len(stack) > limit:
+                return True
+        elif open_count.get(name):
+            while True:
+                top = stack.pop()
+                open_count[top] -= 1
+                if top == name:
+                    break
+    return False
 
 
 def html_text(body: str) -> str:
