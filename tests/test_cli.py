@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import tempfile
+import unicodedata
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import feedparser
+import pytest
+from hypothesis import given, settings, strategies as st
 
-from conftest import Journal, run_cli
+from conftest import CONFIG, Journal, run_cli
 
 
 def test_init_then_publish_a_fresh_journal(tmp_path: Path) -> None:
@@ -81,3 +90,74 @@ def test_help_explains_every_command() -> None:
     for command in ("init", "sync", "publish", "verify", "post"):
         assert command in text
     assert "--dry-run" in run_cli("publish", "--help", check=True).stdout
+
+
+# --- every number from outside is range-checked: config durations and limits -----------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# (config addition, command, the key the one-line error names)
+OUT_OF_RANGE = [
+    ("sources:\n  - {url: 'http://127.0.0.1:9/feed.xml', every: 999999999999999d}\n", "pull", "sources[0].every"),
+    ("sources:\n  - {url: 'http://127.0.0.1:9/feed.xml', every: ²h}\n", "pull", "sources[0].every"),
+    ("sources:\n  - {url: 'http://127.0.0.1:9/feed.xml', every: ١h}\n", "pull", "sources[0].every"),
+    ("sources:\n  - {url: 'http://127.0.0.1:9/feed.xml', every: 366d}\n", "pull", "sources[0].every"),
+    ("sources:\n  - {url: 'http://127.0.0.1:9/feed.xml', every: " + "9" * 5000 + "s}\n", "pull", "sources[0].every"),
+    ("notify:\n  websub: ['http://127.0.0.1:{port}/hub']\n  max_age: 999999999999999d\n", "publish", "notify.max_age"),
+    ("notify:\n  max_age: 0s\n", "publish", "notify.max_age"),
+    ("notify:\n  timeout: .inf\n", "publish", "notify.timeout"),
+    ("fetch:\n  max_bytes: 1000000000000\n", "publish", "fetch.max_bytes"),
+    ("fetch:\n  timeout: .nan\n", "publish", "fetch.timeout"),
+]
+
+
+@pytest.mark.parametrize("extra, command, key", OUT_OF_RANGE, ids=[case[2] + ": " + case[0].split(": ")[-1][:30].strip()
+                                                                   for case in OUT_OF_RANGE])
+def test_a_number_out_of_range_in_the_config_is_a_one_line_error(journal: Journal, extra: str, command: str,
+                                                                 key: str) -> None:
+    journal.write_config(CONFIG + extra.replace("{port}", str(_free_port())))
+    journal.post("a", title="A")
+    result = journal.cli(command, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"newswire: {journal.config_path}:") and f": {key}: " in line, line
+    assert not journal.feeds.exists()
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@settings(max_examples=150, deadline=None)
+@given(amount=st.one_of(st.integers(0, 10**25), st.sampled_from([1, 365, 366, 8760, 8761, 525600, 525601,
+                                                                 31536000, 31536001])),
+       unit=st.sampled_from("smhd"), noise=st.sampled_from(["", " ", "²", "x", ".5", "-"]))
+def test_a_duration_is_from_a_second_to_a_year_or_refused_in_one_line(amount: int, unit: str, noise: str) -> None:
+    """Every duration newswire accepts can be added to (or taken from) any date it keeps; anything else
+    is refused in one line."""
+    from newswire.bounds import YEARS
+    from newswire.config import load_config
+    from newswire.errors import ConfigError
+
+    text = f"{amount}{noise}{unit}"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "config.yaml"
+        path.write_text(CONFIG + f"notify:\n  max_age: '{text}'\n"
+                        f"sources:\n  - {{url: 'https://p.test/', every: '{text}'}}\n", encoding="utf-8")
+        seconds = amount * _UNITS[unit]
+        if noise == "" and 1 <= seconds <= 365 * 86400:
+            config = load_config(path)
+            assert config.sources[0].every == config.notify.max_age == seconds
+            for edge in (datetime(YEARS[0], 1, 1, tzinfo=timezone.utc),
+                         datetime(YEARS[-1], 12, 31, 23, 59, 59, tzinfo=timezone.utc)):
+                edge + timedelta(seconds=seconds)  # no overflow, either way
+                edge - timedelta(seconds=seconds)
+        else:
+            with pytest.raises(ConfigError) as caught:
+                load_config(path)
+            assert "\n" not in str(caught.value) and ": notify.max_age: " in str(caught.value), caught.value

@@ -18,9 +18,11 @@ import random
 import re
 import select
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -29,6 +31,7 @@ from typing import Iterator
 
 import feedparser
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import newswire.writer as writer_module
 from newswire import upkeep
@@ -848,3 +851,125 @@ def test_a_post_deleted_while_the_clock_is_behind_gets_its_tombstone(journal: Jo
     stones = root.findall("{http://purl.org/atompub/tombstones/1.0}deleted-entry")
     assert len(stones) == 1 and stones[0].get("when").startswith((NOW + timedelta(days=3)).strftime("%Y-%m-%dT")), \
         [s.attrib for s in stones]
+
+
+# --- 7. every number and date from outside is range-checked ---------------------------------
+
+# Dates at the edge of the calendar: each is a valid ISO 8601 text that datetime can read, but
+# not move into UTC (or show in another zone) without overflowing.
+EDGE_DATES = ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59+00:00",
+              "0001-01-01T00:00:00Z", "9999-06-01T00:00:00-23:59", "0999-12-31T23:59:59Z"]
+
+
+def _json_feed(*dates: str) -> bytes:
+    items = [{"id": f"urn:edge:{i}", "title": f"Edge {i}", "content_text": "x", "date_published": d}
+             for i, d in enumerate(dates)]
+    items.append({"id": "urn:edge:fine", "title": "Fine", "content_text": "x",
+                  "date_published": "2009-11-06T10:00:00Z"})
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "Edge", "items": items}).encode("utf-8")
+
+
+def test_json_dates_at_the_edge_of_the_calendar_are_refused_not_crashed_on(journal: Journal, tmp_path: Path) -> None:
+    source = tmp_path / "edge.json"
+    source.write_bytes(_json_feed(*EDGE_DATES))
+    result = journal.cli("import", str(source))
+    assert "Traceback" not in result.stderr and result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert f"1 added, 0 updated, 0 unchanged, {len(EDGE_DATES)} skipped" in result.stdout, result.stdout
+    assert journal.cli("publish").returncode == 0
+    assert [e.title for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries] == ["Fine"]
+
+
+def test_a_feed_dated_in_the_year_9999_is_refused(journal: Journal, tmp_path: Path) -> None:
+    source = tmp_path / "far.xml"
+    source.write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>Far</title><link>http://x.test/</link>'
+                      '<item><title>Far</title><guid>urn:far:1</guid><pubDate>Fri, 31 Dec 9999 23:59:59 +0000'
+                      '</pubDate></item></channel></rss>', encoding="utf-8")
+    result = journal.cli("import", str(source))
+    assert result.returncode == 0 and "0 added, 0 updated, 0 unchanged, 1 skipped" in result.stdout, result.stdout
+    status = journal.cli("status", check=True)
+    assert "next scheduled post: none" in status.stdout, status.stdout
+
+
+def _iso_texts() -> st.SearchStrategy[str]:
+    """Date texts of every year datetime can write, in every zone it can carry, near the edges most."""
+    years = st.one_of(st.integers(1, 9999), st.sampled_from([1, 2, 999, 1000, 9998, 9999]))
+    offsets = st.integers(-(24 * 60 - 1), 24 * 60 - 1)
+    return st.builds(lambda y, mo, d, h, mi, s, off: (f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
+                                                      f"{'+-'[off < 0]}{abs(off) // 60:02d}:{abs(off) % 60:02d}"),
+                     years, st.integers(1, 12), st.integers(1, 28), st.integers(0, 23), st.integers(0, 59),
+                     st.integers(0, 59), offsets)
+
+
+@settings(max_examples=200, deadline=None)
+@given(dates=st.lists(_iso_texts(), min_size=1, max_size=4))
+def test_any_date_an_imported_feed_holds_is_one_the_store_can_keep_or_the_entry_is_skipped(dates: list[str]) -> None:
+    """For JSON Feed, Atom and RSS alike: parsing never raises on a date, and every entry it keeps
+    has dates the store can write, show in any zone and move by a day."""
+    from newswire.bounds import YEARS
+    from newswire.importer import parse
+    from newswire.store import to_utc_text
+
+    atom = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:t</id><updated>2009-01-01T00:00:00Z'
+            '</updated>' + "".join(f"<entry><id>urn:a:{i}</id><title>a</title><published>{d}</published>"
+                                   f"<updated>{d}</updated></entry>" for i, d in enumerate(dates)) + "</feed>")
+    rfc822 = [format_datetime_safe(d) for d in dates]
+    rss = ('<rss version="2.0"><channel><title>t</title><link>http://x.test/</link>' + "".join(
+        f"<item><guid>urn:r:{i}</guid><title>r</title><pubDate>{d}</pubDate></item>" for i, d in enumerate(rfc822))
+        + "</channel></rss>")
+    for data in (_json_feed(*dates), atom.encode(), rss.encode()):
+        _, entries, skipped = parse(data, "", "test")
+        for e in entries:
+            for when in (e.published, e.updated):
+                if when is not None:
+                    assert when.astimezone(timezone.utc).year in YEARS, when
+                    to_utc_text(when)
+                    (when + timedelta(days=1)).astimezone(timezone(timedelta(hours=-23))).isoformat()
+                    (when - timedelta(days=1)).astimezone(timezone(timedelta(hours=23))).isoformat()
+
+
+def format_datetime_safe(iso: str) -> str:
+    """An RFC 822 date for an ISO one, written by hand (email.utils cannot take every year)."""
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    when = datetime.fromisoformat(iso)
+    zone = iso[-6:].replace(":", "")
+    return f"{days[when.weekday()]}, {when.day:02d} {months[when.month - 1]} {when.year:04d} {when:%H:%M:%S} {zone}"
+
+
+# Header values a server may send: each has tripped an int() or a datetime somewhere.
+BAD_HEADER_VALUES = ["²", "¹²³", "١٢", "99999999999999999999999999", "Mon, 01 Jan 9999999999 00:00:00 GMT",
+                     "Fri, 31 Dec 9999 23:59:59 -2359", "Mon, 01 Jan 2000 00:00:00 +99999999999999999999",
+                     "Mon, 99999999999 Jan 2000 00:00:00 GMT", "-1", "1e9", "nan", " ", "0x10"]
+
+
+def _on_the_wire(value: str) -> bytes:
+    """A header value as a server sends it: HTTP clients read header bytes as Latin-1, so that is
+    how '²' arrives as '²' (and str.isdigit() says yes)."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+@pytest.mark.parametrize("value", BAD_HEADER_VALUES)
+def test_if_modified_since_at_the_preview_server_is_range_checked(journal: Journal, value: str) -> None:
+    """A request's If-Modified-Since that no datetime can hold gets the document, not a dropped connection."""
+    import http.client
+
+    from newswire.serve import make_server
+
+    journal.post("a", title="A")
+    assert journal.cli("publish").returncode == 0
+    server = make_server(journal.config(), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        conn.request("GET", "/atom.xml", headers={"If-Modified-Since": _on_the_wire(value)})
+        response = conn.getresponse()
+        assert response.status == 200 and response.read().startswith(b"<?xml"), response.status
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

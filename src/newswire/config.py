@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from .bounds import whole
 from .errors import ConfigError
 from .text import tag_uri
 from .yamlio import Located, compose, error_line, is_text, shown
@@ -424,8 +425,8 @@ def _fetch(r: _Reader) -> Limits:
     r.check_keys({"max_bytes", "timeout", "max_redirects"})
     limits = Limits(max_bytes=r.get("max_bytes", int, 20 * 1024 * 1024), timeout=r.get("timeout", float, 10.0),
                     max_redirects=r.get("max_redirects", int, 5))
-    if limits.max_bytes < 1024:
-        r.fail("fetch.max_bytes", r.line_of("max_bytes"), "must be at least 1024")
+    if not 1024 <= limits.max_bytes <= 2**30:
+        r.fail("fetch.max_bytes", r.line_of("max_bytes"), "must be between 1024 and 1073741824 (1 GiB)")
     if not 0 < limits.timeout <= 300:
         r.fail("fetch.timeout", r.line_of("timeout"), "must be between 0 and 300 seconds")
     if not 0 <= limits.max_redirects <= 20:
@@ -436,12 +437,20 @@ def _fetch(r: _Reader) -> Limits:
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+MAX_DURATION = 365 * 86400  # a year: past it a duration is a typo, and the dates it moves could overflow
+
+
 def _duration(r: _Reader, key: str, default: str) -> float:
-    """A duration such as 90s, 30m, 1h or 2d, in seconds."""
+    """A duration such as 90s, 30m, 1h or 2d, in seconds: at least a second, at most a year."""
     text = r.get(key, str, default).strip()
-    if not re.fullmatch(r"\d+[smhd]", text) or int(text[:-1]) == 0:
+    written = re.fullmatch(r"([0-9]+)([smhd])", text)  # ASCII digits: \d would take '²' and '١'
+    amount = whole(written[1], MAX_DURATION + 1) if written else None  # more digits: still too long
+    if not amount:
         r.fail(r.prefix + key, r.line_of(key), f"must be a duration such as 30m, 1h or 2d, not {text!r}")
-    return float(int(text[:-1]) * _UNITS[text[-1]])
+    seconds = amount * _UNITS[text[-1]]
+    if seconds > MAX_DURATION:
+        r.fail(r.prefix + key, r.line_of(key), f"{text} is too long: at most a year (365d)")
+    return float(seconds)
 
 
 def _schedule(r: _Reader) -> ScheduleConfig:

@@ -28,6 +28,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from . import notify
+from .bounds import later
 from .config import Config, load_config
 from .errors import LockedError, NewswireError
 from .job import check_published, open_store, publish, utcnow
@@ -121,8 +122,8 @@ class Daemon:
         with open_store(self.config) as store:
             upcoming = store.next_scheduled(utcnow())
             due = store.next_due()
-        if upcoming is not None:
-            self._at(upcoming + timedelta(seconds=1), "scheduled-post", self.publish_job)
+        if upcoming is not None:  # a date from a feed or the store: moved without overflowing at 9999-12-31
+            self._at(later(upcoming, 1), "scheduled-post", self.publish_job)
         if due is not None:
             self._at(due, "ping-due", self.ping_job)
 

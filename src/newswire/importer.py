@@ -28,6 +28,7 @@ import feedparser
 import nh3
 from defusedxml import DefusedXmlException
 
+from .bounds import from_timestamp, instant
 from .config import Config
 from .errors import NewswireError
 from .fetch import fetch
@@ -126,7 +127,8 @@ def parse(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
 
 
 def _when(struct: Any) -> datetime | None:
-    return datetime.fromtimestamp(calendar.timegm(struct), timezone.utc) if struct else None
+    """feedparser's UTC time tuple as a date in range (else None, as if the entry had none)."""
+    return from_timestamp(calendar.timegm(struct)) if struct else None
 
 
 def _fallback_id(*parts: str) -> str:
@@ -204,7 +206,7 @@ def _iso(value: Any) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return instant(when if when.tzinfo else when.replace(tzinfo=timezone.utc))  # out of range: as if none
 
 
 def _text_html(text: str) -> str:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TypeVar
 
+from .bounds import later, whole
 from .errors import StoreError
 from .model import Author, Label, Post
 from .text import label_fold, slugify
@@ -516,7 +517,7 @@ class Store:
             if p.updated is not None:
                 updated = max(p.updated.replace(microsecond=0), old_updated)
             elif digest != row["content_hash"]:
-                updated = max(now.replace(microsecond=0), old_updated + timedelta(seconds=1))
+                updated = max(now.replace(microsecond=0), later(old_updated, 1))
             else:
                 updated = old_updated
             fields = (p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
@@ -607,8 +608,9 @@ class Store:
 
     def find_post(self, ref: str) -> int | None:
         """A post by number, entry id, slug or source."""
-        if ref.isdigit():
-            row = self.db.execute("SELECT id FROM posts WHERE id = ?", (int(ref),)).fetchone()
+        number = whole(ref, 2**63 - 1)  # ASCII digits, within SQLite's integers ('²'.isdigit() is true)
+        if number is not None:
+            row = self.db.execute("SELECT id FROM posts WHERE id = ?", (number,)).fetchone()
             if row:
                 return row["id"]
         row = self.db.execute(
