@@ -853,6 +853,157 @@ def test_a_post_deleted_while_the_clock_is_behind_gets_its_tombstone(journal: Jo
         [s.attrib for s in stones]
 
 
+# --- 6. every network wait is bounded in total ----------------------------------------------
+
+
+class Dribbler:
+    """A server on 127.0.0.1 that answers every request with ``answer``, one byte every ``gap``
+    seconds: status line and headers too, so no single read ever waits long enough for a
+    per-read timeout to fire. Records how long each connection lasted.
+    Bounded: at most ``most`` connections and ``life`` seconds, then all are closed."""
+
+    def __init__(self, answer: bytes, gap: float = 0.25, life: float = 20.0, most: int = 40):
+        self.answer, self.gap, self.life, self.most = answer, gap, life, most
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.stop = threading.Event()
+        self.held: list[float] = []  # seconds each finished connection lasted
+        self.conns: list[socket.socket] = []
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+
+    def _serve(self, conn: socket.socket, until: float) -> None:
+        started = time.monotonic()
+        conn.settimeout(2)
+        try:
+            request = b""
+            while b"\r\n\r\n" not in request and len(request) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            for i in range(len(self.answer)):
+                if self.stop.is_set() or time.monotonic() > until:
+                    return
+                conn.sendall(self.answer[i:i + 1])
+                if self.gap:
+                    self.stop.wait(self.gap)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:  # the client hung up mid-answer
+            pass
+        finally:
+            with self.lock:
+                self.held.append(time.monotonic() - started)
+            conn.close()
+
+    def _run(self) -> None:
+        until = time.monotonic() + self.life
+        while not self.stop.is_set() and time.monotonic() < until and len(self.conns) < self.most:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn, until), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def __enter__(self) -> "Dribbler":
+        self.main = threading.Thread(target=self._run, daemon=True)
+        self.main.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.main.join(timeout=10)
+        for t in self.threads:
+            t.join(timeout=10)
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+def _answer(status: str = "200 OK", body: bytes = b"", **headers: str) -> bytes:
+    """An HTTP/1.1 answer with long headers: at a byte per 0.25 s they alone take minutes."""
+    lines = [f"HTTP/1.1 {status}", "Content-Type: application/atom+xml", "X-Padding: " + "p" * 600,
+             *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items()), f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
+
+
+def _timed_cli(journal: Journal, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    result = journal.cli(*args, timeout=120)
+    return result, time.monotonic() - started
+
+
+@pytest.mark.parametrize("command", ["import", "pull", "verify"])
+def test_a_source_sending_its_headers_a_byte_at_a_time_is_cut_off_at_fetch_timeout(journal: Journal,
+                                                                                   command: str) -> None:
+    """fetch.timeout covers connect, headers and body together: a server that keeps every read
+    short (a byte every 0.25 s) is cut off when the timeout is spent, not minutes later."""
+    with Dribbler(_answer()) as server:
+        journal.write_config(CONFIG + f"sources:\n  - {{url: '{server.url}', every: 1h}}\nfetch: {{timeout: 2}}\n")
+        args = {"import": ["import", server.url], "pull": ["pull", "--force"], "verify": ["verify", server.url]}
+        result, elapsed = _timed_cli(journal, *args[command])
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "no complete answer within 2 s" in result.stderr + result.stdout, result.stderr
+    assert elapsed < 2 + 6, f"{command} took {elapsed:.1f} s against a dribbling server with fetch.timeout 2"
+    assert server.held and max(server.held) < 2 + 3, server.held
+
+
+def test_a_hub_sending_its_answer_a_byte_at_a_time_cannot_hold_publish_past_notify_timeout(journal: Journal) -> None:
+    with Dribbler(_answer("204 No Content")) as hub:
+        journal.write_config(CONFIG.replace("formats: [atom, rss, json]", "formats: [atom]\n  authors: false\n"
+                                            "  labels: false") + f"notify:\n  websub: ['{hub.url}']\n  timeout: 2\n")
+        journal.post("a", title="A")
+        result, elapsed = _timed_cli(journal, "publish")
+        status = journal.cli("status")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, (result.stdout, result.stderr)
+    assert "1 to retry" in result.stdout, result.stdout
+    assert elapsed < 2 + 6, f"publish took {elapsed:.1f} s against a dribbling hub with notify.timeout 2"
+    assert hub.held and max(hub.held) < 2 + 3, hub.held
+    assert "no answer within 2 s" in status.stdout, status.stdout
+
+
+def test_a_ping_round_ends_at_round_timeout_and_leaves_the_rest_due(journal: Journal) -> None:
+    """Twelve changed documents, each to be announced to a hub that dribbles: with a per-request
+    timeout of 30 s, only notify.round_timeout keeps the publish (and the journal's lock) short.
+    The requests under way are cut off and retried later; the ones not begun stay due, and the
+    publish says so."""
+    with Dribbler(_answer("204 No Content")) as hub:
+        journal.write_config(CONFIG + f"notify:\n  websub: ['{hub.url}']\n  timeout: 30\n  round_timeout: 2\n")
+        _seed(journal, posts=2)
+        result, elapsed = _timed_cli(journal, "publish")
+        rows, logged = _outbox_and_log(journal)
+        hub.gap = 0.0  # the hub recovers: the next round delivers what this one never began
+        again = journal.cli("ping")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, (result.stdout, result.stderr)
+    assert elapsed < 2 + 6, f"publish held the journal for {elapsed:.1f} s with notify.round_timeout 2"
+    tried = [a for s, a in rows if s == "pending" and a == 1]
+    untried = [a for s, a in rows if s == "pending" and a == 0]
+    assert len(rows) >= 9 and len(tried) + len(untried) == len(rows), rows
+    assert 1 <= len(tried) <= 4 and untried, rows  # four at a time, cut off; the rest never begun
+    assert f"{len(untried)} left for the next round" in result.stdout, result.stdout
+    assert f"{len(untried)} not tried: this round reached its 2 s limit (notify.round_timeout)" in result.stderr
+    assert logged == ["ok"], logged
+    # Those cut off wait for their backoff; those never begun were still due.
+    assert again.returncode == 0 and f"{len(untried)} delivered, 0 to retry" in again.stdout, again.stdout
+
+
+def _outbox_and_log(journal: Journal) -> tuple[list[tuple[str, int]], list[str]]:
+    conn = sqlite3.connect(journal.root / "newswire.db")
+    try:
+        rows = conn.execute("SELECT state, attempts FROM outbox").fetchall()
+        logged = [status for (status,) in conn.execute("SELECT status FROM publish_log")]
+    finally:
+        conn.close()
+    return rows, logged
+
+
+
 # --- 7. every number and date from outside is range-checked ---------------------------------
 
 # Dates at the edge of the calendar: each is a valid ISO 8601 text that datetime can read, but
@@ -949,6 +1100,17 @@ def _on_the_wire(value: str) -> bytes:
         return value.encode("latin-1")
     except UnicodeEncodeError:
         return value.encode("utf-8")
+
+
+@pytest.mark.parametrize("value", BAD_HEADER_VALUES)
+def test_content_length_from_a_source_is_range_checked(journal: Journal, tmp_path: Path, value: str) -> None:
+    body = _json_feed()
+    answer = _answer(body=body).replace(f"Content-Length: {len(body)}".encode(),
+                                        b"Content-Length: " + _on_the_wire(value))
+    with Dribbler(answer.replace(b"application/atom+xml", b"application/feed+json"), gap=0.0) as server:
+        result = journal.cli("import", server.url, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode in (0, 1) and len(result.stderr.splitlines()) <= 1, (result.returncode, result.stderr)
 
 
 @pytest.mark.parametrize("value", BAD_HEADER_VALUES)

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import random
+import re
 import secrets
 import socket
 import textwrap
@@ -23,6 +24,7 @@ from pathlib import Path
 from xmlrpc.server import SimpleXMLRPCServer
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from lxml import etree
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -573,3 +575,56 @@ def test_backoff_grows_jitters_and_never_exceeds_the_cap() -> None:
             assert max(samples) == notify.MAX_DELAY
     # Seeded: the same seed gives the same delays.
     assert [notify.backoff(2, random.Random(7)) for _ in range(3)] == [notify.backoff(2, random.Random(7))] * 3
+
+
+# --- 7. numbers and text from the other side ------------------------------------------------
+
+# Retry-After values a hub may send: digits that are not ASCII ('²'.isdigit() is true, int('²')
+# fails), numbers and dates past every limit. None may stop a publish after its files are written.
+RETRY_AFTERS = ["²", "¹²³", "99999999999999999999999999999", "Mon, 01 Jan 9999999999 00:00:00 GMT",
+                "Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 2000 00:00:00 +99999999999999999999"]
+
+
+@pytest.mark.parametrize("value", RETRY_AFTERS)
+def test_any_retry_after_leaves_the_publish_recorded_and_the_ping_pending_once(journal: Journal, receiver: Receiver,
+                                                                             value: str) -> None:
+    hub = receiver.answer("/hub", status=503, headers={"Retry-After": value})
+    write_notify(journal, f"websub: [{hub}]\n", single_feed=True)
+    two_posts(journal)
+    first = journal.cli("publish", timeout=60)
+    assert first.returncode == 0 and "Traceback" not in first.stderr, (first.returncode, first.stderr[-2000:])
+    assert "1 to retry" in first.stdout, first.stdout
+    second = journal.cli("publish", timeout=60)  # nothing changed, and the ping is not due yet
+    assert second.returncode == 0, second.stderr
+    assert len(receiver.hits) == 1, "the hub was pinged again: the first answer was never recorded"
+    [n] = outbox(journal)
+    assert (n.state, n.attempts) == ("pending", 1)
+    with Store(store_path(journal)) as store:
+        last = store.last_publish()
+        assert last is not None and last["status"] == "ok"
+    assert n.next_at is not None and n.created_at is not None
+    assert n.next_at - n.created_at <= timedelta(seconds=notify.MAX_DELAY + 60)
+
+
+def _header_values() -> st.SearchStrategy[str]:
+    digits = st.text(alphabet="0123456789²³¹⁰٠١٢٣߀०൦", min_size=1, max_size=40)
+    numbers = st.integers(-(10**30), 10**30).map(str)
+    zones = st.sampled_from(["GMT", "UTC", "-0000", "+2359", "-2359", "+99999999"])
+    date_parts = st.tuples(st.integers(-5, 10**12), st.sampled_from(["Jan", "Feb", "Dec", "Foo"]),
+                           st.integers(-5, 10**12), st.integers(-5, 10**6), st.integers(-5, 10**6),
+                           st.integers(-5, 10**6), zones)
+    dates = date_parts.map(lambda p: f"Mon, {p[0]} {p[1]} {p[2]} {p[3]}:{p[4]}:{p[5]} {p[6]}")
+    return st.one_of(st.text(max_size=60), digits, numbers, dates)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_header_values())
+def test_retry_after_never_raises_and_stays_within_its_bounds(value: str) -> None:
+    """Whatever a server sends: no wait, or a wait from 0 to MAX_DELAY, which the outbox can add to now."""
+    wait = notify.retry_after(value, now=NOW)
+    assert wait is None or 0 <= wait <= notify.MAX_DELAY, (value, wait)
+    if wait is not None:
+        NOW + timedelta(seconds=wait)
+    stripped = value.strip()
+    if stripped.isascii() and stripped.isdigit():
+        assert wait == min(int(stripped), notify.MAX_DELAY)

@@ -115,9 +115,10 @@ class NotifyConfig:
     websub: tuple[str, ...] = ()
     weblogs: tuple[str, ...] = ()
     webhooks: tuple[WebhookConfig, ...] = ()
-    timeout: float = 10.0
+    timeout: float = 10.0  # seconds for one request in all: connect, headers and answer
     max_attempts: int = 8
     max_age: float = 2 * 86400.0
+    round_timeout: float = 60.0  # seconds one round of deliveries may take; the rest wait for the next
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,7 @@ def _paths(r: _Reader, base: Path) -> PathsConfig:
 
 
 def _notify(r: _Reader) -> NotifyConfig:
-    r.check_keys({"websub", "weblogs", "webhooks", "timeout", "max_attempts", "max_age"})
+    r.check_keys({"websub", "weblogs", "webhooks", "timeout", "max_attempts", "max_age", "round_timeout"})
     websub = tuple(_check_url(r, "websub", u) for u in r.strings("websub"))
     weblogs = tuple(_check_url(r, "weblogs", u) for u in r.strings("weblogs"))
     hooks = []
@@ -417,8 +418,11 @@ def _notify(r: _Reader) -> NotifyConfig:
     attempts = r.get("max_attempts", int, 8)
     if not 1 <= attempts <= 100:
         r.fail("notify.max_attempts", r.line_of("max_attempts"), "must be between 1 and 100")
+    round_timeout = r.get("round_timeout", float, 60.0)
+    if not 1 <= round_timeout <= 3600:
+        r.fail("notify.round_timeout", r.line_of("round_timeout"), "must be between 1 and 3600 seconds")
     return NotifyConfig(websub=websub, weblogs=weblogs, webhooks=tuple(hooks), timeout=timeout,
-                        max_attempts=attempts, max_age=_duration(r, "max_age", "2d"))
+                        max_attempts=attempts, max_age=_duration(r, "max_age", "2d"), round_timeout=round_timeout)
 
 
 def _fetch(r: _Reader) -> Limits:
