@@ -164,3 +164,111 @@ def test_a_duration_is_from_a_second_to_a_year_or_refused_in_one_line(amount: in
             with pytest.raises(ConfigError) as caught:
                 load_config(path)
             assert "\n" not in str(caught.value) and ": notify.max_age: " in str(caught.value), caught.value
+
+
+# --- no traceback, one line: every failure is mapped in one place ---------------------------
+
+
+def _store_at(journal: Journal, store: str) -> None:
+    journal.write_config(CONFIG.replace("store: newswire.db", f"store: '{store}'"))
+
+
+def _store_under_a_file(journal: Journal) -> None:
+    (journal.root / "afile").write_text("a file, not a folder\n")
+    _store_at(journal, "afile/newswire.db")
+
+
+def _store_under_proc(journal: Journal) -> None:
+    _store_at(journal, "/proc/newswire-test/newswire.db")
+
+
+# (arguments, setup, exit code, a piece of the message)
+BAD_INVOCATIONS: list[tuple[tuple[str, ...], Any, int, str]] = [
+    (("serve", "--port", "99999"), None, 2, "--port"),
+    (("serve", "--port", "-1"), None, 2, "--port"),
+    (("import", "http://[::1"), None, 1, "not a valid URL"),
+    (("verify", "http://[::1"), None, 1, "not a valid URL"),
+    (("import", "http://127.0.0.1:99999/feed.xml"), None, 1, "127.0.0.1:99999"),
+    (("post", "show", "²"), None, 2, "no post '²'"),
+    (("post", "show", "99999999999999999999999"), None, 2, "no post"),
+    (("post", "delete", "99999999999999999999999"), None, 2, "no post"),
+    (("post", "restore", "١٢"), None, 2, "no post"),
+    (("post", "show"), None, 2, "REF"),
+    (("publish", "--wait", "nan"), None, 2, "--wait"),
+    (("publish", "--wait", "inf"), None, 2, "--wait"),
+    (("publish", "--wait", "-1"), None, 2, "--wait"),
+    (("publish", "--wait", "1e400"), None, 2, "--wait"),
+    (("store", "restore", "--wait", "nan", "backup.db"), None, 2, "--wait"),
+    (("--bogus", "status"), None, 2, "--bogus"),
+    (("no-such-command",), None, 2, "no-such-command"),
+    (("publish", "--bogus"), None, 2, "--bogus"),
+    (("init", "afile/journal"), lambda j: (j.root / "afile").write_text("x"), 1, "a file, not a folder"),
+    (("init", "/proc/newswire-test"), None, 1, "/proc/newswire-test"),
+    (("verify", "."), None, 2, "cannot be read"),
+    (("import", "."), None, 1, "cannot be read"),
+    (("publish",), _store_under_a_file, 1, "a file, not a folder (paths.store must name a file in a folder"),
+    (("status",), _store_under_a_file, 1, "a file, not a folder (paths.store must name a file in a folder"),
+    (("sync",), _store_under_a_file, 1, "a file, not a folder"),
+    (("post", "list"), _store_under_a_file, 1, "a file, not a folder"),
+    (("ping",), _store_under_a_file, 1, "a file, not a folder"),
+    (("store", "restore", "config.yaml"), _store_under_a_file, 1, "a file, not a folder"),
+    (("publish",), _store_under_proc, 1, "paths.store must name a file in a folder you can write"),
+    (("status",), _store_under_proc, 1, "paths.store must name a file in a folder you can write"),
+    (("post", "show", "1"), _store_under_proc, 1, "paths.store must name a file in a folder you can write"),
+]
+
+
+@pytest.mark.parametrize("args, setup, code, message", BAD_INVOCATIONS,
+                         ids=[" ".join(case[0]) + (f" [{case[1].__name__}]" if case[1] and hasattr(case[1], "__name__")
+                                                   and case[1].__name__ != "<lambda>" else "")
+                              for case in BAD_INVOCATIONS])
+def test_a_bad_invocation_is_one_line_and_an_exit_code(journal: Journal, args: tuple[str, ...], setup: Any,
+                                                       code: int, message: str) -> None:
+    if setup is not None:
+        setup(journal)
+    result = journal.cli(*args, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("newswire: "), result.stderr
+    assert message in lines[0], lines[0]
+    assert result.stdout == "", result.stdout
+
+
+BOOM = ("import newswire.job as job\ndef boom(*a, **k):\n    raise ZeroDivisionError('boom\\nforged')\n"
+        "job.utcnow = boom\nimport sys\nfrom newswire.cli import main\nmain(args=sys.argv[1:], prog_name='newswire')\n")
+
+
+def test_an_unexpected_error_is_one_line_with_a_pointer_to_debug_which_shows_the_traceback(journal: Journal) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", BOOM, *args, "--config", str(journal.config_path), "status"],
+                              cwd=journal.root, capture_output=True, text=True, timeout=60)
+
+    plain = run()
+    assert plain.returncode == 1, (plain.returncode, plain.stdout)
+    assert plain.stderr.splitlines() == [
+        "newswire: unexpected error: ZeroDivisionError: boom\\nforged (run with --debug for the traceback)"]
+    debug = run("--debug")
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr, debug.stderr
+    assert debug.stderr.rstrip().endswith("ZeroDivisionError: boom\nforged"), debug.stderr
+    assert "--debug" in run_cli("--help", check=True).stdout
+
+
+# --- one line stays one line -----------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(blacklist_categories=())), limit=st.integers(10, 3000))
+def test_printable_text_is_one_line_of_bounded_length(text: str, limit: int) -> None:
+    """What is printed as a line is one (and what is printed as JSON keeps its lines and its values)."""
+    from newswire.errors import json_printable, printable
+
+    line = printable(text, limit)
+    assert len(line) <= limit
+    assert len(line.splitlines()) <= 1 and "\n" not in line and "\r" not in line
+    assert not any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in line), ascii(line)
+    line.encode("utf-8")  # every character can be written
+    if all(unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp", "Cf") for c in text) and len(text) <= limit:
+        assert line == text
+    document = json_printable(json.dumps({"text": text}, indent=2, ensure_ascii=False))
+    assert len(document.splitlines()) == 3 and json.loads(document) == {"text": text}

@@ -487,3 +487,23 @@ def test_a_post_dated_at_the_end_of_9999_does_not_stop_the_daemon(journal: Journ
     d.signal(signal.SIGTERM)
     assert d.wait_exit(20) == 0, d.log()
 
+
+UNEXPECTED = ("import newswire.job as job\ndef boom(*a, **k):\n    raise RuntimeError('boom\\nforged line')\n"
+              "job.check_published = boom\n")
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unexpected_error_in_a_job_is_one_log_line_unless_debug(journal: Journal, debug: bool) -> None:
+    """The traceback of a job's unexpected error is for --debug; otherwise the log has one line for it."""
+    journal.write_config(QUIET_CONFIG)
+    journal.post("one", title="One post")
+    code = UNEXPECTED + "import sys\nfrom newswire.cli import main\nmain(args=sys.argv[1:], prog_name='newswire')\n"
+    args = ["--debug"] * debug + ["--config", str(journal.config_path), "run", "--once"]
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=journal.root, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1, result.stderr
+    [failed] = [line for line in result.stderr.splitlines() if " verify: failed" in line]
+    assert "failed: RuntimeError: boom\\nforged line (run with --debug for the traceback)" in failed, result.stderr
+    assert ("Traceback" in result.stderr) == debug, result.stderr
+    if not debug:
+        assert len(result.stderr.splitlines()) == 3, result.stderr  # publish, verify, ping

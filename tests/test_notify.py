@@ -628,3 +628,49 @@ def test_retry_after_never_raises_and_stays_within_its_bounds(value: str) -> Non
     stripped = value.strip()
     if stripped.isascii() and stripped.isdigit():
         assert wait == min(int(stripped), notify.MAX_DELAY)
+
+
+FORGED = "bad ping\nnewswire: forged line\r\n2026-01-01T00:00:00+0000 INFO publish: forged\x85\x9b2K\u2028end"
+
+
+@pytest.mark.parametrize("answer", ["fault", "flerror", "long"])
+def test_a_ping_services_message_stays_on_one_line_in_publish_status_and_the_daemon_log(journal: Journal,
+                                                                                         answer: str) -> None:
+    """An XML-RPC fault string (or flerror message) with newlines, C1 controls (a next-line and a
+    terminal's escape) and a Unicode line separator cannot forge lines in what newswire prints;
+    a long one is cut short. (XML carries no C0 control but tab, newline and carriage return.)"""
+    import xmlrpc.client
+
+    text = FORGED if answer != "long" else FORGED + "x" * 100_000
+
+    def fault(*args: object) -> object:
+        raise xmlrpc.client.Fault(7, text)
+
+    methods = {"fault": {"weblogUpdates.extendedPing": fault, "weblogUpdates.ping": fault},
+               "flerror": {"weblogUpdates.extendedPing": lambda *args: {"flerror": True, "message": text}},
+               "long": {"weblogUpdates.extendedPing": fault, "weblogUpdates.ping": fault}}[answer]
+    with PingService(methods) as service:
+        write_notify(journal, f"weblogs: [{service.url}]\n", single_feed=True)
+        two_posts(journal)
+        published = journal.cli("publish", timeout=60)
+        status = journal.cli("status", timeout=60)
+        revise_atlas(journal)  # a new notification for the daemon's publish
+        daemon = journal.cli("run", "--once", timeout=60)
+        again = journal.cli("ping", "--all", timeout=60)
+    assert published.returncode == 0 and daemon.returncode == 0, (published.stderr, daemon.stderr)
+    assert [line for line in published.stderr.splitlines() if not line.startswith("newswire: ")] == [], \
+        published.stderr
+    assert "bad ping\\nnewswire: forged line\\n2026-01-01T00:00:00+0000 INFO publish: forged\\x85\\x9b2K\\u2028end" \
+        in published.stderr, published.stderr
+    lines = status.stdout.splitlines()
+    assert len(lines) == 4 and lines[2].startswith("  ") and lines[3].startswith("next scheduled post:"), lines
+    log_line = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (INFO|WARNING|ERROR) (run|publish|verify|ping): ")
+    assert [line for line in daemon.stderr.splitlines() if not log_line.match(line)] == [], daemon.stderr
+    # A fault gives the ping up in the daemon's publish; an flerror is retried, here by 'ping --all'.
+    told = daemon.stderr if answer != "flerror" else again.stderr
+    assert "bad ping\\nnewswire: forged line" in told, told
+    assert [line for line in again.stderr.splitlines() if not line.startswith("newswire: ping: ")] == [], again.stderr
+    for output in (published.stderr, status.stdout, daemon.stderr, again.stderr):
+        assert all(len(line) < 3000 for line in output.splitlines())
+        assert len(output.splitlines()) == output.count("\n"), output  # no line break but the line ends
+        assert "\x9b" not in output and "\r" not in output

@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from . import notify
 from .bounds import later
 from .config import Config, load_config
-from .errors import LockedError, NewswireError
+from .errors import LockedError, NewswireError, os_trouble, printable
 from .job import check_published, open_store, publish, utcnow
 from .lock import journal_lock
 from .pull import pull
@@ -44,8 +44,9 @@ LOCKED_RETRY = 10.0
 class Daemon:
     """Holds the config and the scheduler; each job logs one line with outcome and duration."""
 
-    def __init__(self, config_path: str | Path | None):
+    def __init__(self, config_path: str | Path | None, debug: bool = False):
         self.config_path = config_path
+        self.debug = debug  # log an unexpected error's traceback, not only its line
         self.config: Config = load_config(config_path)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},
@@ -65,9 +66,12 @@ class Daemon:
             self._at(utcnow() + timedelta(seconds=LOCKED_RETRY), "publish-retry", self.publish_job)
         except NewswireError as exc:
             outcome, ok = f"failed: {exc}", False
+        except OSError as exc:
+            outcome, ok = f"failed: {os_trouble(exc)}", False
         except Exception as exc:  # noqa: BLE001 - a daemon logs and goes on
-            log.exception("%s: unexpected error", name)
-            outcome, ok = f"failed: {type(exc).__name__}: {exc}", False
+            if self.debug:
+                log.exception("%s: unexpected error", name)
+            outcome, ok = f"failed: {type(exc).__name__}: {exc} (run with --debug for the traceback)", False
         if not ok:
             self.failures += 1
         log.info("%s: %s (%.1f s)", name, outcome, time.monotonic() - started)
@@ -78,6 +82,7 @@ class Daemon:
             report = publish(self.config, wait=LOCK_WAIT)
             self._follow_up()
             problems = [str(p) for r in report.failed for p in r.problems] + report.errors
+            problems += [f"ping: {e}" for e in report.pings.errors] if report.pings else []  # why a ping is not done
             return report.summary() + "".join(f"; {p}" for p in problems[:3])
         return self._timed("publish", work)
 
@@ -178,9 +183,19 @@ class Daemon:
         return 0
 
 
+class _OneLine(logging.Formatter):
+    """Each record is one line, whatever a server or a feed put in its message (a fault string
+    with a newline would otherwise forge log lines); a traceback, logged only with --debug,
+    follows on lines of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
 def configure_logging() -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    handler.setFormatter(_OneLine("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
     root = logging.getLogger("newswire")
     root.addHandler(handler)
     root.setLevel(logging.INFO)

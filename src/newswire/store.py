@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .bounds import later, whole
-from .errors import StoreError
+from .errors import STORE_PLACE, StoreError, os_trouble
 from .model import Author, Label, Post
 from .text import label_fold, slugify
 
@@ -345,6 +345,8 @@ def store_trouble(path: Path | None, exc: sqlite3.Error) -> StoreError:
     """What to tell the user when SQLite fails: busy means wait, anything else means damage."""
     where = f"{path}: " if path else "the store: "
     text = str(exc)
+    if path is not None and not path.exists():  # nothing to damage: the file cannot be made where it is named
+        return StoreError(f"{where}cannot create the store there ({text}): {STORE_PLACE}")
     if "full" in text:
         return StoreError(f"{where}the disk holding the store is full ({text}); nothing was changed: "
                           "free some space and run the command again")
@@ -371,6 +373,9 @@ class Store:
             self.migrate()
         except sqlite3.DatabaseError as exc:
             raise store_trouble(self.path, exc) from None
+        except OSError as exc:  # its folder cannot be made: a part of the path is a file, or not writable
+            raise StoreError(f"{self.path}: cannot create the store there: {os_trouble(exc)} "
+                             f"({STORE_PLACE})") from None
 
     def __enter__(self) -> "Store":
         return self
