@@ -31,7 +31,7 @@ from typing import Iterator
 
 import feedparser
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import newswire.writer as writer_module
 from newswire import upkeep
@@ -1030,11 +1030,22 @@ def test_json_dates_at_the_edge_of_the_calendar_are_refused_not_crashed_on(journ
     assert [e.title for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries] == ["Fine"]
 
 
-def test_a_feed_dated_in_the_year_9999_is_refused(journal: Journal, tmp_path: Path) -> None:
-    source = tmp_path / "far.xml"
-    source.write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>Far</title><link>http://x.test/</link>'
-                      '<item><title>Far</title><guid>urn:far:1</guid><pubDate>Fri, 31 Dec 9999 23:59:59 +0000'
-                      '</pubDate></item></channel></rss>', encoding="utf-8")
+EDGE_FEEDS = {
+    "rss-9999": '<?xml version="1.0"?><rss version="2.0"><channel><title>Far</title><link>http://x.test/</link>'
+                '<item><title>Far</title><guid>urn:far:1</guid><pubDate>Fri, 31 Dec 9999 23:59:59 +0000</pubDate>'
+                '</item></channel></rss>',
+    # A minute east of UTC: year 0 in feedparser's UTC tuple, which calendar.timegm refuses. (No
+    # feed-level date, which would stand in for a date refused.)
+    "atom-0001": '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:t</id>'
+                 '<entry><id>urn:a</id><title>a</title>'
+                 '<published>0001-01-01T00:00:00+00:01</published></entry></feed>',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EDGE_FEEDS))
+def test_a_feed_dated_past_the_calendar_is_refused(journal: Journal, tmp_path: Path, kind: str) -> None:
+    source = tmp_path / "edge.xml"
+    source.write_text(EDGE_FEEDS[kind], encoding="utf-8")
     result = journal.cli("import", str(source))
     assert result.returncode == 0 and "0 added, 0 updated, 0 unchanged, 1 skipped" in result.stdout, result.stdout
     status = journal.cli("status", check=True)
@@ -1053,6 +1064,7 @@ def _iso_texts() -> st.SearchStrategy[str]:
 
 @settings(max_examples=200, deadline=None)
 @given(dates=st.lists(_iso_texts(), min_size=1, max_size=4))
+@example(dates=["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"])
 def test_any_date_an_imported_feed_holds_is_one_the_store_can_keep_or_the_entry_is_skipped(dates: list[str]) -> None:
     """For JSON Feed, Atom and RSS alike: parsing never raises on a date, and every entry it keeps
     has dates the store can write, show in any zone and move by a day."""

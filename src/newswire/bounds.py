@@ -10,7 +10,9 @@ step of a job can overflow halfway through.
 
 from __future__ import annotations
 
+import calendar
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -31,10 +33,11 @@ def instant(when: datetime) -> datetime | None:
         return None
 
 
-def from_timestamp(seconds: float) -> datetime | None:
-    """The UTC instant ``seconds`` after the epoch, if its year is in ``YEARS``."""
+def from_utc_tuple(struct: Sequence[int]) -> datetime | None:
+    """A UTC time tuple (as feedparser gives) whose year is in ``YEARS``, or None: its year may be 0
+    (0001-01-01 in a zone east of UTC) or past 9999, which calendar and datetime refuse."""
     try:
-        return instant(datetime.fromtimestamp(seconds, UTC))
+        return instant(datetime.fromtimestamp(calendar.timegm(struct), UTC))
     except (OverflowError, OSError, ValueError):
         return None
 

@@ -11,7 +11,6 @@ is updated under the same id.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 from html import escape
@@ -28,7 +27,7 @@ import feedparser
 import nh3
 from defusedxml import DefusedXmlException
 
-from .bounds import from_timestamp, instant
+from .bounds import from_utc_tuple, instant
 from .config import Config
 from .errors import NewswireError
 from .fetch import fetch
@@ -128,7 +127,7 @@ def parse(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
 
 def _when(struct: Any) -> datetime | None:
     """feedparser's UTC time tuple as a date in range (else None, as if the entry had none)."""
-    return from_timestamp(calendar.timegm(struct)) if struct else None
+    return from_utc_tuple(struct) if struct else None
 
 
 def _fallback_id(*parts: str) -> str:
