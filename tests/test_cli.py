@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import tempfile
+import unicodedata
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import feedparser
+import pytest
+from hypothesis import given, settings, strategies as st
 
-from conftest import Journal, run_cli
+from conftest import CONFIG, Journal, run_cli
 
 
 def test_init_then_publish_a_fresh_journal(tmp_path: Path) -> None:
@@ -81,3 +90,185 @@ def test_help_explains_every_command() -> None:
     for command in ("init", "sync", "publish", "verify", "post"):
         assert command in text
     assert "--dry-run" in run_cli("publish", "--help", check=True).stdout
+
+
+# --- every number from outside is range-checked: config durations and limits -----------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# (config addition, command, the key the one-line error names)
+OUT_OF_RANGE = [
+    ("sources:\n  - {url: 'http://127.0.0.1:9/feed.xml', every: 999999999999999d}\n", "pull", "sources[0].every"),
+    ("sources:\n  - {url: 'http://127.0.0.1:9/feed.xml', every: ²h}\n", "pull", "sources[0].every"),
+    ("sources:\n  - {url: 'http://127.0.0.1:9/feed.xml', every: ١h}\n", "pull", "sources[0].every"),
+    ("sources:\n  - {url: 'http://127.0.0.1:9/feed.xml', every: 366d}\n", "pull", "sources[0].every"),
+    ("sources:\n  - {url: 'http://127.0.0.1:9/feed.xml', every: " + "9" * 5000 + "s}\n", "pull", "sources[0].every"),
+    ("notify:\n  websub: ['http://127.0.0.1:{port}/hub']\n  max_age: 999999999999999d\n", "publish", "notify.max_age"),
+    ("notify:\n  max_age: 0s\n", "publish", "notify.max_age"),
+    ("notify:\n  round_timeout: 0\n", "publish", "notify.round_timeout"),
+    ("notify:\n  round_timeout: .nan\n", "publish", "notify.round_timeout"),
+    ("notify:\n  round_timeout: .inf\n", "publish", "notify.round_timeout"),
+    ("notify:\n  timeout: .inf\n", "publish", "notify.timeout"),
+    ("fetch:\n  max_bytes: 1000000000000\n", "publish", "fetch.max_bytes"),
+    ("fetch:\n  timeout: .nan\n", "publish", "fetch.timeout"),
+]
+
+
+@pytest.mark.parametrize("extra, command, key", OUT_OF_RANGE, ids=[case[2] + ": " + case[0].split(": ")[-1][:30].strip()
+                                                                   for case in OUT_OF_RANGE])
+def test_a_number_out_of_range_in_the_config_is_a_one_line_error(journal: Journal, extra: str, command: str,
+                                                                 key: str) -> None:
+    journal.write_config(CONFIG + extra.replace("{port}", str(_free_port())))
+    journal.post("a", title="A")
+    result = journal.cli(command, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"newswire: {journal.config_path}:") and f": {key}: " in line, line
+    assert not journal.feeds.exists()
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@settings(max_examples=150, deadline=None)
+@given(amount=st.one_of(st.integers(0, 10**25), st.sampled_from([1, 365, 366, 8760, 8761, 525600, 525601,
+                                                                 31536000, 31536001])),
+       unit=st.sampled_from("smhd"), noise=st.sampled_from(["", " ", "²", "x", ".5", "-"]))
+def test_a_duration_is_from_a_second_to_a_year_or_refused_in_one_line(amount: int, unit: str, noise: str) -> None:
+    """Every duration newswire accepts can be added to (or taken from) any date it keeps; anything else
+    is refused in one line."""
+    from newswire.bounds import YEARS
+    from newswire.config import load_config
+    from newswire.errors import ConfigError
+
+    text = f"{amount}{noise}{unit}"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "config.yaml"
+        path.write_text(CONFIG + f"notify:\n  max_age: '{text}'\n"
+                        f"sources:\n  - {{url: 'https://p.test/', every: '{text}'}}\n", encoding="utf-8")
+        seconds = amount * _UNITS[unit]
+        if noise == "" and 1 <= seconds <= 365 * 86400:
+            config = load_config(path)
+            assert config.sources[0].every == config.notify.max_age == seconds
+            for edge in (datetime(YEARS[0], 1, 1, tzinfo=timezone.utc),
+                         datetime(YEARS[-1], 12, 31, 23, 59, 59, tzinfo=timezone.utc)):
+                edge + timedelta(seconds=seconds)  # no overflow, either way
+                edge - timedelta(seconds=seconds)
+        else:
+            with pytest.raises(ConfigError) as caught:
+                load_config(path)
+            assert "\n" not in str(caught.value) and ": notify.max_age: " in str(caught.value), caught.value
+
+
+# --- no traceback, one line: every failure is mapped in one place ---------------------------
+
+
+def _store_at(journal: Journal, store: str) -> None:
+    journal.write_config(CONFIG.replace("store: newswire.db", f"store: '{store}'"))
+
+
+def _store_under_a_file(journal: Journal) -> None:
+    (journal.root / "afile").write_text("a file, not a folder\n")
+    _store_at(journal, "afile/newswire.db")
+
+
+def _store_under_proc(journal: Journal) -> None:
+    _store_at(journal, "/proc/newswire-test/newswire.db")
+
+
+# (arguments, setup, exit code, a piece of the message)
+BAD_INVOCATIONS: list[tuple[tuple[str, ...], Any, int, str]] = [
+    (("serve", "--port", "99999"), None, 2, "--port"),
+    (("serve", "--port", "-1"), None, 2, "--port"),
+    (("import", "http://[::1"), None, 1, "not a valid URL"),
+    (("verify", "http://[::1"), None, 1, "not a valid URL"),
+    (("import", "http://127.0.0.1:99999/feed.xml"), None, 1, "127.0.0.1:99999"),
+    (("post", "show", "²"), None, 2, "no post '²'"),
+    (("post", "show", "99999999999999999999999"), None, 2, "no post"),
+    (("post", "delete", "99999999999999999999999"), None, 2, "no post"),
+    (("post", "restore", "١٢"), None, 2, "no post"),
+    (("post", "show"), None, 2, "REF"),
+    (("publish", "--wait", "nan"), None, 2, "--wait"),
+    (("publish", "--wait", "inf"), None, 2, "--wait"),
+    (("publish", "--wait", "-1"), None, 2, "--wait"),
+    (("publish", "--wait", "1e400"), None, 2, "--wait"),
+    (("store", "restore", "--wait", "nan", "backup.db"), None, 2, "--wait"),
+    (("--bogus", "status"), None, 2, "--bogus"),
+    (("no-such-command",), None, 2, "no-such-command"),
+    (("publish", "--bogus"), None, 2, "--bogus"),
+    (("init", "afile/journal"), lambda j: (j.root / "afile").write_text("x"), 1, "a file, not a folder"),
+    (("init", "/proc/newswire-test"), None, 1, "/proc/newswire-test"),
+    (("verify", "."), None, 2, "cannot be read"),
+    (("import", "."), None, 1, "cannot be read"),
+    (("publish",), _store_under_a_file, 1, "a file, not a folder (paths.store must name a file in a folder"),
+    (("status",), _store_under_a_file, 1, "a file, not a folder (paths.store must name a file in a folder"),
+    (("sync",), _store_under_a_file, 1, "a file, not a folder"),
+    (("post", "list"), _store_under_a_file, 1, "a file, not a folder"),
+    (("ping",), _store_under_a_file, 1, "a file, not a folder"),
+    (("store", "restore", "config.yaml"), _store_under_a_file, 1, "a file, not a folder"),
+    (("publish",), _store_under_proc, 1, "paths.store must name a file in a folder you can write"),
+    (("status",), _store_under_proc, 1, "paths.store must name a file in a folder you can write"),
+    (("post", "show", "1"), _store_under_proc, 1, "paths.store must name a file in a folder you can write"),
+]
+
+
+@pytest.mark.parametrize("args, setup, code, message", BAD_INVOCATIONS,
+                         ids=[" ".join(case[0]) + (f" [{case[1].__name__}]" if case[1] and hasattr(case[1], "__name__")
+                                                   and case[1].__name__ != "<lambda>" else "")
+                              for case in BAD_INVOCATIONS])
+def test_a_bad_invocation_is_one_line_and_an_exit_code(journal: Journal, args: tuple[str, ...], setup: Any,
+                                                       code: int, message: str) -> None:
+    if setup is not None:
+        setup(journal)
+    result = journal.cli(*args, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("newswire: "), result.stderr
+    assert message in lines[0], lines[0]
+    assert result.stdout == "", result.stdout
+
+
+BOOM = ("import newswire.job as job\ndef boom(*a, **k):\n    raise ZeroDivisionError('boom\\nforged')\n"
+        "job.utcnow = boom\nimport sys\nfrom newswire.cli import main\nmain(args=sys.argv[1:], prog_name='newswire')\n")
+
+
+def test_an_unexpected_error_is_one_line_with_a_pointer_to_debug_which_shows_the_traceback(journal: Journal) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", BOOM, *args, "--config", str(journal.config_path), "status"],
+                              cwd=journal.root, capture_output=True, text=True, timeout=60)
+
+    plain = run()
+    assert plain.returncode == 1, (plain.returncode, plain.stdout)
+    assert plain.stderr.splitlines() == [
+        "newswire: unexpected error: ZeroDivisionError: boom\\nforged (run with --debug for the traceback)"]
+    debug = run("--debug")
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr, debug.stderr
+    assert debug.stderr.rstrip().endswith("ZeroDivisionError: boom\nforged"), debug.stderr
+    assert "--debug" in run_cli("--help", check=True).stdout
+
+
+# --- one line stays one line -----------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(blacklist_categories=())), limit=st.integers(10, 3000))
+def test_printable_text_is_one_line_of_bounded_length(text: str, limit: int) -> None:
+    """What is printed as a line is one (and what is printed as JSON keeps its lines and its values)."""
+    from newswire.errors import json_printable, printable
+
+    line = printable(text, limit)
+    assert len(line) <= limit
+    assert len(line.splitlines()) <= 1 and "\n" not in line and "\r" not in line
+    assert not any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in line), ascii(line)
+    line.encode("utf-8")  # every character can be written
+    if all(unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp", "Cf") for c in text) and len(text) <= limit:
+        assert line == text
+    document = json_printable(json.dumps({"text": text}, indent=2, ensure_ascii=False))
+    assert len(document.splitlines()) == 3 and json.loads(document) == {"text": text}

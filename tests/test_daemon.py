@@ -447,3 +447,63 @@ def test_run_once_with_a_broken_config_exits_2(journal: Journal) -> None:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("newswire: ") and "feeds.entries" in lines[0] and "Traceback" not in lines[0]
     assert not journal.feeds.exists()
+
+
+# --- 7. no value from outside stops the daemon ----------------------------------------------
+
+
+FAR_FEED = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Partner</title><link>http://partner.test/</link>'
+            '<item><title>From the far future</title><guid>urn:far:1</guid>'
+            '<pubDate>Fri, 31 Dec 9999 23:59:59 +0000</pubDate></item></channel></rss>')
+
+
+@pytest.mark.parametrize("where", ["pulled", "stored"])
+def test_a_post_dated_at_the_end_of_9999_does_not_stop_the_daemon(journal: Journal, daemon, httpserver_ipv4,
+                                                                  where: str) -> None:
+    """'pulled': a partner feed's item dated 9999-12-31 23:59:59 (refused by the pull now);
+    'stored': a store that already holds such a post (taken in before the pull refused it).
+    Either way, scheduling the post's one-off publish a second after its date must not overflow
+    at start-up, where the daemon would die and systemd restart it for ever."""
+    import sqlite3
+
+    httpserver_ipv4.expect_request("/feed.xml").respond_with_data(FAR_FEED, content_type="application/rss+xml")
+    journal.write_config(QUIET_CONFIG + f"sources:\n  - {{url: '{httpserver_ipv4.url_for('/feed.xml')}', every: 1h}}\n")
+    journal.post("one", title="One post")
+    assert journal.cli("publish").returncode == 0
+    if where == "pulled":
+        pulled = journal.cli("pull", "--force")
+        assert pulled.returncode == 0 and "Traceback" not in pulled.stderr, pulled.stderr
+    else:
+        db = sqlite3.connect(journal.root / "newswire.db")
+        with db:
+            db.execute("UPDATE posts SET published = '9999-12-31T23:59:59Z', updated = '9999-12-31T23:59:59Z', "
+                       "published_offset = 0, updated_offset = 0")
+        db.close()
+    d = daemon(journal)
+    d.wait_for(PUBLISH_LINE, timeout=30)
+    time.sleep(1.0)
+    assert d.proc.poll() is None, f"the daemon died at start-up\n{d.log()}"
+    assert "Traceback" not in "\n".join(d.lines()) and "Error" not in "\n".join(d.lines()), d.log()
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(20) == 0, d.log()
+
+
+UNEXPECTED = ("import newswire.job as job\ndef boom(*a, **k):\n    raise RuntimeError('boom\\nforged line')\n"
+              "job.check_published = boom\n")
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unexpected_error_in_a_job_is_one_log_line_unless_debug(journal: Journal, debug: bool) -> None:
+    """The traceback of a job's unexpected error is for --debug; otherwise the log has one line for it."""
+    journal.write_config(QUIET_CONFIG)
+    journal.post("one", title="One post")
+    code = UNEXPECTED + "import sys\nfrom newswire.cli import main\nmain(args=sys.argv[1:], prog_name='newswire')\n"
+    args = ["--debug"] * debug + ["--config", str(journal.config_path), "run", "--once"]
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=journal.root, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1, result.stderr
+    [failed] = [line for line in result.stderr.splitlines() if " verify: failed" in line]
+    assert "failed: RuntimeError: boom\\nforged line (run with --debug for the traceback)" in failed, result.stderr
+    assert ("Traceback" in result.stderr) == debug, result.stderr
+    if not debug:
+        assert len(result.stderr.splitlines()) == 3, result.stderr  # publish, verify, ping

@@ -18,9 +18,11 @@ import random
 import re
 import select
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -29,6 +31,7 @@ from typing import Iterator
 
 import feedparser
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
 import newswire.writer as writer_module
 from newswire import upkeep
@@ -848,3 +851,299 @@ def test_a_post_deleted_while_the_clock_is_behind_gets_its_tombstone(journal: Jo
     stones = root.findall("{http://purl.org/atompub/tombstones/1.0}deleted-entry")
     assert len(stones) == 1 and stones[0].get("when").startswith((NOW + timedelta(days=3)).strftime("%Y-%m-%dT")), \
         [s.attrib for s in stones]
+
+
+# --- 6. every network wait is bounded in total ----------------------------------------------
+
+
+class Dribbler:
+    """A server on 127.0.0.1 that answers every request with ``answer``, one byte every ``gap``
+    seconds: status line and headers too, so no single read ever waits long enough for a
+    per-read timeout to fire. Records how long each connection lasted.
+    Bounded: at most ``most`` connections and ``life`` seconds, then all are closed."""
+
+    def __init__(self, answer: bytes, gap: float = 0.25, life: float = 20.0, most: int = 40):
+        self.answer, self.gap, self.life, self.most = answer, gap, life, most
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.stop = threading.Event()
+        self.held: list[float] = []  # seconds each finished connection lasted
+        self.conns: list[socket.socket] = []
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+
+    def _serve(self, conn: socket.socket, until: float) -> None:
+        started = time.monotonic()
+        conn.settimeout(2)
+        try:
+            request = b""
+            while b"\r\n\r\n" not in request and len(request) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            for i in range(len(self.answer)):
+                if self.stop.is_set() or time.monotonic() > until:
+                    return
+                conn.sendall(self.answer[i:i + 1])
+                if self.gap:
+                    self.stop.wait(self.gap)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:  # the client hung up mid-answer
+            pass
+        finally:
+            with self.lock:
+                self.held.append(time.monotonic() - started)
+            conn.close()
+
+    def _run(self) -> None:
+        until = time.monotonic() + self.life
+        while not self.stop.is_set() and time.monotonic() < until and len(self.conns) < self.most:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn, until), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def __enter__(self) -> "Dribbler":
+        self.main = threading.Thread(target=self._run, daemon=True)
+        self.main.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.main.join(timeout=10)
+        for t in self.threads:
+            t.join(timeout=10)
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+def _answer(status: str = "200 OK", body: bytes = b"", **headers: str) -> bytes:
+    """An HTTP/1.1 answer with long headers: at a byte per 0.25 s they alone take minutes."""
+    lines = [f"HTTP/1.1 {status}", "Content-Type: application/atom+xml", "X-Padding: " + "p" * 600,
+             *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items()), f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
+
+
+def _timed_cli(journal: Journal, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    result = journal.cli(*args, timeout=120)
+    return result, time.monotonic() - started
+
+
+@pytest.mark.parametrize("command", ["import", "pull", "verify"])
+def test_a_source_sending_its_headers_a_byte_at_a_time_is_cut_off_at_fetch_timeout(journal: Journal,
+                                                                                   command: str) -> None:
+    """fetch.timeout covers connect, headers and body together: a server that keeps every read
+    short (a byte every 0.25 s) is cut off when the timeout is spent, not minutes later."""
+    with Dribbler(_answer()) as server:
+        journal.write_config(CONFIG + f"sources:\n  - {{url: '{server.url}', every: 1h}}\nfetch: {{timeout: 2}}\n")
+        args = {"import": ["import", server.url], "pull": ["pull", "--force"], "verify": ["verify", server.url]}
+        result, elapsed = _timed_cli(journal, *args[command])
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "no complete answer within 2 s" in result.stderr + result.stdout, result.stderr
+    assert elapsed < 2 + 6, f"{command} took {elapsed:.1f} s against a dribbling server with fetch.timeout 2"
+    assert server.held and max(server.held) < 2 + 3, server.held
+
+
+def test_a_hub_sending_its_answer_a_byte_at_a_time_cannot_hold_publish_past_notify_timeout(journal: Journal) -> None:
+    with Dribbler(_answer("204 No Content")) as hub:
+        journal.write_config(CONFIG.replace("formats: [atom, rss, json]", "formats: [atom]\n  authors: false\n"
+                                            "  labels: false") + f"notify:\n  websub: ['{hub.url}']\n  timeout: 2\n")
+        journal.post("a", title="A")
+        result, elapsed = _timed_cli(journal, "publish")
+        status = journal.cli("status")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, (result.stdout, result.stderr)
+    assert "1 to retry" in result.stdout, result.stdout
+    assert elapsed < 2 + 6, f"publish took {elapsed:.1f} s against a dribbling hub with notify.timeout 2"
+    assert hub.held and max(hub.held) < 2 + 3, hub.held
+    assert "no answer within 2 s" in status.stdout, status.stdout
+
+
+def test_a_ping_round_ends_at_round_timeout_and_leaves_the_rest_due(journal: Journal) -> None:
+    """Twelve changed documents, each to be announced to a hub that dribbles: with a per-request
+    timeout of 30 s, only notify.round_timeout keeps the publish (and the journal's lock) short.
+    The requests under way are cut off and retried later; the ones not begun stay due, and the
+    publish says so."""
+    with Dribbler(_answer("204 No Content")) as hub:
+        journal.write_config(CONFIG + f"notify:\n  websub: ['{hub.url}']\n  timeout: 30\n  round_timeout: 2\n")
+        _seed(journal, posts=2)
+        result, elapsed = _timed_cli(journal, "publish")
+        rows, logged = _outbox_and_log(journal)
+        hub.gap = 0.0  # the hub recovers: the next round delivers what this one never began
+        again = journal.cli("ping")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, (result.stdout, result.stderr)
+    assert elapsed < 2 + 6, f"publish held the journal for {elapsed:.1f} s with notify.round_timeout 2"
+    tried = [a for s, a in rows if s == "pending" and a == 1]
+    untried = [a for s, a in rows if s == "pending" and a == 0]
+    assert len(rows) >= 9 and len(tried) + len(untried) == len(rows), rows
+    assert 1 <= len(tried) <= 4 and untried, rows  # four at a time, cut off; the rest never begun
+    assert f"{len(untried)} left for the next round" in result.stdout, result.stdout
+    assert f"{len(untried)} not tried: this round reached its 2 s limit (notify.round_timeout)" in result.stderr
+    assert logged == ["ok"], logged
+    # Those cut off wait for their backoff; those never begun were still due.
+    assert again.returncode == 0 and f"{len(untried)} delivered, 0 to retry" in again.stdout, again.stdout
+
+
+def _outbox_and_log(journal: Journal) -> tuple[list[tuple[str, int]], list[str]]:
+    conn = sqlite3.connect(journal.root / "newswire.db")
+    try:
+        rows = conn.execute("SELECT state, attempts FROM outbox").fetchall()
+        logged = [status for (status,) in conn.execute("SELECT status FROM publish_log")]
+    finally:
+        conn.close()
+    return rows, logged
+
+
+
+# --- 7. every number and date from outside is range-checked ---------------------------------
+
+# Dates at the edge of the calendar: each is a valid ISO 8601 text that datetime can read, but
+# not move into UTC (or show in another zone) without overflowing.
+EDGE_DATES = ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59+00:00",
+              "0001-01-01T00:00:00Z", "9999-06-01T00:00:00-23:59", "0999-12-31T23:59:59Z"]
+
+
+def _json_feed(*dates: str) -> bytes:
+    items = [{"id": f"urn:edge:{i}", "title": f"Edge {i}", "content_text": "x", "date_published": d}
+             for i, d in enumerate(dates)]
+    items.append({"id": "urn:edge:fine", "title": "Fine", "content_text": "x",
+                  "date_published": "2009-11-06T10:00:00Z"})
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "Edge", "items": items}).encode("utf-8")
+
+
+def test_json_dates_at_the_edge_of_the_calendar_are_refused_not_crashed_on(journal: Journal, tmp_path: Path) -> None:
+    source = tmp_path / "edge.json"
+    source.write_bytes(_json_feed(*EDGE_DATES))
+    result = journal.cli("import", str(source))
+    assert "Traceback" not in result.stderr and result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert f"1 added, 0 updated, 0 unchanged, {len(EDGE_DATES)} skipped" in result.stdout, result.stdout
+    assert journal.cli("publish").returncode == 0
+    assert [e.title for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries] == ["Fine"]
+
+
+EDGE_FEEDS = {
+    "rss-9999": '<?xml version="1.0"?><rss version="2.0"><channel><title>Far</title><link>http://x.test/</link>'
+                '<item><title>Far</title><guid>urn:far:1</guid><pubDate>Fri, 31 Dec 9999 23:59:59 +0000</pubDate>'
+                '</item></channel></rss>',
+    # A minute east of UTC: year 0 in feedparser's UTC tuple, which calendar.timegm refuses. (No
+    # feed-level date, which would stand in for a date refused.)
+    "atom-0001": '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:t</id>'
+                 '<entry><id>urn:a</id><title>a</title>'
+                 '<published>0001-01-01T00:00:00+00:01</published></entry></feed>',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EDGE_FEEDS))
+def test_a_feed_dated_past_the_calendar_is_refused(journal: Journal, tmp_path: Path, kind: str) -> None:
+    source = tmp_path / "edge.xml"
+    source.write_text(EDGE_FEEDS[kind], encoding="utf-8")
+    result = journal.cli("import", str(source))
+    assert result.returncode == 0 and "0 added, 0 updated, 0 unchanged, 1 skipped" in result.stdout, result.stdout
+    status = journal.cli("status", check=True)
+    assert "next scheduled post: none" in status.stdout, status.stdout
+
+
+def _iso_texts() -> st.SearchStrategy[str]:
+    """Date texts of every year datetime can write, in every zone it can carry, near the edges most."""
+    years = st.one_of(st.integers(1, 9999), st.sampled_from([1, 2, 999, 1000, 9998, 9999]))
+    offsets = st.integers(-(24 * 60 - 1), 24 * 60 - 1)
+    return st.builds(lambda y, mo, d, h, mi, s, off: (f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
+                                                      f"{'+-'[off < 0]}{abs(off) // 60:02d}:{abs(off) % 60:02d}"),
+                     years, st.integers(1, 12), st.integers(1, 28), st.integers(0, 23), st.integers(0, 59),
+                     st.integers(0, 59), offsets)
+
+
+@settings(max_examples=200, deadline=None)
+@given(dates=st.lists(_iso_texts(), min_size=1, max_size=4))
+@example(dates=["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"])
+def test_any_date_an_imported_feed_holds_is_one_the_store_can_keep_or_the_entry_is_skipped(dates: list[str]) -> None:
+    """For JSON Feed, Atom and RSS alike: parsing never raises on a date, and every entry it keeps
+    has dates the store can write, show in any zone and move by a day."""
+    from newswire.bounds import YEARS
+    from newswire.importer import parse
+    from newswire.store import to_utc_text
+
+    atom = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:t</id><updated>2009-01-01T00:00:00Z'
+            '</updated>' + "".join(f"<entry><id>urn:a:{i}</id><title>a</title><published>{d}</published>"
+                                   f"<updated>{d}</updated></entry>" for i, d in enumerate(dates)) + "</feed>")
+    rfc822 = [format_datetime_safe(d) for d in dates]
+    rss = ('<rss version="2.0"><channel><title>t</title><link>http://x.test/</link>' + "".join(
+        f"<item><guid>urn:r:{i}</guid><title>r</title><pubDate>{d}</pubDate></item>" for i, d in enumerate(rfc822))
+        + "</channel></rss>")
+    for data in (_json_feed(*dates), atom.encode(), rss.encode()):
+        _, entries, skipped = parse(data, "", "test")
+        for e in entries:
+            for when in (e.published, e.updated):
+                if when is not None:
+                    assert when.astimezone(timezone.utc).year in YEARS, when
+                    to_utc_text(when)
+                    (when + timedelta(days=1)).astimezone(timezone(timedelta(hours=-23))).isoformat()
+                    (when - timedelta(days=1)).astimezone(timezone(timedelta(hours=23))).isoformat()
+
+
+def format_datetime_safe(iso: str) -> str:
+    """An RFC 822 date for an ISO one, written by hand (email.utils cannot take every year)."""
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    when = datetime.fromisoformat(iso)
+    zone = iso[-6:].replace(":", "")
+    return f"{days[when.weekday()]}, {when.day:02d} {months[when.month - 1]} {when.year:04d} {when:%H:%M:%S} {zone}"
+
+
+# Header values a server may send: each has tripped an int() or a datetime somewhere.
+BAD_HEADER_VALUES = ["²", "¹²³", "١٢", "99999999999999999999999999", "Mon, 01 Jan 9999999999 00:00:00 GMT",
+                     "Fri, 31 Dec 9999 23:59:59 -2359", "Mon, 01 Jan 2000 00:00:00 +99999999999999999999",
+                     "Mon, 99999999999 Jan 2000 00:00:00 GMT", "-1", "1e9", "nan", " ", "0x10"]
+
+
+def _on_the_wire(value: str) -> bytes:
+    """A header value as a server sends it: HTTP clients read header bytes as Latin-1, so that is
+    how '²' arrives as '²' (and str.isdigit() says yes)."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+@pytest.mark.parametrize("value", BAD_HEADER_VALUES)
+def test_content_length_from_a_source_is_range_checked(journal: Journal, tmp_path: Path, value: str) -> None:
+    body = _json_feed()
+    answer = _answer(body=body).replace(f"Content-Length: {len(body)}".encode(),
+                                        b"Content-Length: " + _on_the_wire(value))
+    with Dribbler(answer.replace(b"application/atom+xml", b"application/feed+json"), gap=0.0) as server:
+        result = journal.cli("import", server.url, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode in (0, 1) and len(result.stderr.splitlines()) <= 1, (result.returncode, result.stderr)
+
+
+@pytest.mark.parametrize("value", BAD_HEADER_VALUES)
+def test_if_modified_since_at_the_preview_server_is_range_checked(journal: Journal, value: str) -> None:
+    """A request's If-Modified-Since that no datetime can hold gets the document, not a dropped connection."""
+    import http.client
+
+    from newswire.serve import make_server
+
+    journal.post("a", title="A")
+    assert journal.cli("publish").returncode == 0
+    server = make_server(journal.config(), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        conn.request("GET", "/atom.xml", headers={"If-Modified-Since": _on_the_wire(value)})
+        response = conn.getresponse()
+        assert response.status == 200 and response.read().startswith(b"<?xml"), response.status
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import random
+import re
 import secrets
 import socket
 import textwrap
@@ -24,6 +25,8 @@ from pathlib import Path
 from xmlrpc.server import SimpleXMLRPCServer
 
 import pytest
+from hypothesis import given, settings, strategies as st
+from lxml import etree
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -707,3 +710,102 @@ def test_backoff_grows_jitters_and_never_exceeds_the_cap() -> None:
             assert max(samples) == notify.MAX_DELAY
     # Seeded: the same seed gives the same delays.
     assert [notify.backoff(2, random.Random(7)) for _ in range(3)] == [notify.backoff(2, random.Random(7))] * 3
+
+
+# --- 7. numbers and text from the other side ------------------------------------------------
+
+# Retry-After values a hub may send: digits that are not ASCII ('²'.isdigit() is true, int('²')
+# fails), numbers and dates past every limit. None may stop a publish after its files are written.
+RETRY_AFTERS = ["²", "¹²³", "99999999999999999999999999999", "Mon, 01 Jan 9999999999 00:00:00 GMT",
+                "Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 2000 00:00:00 +99999999999999999999"]
+
+
+@pytest.mark.parametrize("value", RETRY_AFTERS)
+def test_any_retry_after_leaves_the_publish_recorded_and_the_ping_pending_once(journal: Journal, receiver: Receiver,
+                                                                             value: str) -> None:
+    hub = receiver.answer("/hub", status=503, headers={"Retry-After": value})
+    write_notify(journal, f"websub: [{hub}]\n", single_feed=True)
+    two_posts(journal)
+    first = journal.cli("publish", timeout=60)
+    assert first.returncode == 0 and "Traceback" not in first.stderr, (first.returncode, first.stderr[-2000:])
+    assert "1 to retry" in first.stdout, first.stdout
+    second = journal.cli("publish", timeout=60)  # nothing changed, and the ping is not due yet
+    assert second.returncode == 0, second.stderr
+    assert len(receiver.hits) == 1, "the hub was pinged again: the first answer was never recorded"
+    [n] = outbox(journal)
+    assert (n.state, n.attempts) == ("pending", 1)
+    with Store(store_path(journal)) as store:
+        last = store.last_publish()
+        assert last is not None and last["status"] == "ok"
+    assert n.next_at is not None and n.created_at is not None
+    assert n.next_at - n.created_at <= timedelta(seconds=notify.MAX_DELAY + 60)
+
+
+def _header_values() -> st.SearchStrategy[str]:
+    digits = st.text(alphabet="0123456789²³¹⁰٠١٢٣߀०൦", min_size=1, max_size=40)
+    numbers = st.integers(-(10**30), 10**30).map(str)
+    zones = st.sampled_from(["GMT", "UTC", "-0000", "+2359", "-2359", "+99999999"])
+    date_parts = st.tuples(st.integers(-5, 10**12), st.sampled_from(["Jan", "Feb", "Dec", "Foo"]),
+                           st.integers(-5, 10**12), st.integers(-5, 10**6), st.integers(-5, 10**6),
+                           st.integers(-5, 10**6), zones)
+    dates = date_parts.map(lambda p: f"Mon, {p[0]} {p[1]} {p[2]} {p[3]}:{p[4]}:{p[5]} {p[6]}")
+    return st.one_of(st.text(max_size=60), digits, numbers, dates)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_header_values())
+def test_retry_after_never_raises_and_stays_within_its_bounds(value: str) -> None:
+    """Whatever a server sends: no wait, or a wait from 0 to MAX_DELAY, which the outbox can add to now."""
+    wait = notify.retry_after(value, now=NOW)
+    assert wait is None or 0 <= wait <= notify.MAX_DELAY, (value, wait)
+    if wait is not None:
+        NOW + timedelta(seconds=wait)
+    stripped = value.strip()
+    if stripped.isascii() and stripped.isdigit():
+        assert wait == min(int(stripped), notify.MAX_DELAY)
+
+
+FORGED = "bad ping\nnewswire: forged line\r\n2026-01-01T00:00:00+0000 INFO publish: forged\x85\x9b2K\u2028end"
+
+
+@pytest.mark.parametrize("answer", ["fault", "flerror", "long"])
+def test_a_ping_services_message_stays_on_one_line_in_publish_status_and_the_daemon_log(journal: Journal,
+                                                                                         answer: str) -> None:
+    """An XML-RPC fault string (or flerror message) with newlines, C1 controls (a next-line and a
+    terminal's escape) and a Unicode line separator cannot forge lines in what newswire prints;
+    a long one is cut short. (XML carries no C0 control but tab, newline and carriage return.)"""
+    import xmlrpc.client
+
+    text = FORGED if answer != "long" else FORGED + "x" * 100_000
+
+    def fault(*args: object) -> object:
+        raise xmlrpc.client.Fault(7, text)
+
+    methods = {"fault": {"weblogUpdates.extendedPing": fault, "weblogUpdates.ping": fault},
+               "flerror": {"weblogUpdates.extendedPing": lambda *args: {"flerror": True, "message": text}},
+               "long": {"weblogUpdates.extendedPing": fault, "weblogUpdates.ping": fault}}[answer]
+    with PingService(methods) as service:
+        write_notify(journal, f"weblogs: [{service.url}]\n", single_feed=True)
+        two_posts(journal)
+        published = journal.cli("publish", timeout=60)
+        status = journal.cli("status", timeout=60)
+        revise_atlas(journal)  # a new notification for the daemon's publish
+        daemon = journal.cli("run", "--once", timeout=60)
+        again = journal.cli("ping", "--all", timeout=60)
+    assert published.returncode == 0 and daemon.returncode == 0, (published.stderr, daemon.stderr)
+    assert [line for line in published.stderr.splitlines() if not line.startswith("newswire: ")] == [], \
+        published.stderr
+    assert "bad ping\\nnewswire: forged line\\n2026-01-01T00:00:00+0000 INFO publish: forged\\x85\\x9b2K\\u2028end" \
+        in published.stderr, published.stderr
+    lines = status.stdout.splitlines()
+    assert len(lines) == 4 and lines[2].startswith("  ") and lines[3].startswith("next scheduled post:"), lines
+    log_line = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (INFO|WARNING|ERROR) (run|publish|verify|ping): ")
+    assert [line for line in daemon.stderr.splitlines() if not log_line.match(line)] == [], daemon.stderr
+    # A fault gives the ping up in the daemon's publish; an flerror is retried, here by 'ping --all'.
+    told = daemon.stderr if answer != "flerror" else again.stderr
+    assert "bad ping\\nnewswire: forged line" in told, told
+    assert [line for line in again.stderr.splitlines() if not line.startswith("newswire: ping: ")] == [], again.stderr
+    for output in (published.stderr, status.stdout, daemon.stderr, again.stderr):
+        assert all(len(line) < 3000 for line in output.splitlines())
+        assert len(output.splitlines()) == output.count("\n"), output  # no line break but the line ends
+        assert "\x9b" not in output and "\r" not in output

@@ -1,45 +1,100 @@
 """The ``newswire`` command: a thin shell over the library.
 
 Each command parses its options, calls one library function and prints its report.
-Expected failures (bad config, bad input, a held lock) print one line on stderr and
-exit with the documented code; they never print a traceback.
+Every failure becomes one line on stderr and an exit code in one place, the command
+group below: expected ones (bad config, bad input, a held lock) as their own message,
+anything else as its type and message with a pointer to ``--debug``. No traceback is
+printed unless ``--debug`` asks for it.
 """
 
 from __future__ import annotations
 
-import functools
 import json
+import math
 import sqlite3
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from . import __version__, content, notify, upkeep
 from .config import Config, load_config
-from .errors import EXIT_FAILED, EXIT_OK, NewswireError, UsageError
+from .errors import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, NewswireError, UsageError, json_printable, os_trouble,
+                     printable)
 from .lock import journal_lock
 from .job import PublishReport, check_published, open_store, publish, utcnow
 from .store import from_utc_text, store_trouble
 
-F = TypeVar("F", bound=Callable[..., Any])
+
+def _say(text: str, err: bool = False) -> None:
+    """Print one line: whatever came from outside in it can neither break it nor forge another."""
+    click.echo(printable(text), err=err)
 
 
-def _errors_as_messages(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+def _warn(text: str) -> None:
+    _say(f"newswire: {text}", err=True)
+
+
+def _failure(exc: Exception, ctx: click.Context | None = None) -> tuple[str, int]:
+    """The one line and exit code for a failure that reached the command line."""
+    if isinstance(exc, NewswireError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, click.UsageError):
+        path = exc.ctx.command_path if exc.ctx else "newswire"
+        return f"{exc.format_message()} (see '{path} --help')", EXIT_USAGE
+    if isinstance(exc, click.ClickException):
+        return exc.format_message(), exc.exit_code
+    if isinstance(exc, sqlite3.Error):  # the store failed under a command that did not expect it
+        loaded = (ctx.obj or {}).get("loaded") if ctx else None
+        return str(store_trouble(loaded.paths.store if loaded else None, exc)), EXIT_FAILED
+    if isinstance(exc, OSError):
+        return os_trouble(exc), EXIT_FAILED
+    return f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", EXIT_FAILED
+
+
+class _Newswire(click.Group):
+    """The command group, and the one place where failures become messages."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
-            return fn(*args, **kwargs)
-        except NewswireError as exc:
-            click.echo(f"newswire: {exc}", err=True)
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:  # the group's own options: no context yet
+            _warn(_failure(exc)[0])
             sys.exit(exc.exit_code)
-        except sqlite3.Error as exc:  # the store failed under a command that did not expect it
-            loaded = click.get_current_context().obj.get("loaded")
-            click.echo(f"newswire: {store_trouble(loaded.paths.store if loaded else None, exc)}", err=True)
-            sys.exit(EXIT_FAILED)
-    return wrapper  # type: ignore[return-value]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click's own endings
+        except Exception as exc:
+            if (ctx.obj or {}).get("debug") and not isinstance(exc, (NewswireError, click.ClickException)):
+                raise
+            message, code = _failure(exc, ctx)
+            _warn(message)
+            ctx.exit(code)
+
+
+class _Seconds(click.ParamType):
+    """A number of seconds from 0 to ``most``: not negative, infinite or NaN."""
+
+    name = "seconds"
+
+    def __init__(self, most: float):
+        self.most = most
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not (math.isfinite(seconds) and 0 <= seconds <= self.most):
+            self.fail(f"{value!r} is not between 0 and {self.most:g} seconds", param, ctx)
+        return seconds
+
+
+WAIT = _Seconds(86400)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -47,30 +102,30 @@ def _config(ctx: click.Context) -> Config:
     return ctx.obj["loaded"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Newswire, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="NEWSWIRE_CONFIG",
               default="config.yaml", show_default=True, help="The journal's config file (or $NEWSWIRE_CONFIG).")
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
 @click.version_option(__version__, prog_name="newswire")
 @click.pass_context
-def main(ctx: click.Context, config_path: str) -> None:
+def main(ctx: click.Context, config_path: str, debug: bool) -> None:
     """Publish a journal as verified Atom, RSS and JSON feeds, and tell subscribers.
 
     Exit codes: 0 done, 1 a document failed verification or a job failed,
     2 bad usage or bad config, 75 another publish holds the lock.
     """
-    ctx.obj = {"config": config_path}
+    ctx.obj = {"config": config_path, "debug": debug}
 
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False), default=".")
-@_errors_as_messages
 def init(directory: str) -> None:
     """Create a ready config.yaml and content/ with one example post in DIRECTORY."""
     from .scaffold import init_journal
 
     for path in init_journal(Path(directory)):
-        click.echo(f"created {path}")
-    click.echo("next: edit config.yaml, then run 'newswire publish'")
+        _say(f"created {path}")
+    _say("next: edit config.yaml, then run 'newswire publish'")
 
 
 _ALLOW_MASS_DELETE = click.option(
@@ -81,7 +136,6 @@ _ALLOW_MASS_DELETE = click.option(
 @main.command()
 @_ALLOW_MASS_DELETE
 @click.pass_context
-@_errors_as_messages
 def sync(ctx: click.Context, allow_mass_delete: bool) -> None:
     """Bring the Markdown content directory into the store.
 
@@ -93,11 +147,10 @@ def sync(ctx: click.Context, allow_mass_delete: bool) -> None:
     with journal_lock(config.lock_path, wait=30), open_store(config) as store:
         report = content.sync(config, store, utcnow(), allow_mass_delete=allow_mass_delete)
     for err in report.errors:
-        click.echo(f"newswire: {err}", err=True)
+        _warn(str(err))
     for rel in report.deleted_files:
-        click.echo(f"newswire: {content.printable(rel)}: its post was deleted with 'newswire post delete'; "
-                   "restore it with 'newswire post restore'", err=True)
-    click.echo(report.summary())
+        _warn(f"{rel}: its post was deleted with 'newswire post delete'; restore it with 'newswire post restore'")
+    _say(report.summary())
     sys.exit(EXIT_FAILED if report.errors else EXIT_OK)
 
 
@@ -106,13 +159,12 @@ def sync(ctx: click.Context, allow_mass_delete: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Render and verify, but write nothing.")
 @click.option("--no-ping", is_flag=True, help="Queue notifications without sending them.")
 @click.option("--no-sync", is_flag=True, help="Do not read the content directory first.")
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS",
+@click.option("--wait", type=WAIT, default=0.0, metavar="SECONDS",
               help="Wait this long for another publish to finish instead of exiting 75.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something failed (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, with per-document status.")
 @_ALLOW_MASS_DELETE
 @click.pass_context
-@_errors_as_messages
 def publish_cmd(ctx: click.Context, full: bool, dry_run: bool, no_ping: bool, no_sync: bool, wait: float,
                 quiet: bool, as_json: bool, allow_mass_delete: bool) -> None:
     """Render what changed, verify every document, write atomically, record.
@@ -155,7 +207,7 @@ class _ProgressBar:
 
 def _print_report(report: PublishReport, *, quiet: bool, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+        click.echo(json_printable(json.dumps(report.as_json(), indent=2, ensure_ascii=False)))
         return
     problems = [str(e) for e in report.sync.errors] if report.sync else []
     problems += report.errors
@@ -165,18 +217,17 @@ def _print_report(report: PublishReport, *, quiet: bool, as_json: bool) -> None:
         elif not any(f"/{result.path}: " in e for e in report.errors):  # a write error already says why
             problems.append(f"{result.path}: not published")
     for line in problems:
-        click.echo(f"newswire: {line}", err=True)
+        _warn(line)
     if not quiet:
         for line in report.pings.errors if report.pings else []:
-            click.echo(f"newswire: ping: {line}", err=True)
+            _warn(f"ping: {line}")
     if not quiet or not report.ok:
-        click.echo(report.summary())
+        _say(report.summary())
 
 
 @main.command("verify")
 @click.argument("sources", nargs=-1)
 @click.pass_context
-@_errors_as_messages
 def verify_cmd(ctx: click.Context, sources: tuple[str, ...]) -> None:
     """Read back what is published (or any feed files or URLs) and report.
 
@@ -188,9 +239,9 @@ def verify_cmd(ctx: click.Context, sources: tuple[str, ...]) -> None:
         report = check_published(_config(ctx))
         for result in report.failed:
             for problem in result.problems:
-                click.echo(f"newswire: {problem}", err=True)
+                _warn(str(problem))
         ok = len(report.results) - len(report.failed)
-        click.echo(f"verified {len(report.results)} documents: {ok} ok, {len(report.failed)} differ")
+        _say(f"verified {len(report.results)} documents: {ok} ok, {len(report.failed)} differ")
         sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
     from .fetch import fetch
     from .verify import check_any
@@ -206,8 +257,8 @@ def verify_cmd(ctx: click.Context, sources: tuple[str, ...]) -> None:
                 raise UsageError(f"{source}: cannot be read: {exc.strerror}") from None
         kind, problems = check_any(data, source)
         for problem in problems:
-            click.echo(f"newswire: {problem}", err=True)
-        click.echo(f"{source}: {'ok' if not problems else 'FAILED'} ({kind})")
+            _warn(str(problem))
+        _say(f"{source}: {'ok' if not problems else 'FAILED'} ({kind})")
         failed = failed or bool(problems)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
@@ -217,7 +268,6 @@ def verify_cmd(ctx: click.Context, sources: tuple[str, ...]) -> None:
 @click.option("--author", "author_key", metavar="KEY", help="Give every entry this author (a key from the config).")
 @click.option("--label", "labels", multiple=True, metavar="NAME", help="Add this label to every entry (repeatable).")
 @click.pass_context
-@_errors_as_messages
 def import_cmd(ctx: click.Context, source: str, author_key: str | None, labels: tuple[str, ...]) -> None:
     """Import posts from an Atom, RSS or JSON feed, or a Blogger or WordPress export.
 
@@ -233,73 +283,69 @@ def import_cmd(ctx: click.Context, source: str, author_key: str | None, labels: 
     with journal_lock(config.lock_path, wait=30), open_store(config) as store:
         report = import_source(config, store, source, utcnow(), author_key=author_key, labels=labels)
     for line in report.problems:
-        click.echo(f"newswire: {line}", err=True)
-    click.echo(report.summary())
+        _warn(line)
+    _say(report.summary())
     sys.exit(EXIT_FAILED if report.problems else EXIT_OK)
 
 
 @main.command()
 @click.option("--force", is_flag=True, help="Pull every source now, whatever its interval or backoff.")
 @click.pass_context
-@_errors_as_messages
 def pull(ctx: click.Context, force: bool) -> None:
     """Fetch the partner sources named in the config (conditional GET, backoff)."""
     from .pull import pull as pull_sources
 
     config = _config(ctx)
     if not config.sources:
-        click.echo("no sources in the config")
+        _say("no sources in the config")
         return
     with journal_lock(config.lock_path, wait=30), open_store(config) as store:
         results = pull_sources(config, store, utcnow(), force=force)
     for result in results:
-        click.echo(result.line(), err=result.status == "failed")
+        _say(result.line(), err=result.status == "failed")
         for line in result.problems:
-            click.echo(f"newswire: {line}", err=True)
+            _warn(line)
     sys.exit(EXIT_FAILED if any(r.status == "failed" or r.problems for r in results) else EXIT_OK)
 
 
 @main.command()
 @click.pass_context
-@_errors_as_messages
 def status(ctx: click.Context) -> None:
     """Last publish, pending and failed notifications, and the next scheduled post."""
     config = _config(ctx)
     with open_store(config) as store:
         last = store.last_publish()
         if last is None:
-            click.echo("last publish: never")
+            _say("last publish: never")
         else:
-            click.echo(f"last publish: {last['finished_at']} {last['status']} ({last['feeds_total']} feeds, "
-                       f"{last['written']} documents written, {last['failed']} failed)")
+            _say(f"last publish: {last['finished_at']} {last['status']} ({last['feeds_total']} feeds, "
+                 f"{last['written']} documents written, {last['failed']} failed)")
         waiting = store.outbox(("pending", "failed"))
         pending = [n for n in waiting if n.state == "pending"]
-        click.echo(f"notifications: {len(pending)} pending, {len(waiting) - len(pending)} failed")
+        _say(f"notifications: {len(pending)} pending, {len(waiting) - len(pending)} failed")
         for line in notify.pending_summary(waiting):
-            click.echo(f"  {line}")
+            _say(f"  {line}")
         upcoming = store.next_scheduled(utcnow())
-        click.echo(f"next scheduled post: {upcoming.strftime('%Y-%m-%d %H:%M:%SZ') if upcoming else 'none'}")
+        _say(f"next scheduled post: {upcoming.strftime('%Y-%m-%d %H:%M:%SZ') if upcoming else 'none'}")
 
 
 @main.command()
 @click.option("--all", "everything", is_flag=True, help="Try every pending notification now, whatever its backoff.")
 @click.pass_context
-@_errors_as_messages
 def ping(ctx: click.Context, everything: bool) -> None:
     """Deliver the notifications that are due (WebSub, weblogUpdates, webhooks)."""
     config = _config(ctx)
     with open_store(config) as store:
         report = notify.deliver(config, store, utcnow(), everything=everything)
     for line in report.errors:
-        click.echo(f"newswire: ping: {line}", err=True)
-    click.echo(f"notifications: {report.summary()}")
+        _warn(f"ping: {line}")
+    _say(f"notifications: {report.summary()}")
     sys.exit(EXIT_FAILED if report.failed else EXIT_OK)
 
 
 @main.command()
 @click.option("--once", is_flag=True, help="Run every job once (publish, verify, ping) and exit.")
 @click.pass_context
-@_errors_as_messages
 def run(ctx: click.Context, once: bool) -> None:
     """Run the scheduler daemon: publish and verify on the config's schedule,
     publish scheduled posts at their time, retry notifications when due.
@@ -310,15 +356,14 @@ def run(ctx: click.Context, once: bool) -> None:
     from .daemon import Daemon, configure_logging  # APScheduler is only needed here
 
     configure_logging()
-    daemon = Daemon(ctx.obj["config"])
+    daemon = Daemon(ctx.obj["config"], debug=ctx.obj["debug"])
     sys.exit(daemon.once() if once else daemon.run())
 
 
 @main.command()
-@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on.")
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.pass_context
-@_errors_as_messages
 def serve(ctx: click.Context, port: int, bind: str) -> None:
     """Preview the output folder over HTTP with feed media types, Link headers and 304s."""
     from .serve import make_server
@@ -328,7 +373,7 @@ def serve(ctx: click.Context, port: int, bind: str) -> None:
         server = make_server(config, bind, port)
     except OSError as exc:
         raise UsageError(f"cannot listen on {bind}:{port}: {exc.strerror}") from None
-    click.echo(f"serving {config.paths.output} at http://{bind}:{server.server_address[1]}/ (Ctrl-C stops)")
+    _say(f"serving {config.paths.output} at http://{bind}:{server.server_address[1]}/ (Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -344,7 +389,6 @@ def post() -> None:
 
 @post.command("list")
 @click.pass_context
-@_errors_as_messages
 def post_list(ctx: click.Context) -> None:
     """Every post, newest first: number, date, state, author and title."""
     with open_store(_config(ctx)) as store:
@@ -353,7 +397,7 @@ def post_list(ctx: click.Context) -> None:
             published = from_utc_text(row["published"], row["published_offset"])
             state = ("deleted" if row["deleted_at"] else "draft" if row["draft"]
                      else "scheduled" if published > now else "live")
-            click.echo(f"{row['id']:>6}  {published:%Y-%m-%d}  {state:<9}  {row['author']}: {row['title']}")
+            _say(f"{row['id']:>6}  {published:%Y-%m-%d}  {state:<9}  {row['author']}: {row['title']}")
 
 
 def _post_id(store: Any, ref: str) -> int:
@@ -366,43 +410,41 @@ def _post_id(store: Any, ref: str) -> int:
 @post.command("show")
 @click.argument("ref")
 @click.pass_context
-@_errors_as_messages
 def post_show(ctx: click.Context, ref: str) -> None:
     """One post in full: id, dates, author, labels, state and body."""
     config = _config(ctx)
     with open_store(config) as store:
         post_id = _post_id(store, ref)
         p = store.posts([post_id], config.journal.post_url)[post_id]
-    click.echo(f"number:    {post_id}\nid:        {p.entry_id}\ntitle:     {p.title}\nurl:       {p.url}\n"
-               f"source:    {p.source}\nauthor:    {p.author.signature}\n"
-               f"labels:    {', '.join(label.name for label in p.labels)}\n"
-               f"published: {p.published.isoformat()}\nupdated:   {p.updated.isoformat()}\n"
-               f"state:     {'deleted ' + p.deleted_at.isoformat() if p.deleted_at else 'draft' if p.draft else 'live'}"
-               f"\n\n{p.body_html}")
+    state = f"deleted {p.deleted_at.isoformat()}" if p.deleted_at else "draft" if p.draft else "live"
+    for name, value in (("number", post_id), ("id", p.entry_id), ("title", p.title), ("url", p.url),
+                        ("source", p.source), ("author", p.author.signature),
+                        ("labels", ", ".join(label.name for label in p.labels)),
+                        ("published", p.published.isoformat()), ("updated", p.updated.isoformat()), ("state", state)):
+        _say(f"{name + ':':<10} {value}")
+    click.echo(f"\n{p.body_html}")  # the body is many lines by nature (and holds no control characters)
 
 
 @post.command("delete")
 @click.argument("ref")
 @click.pass_context
-@_errors_as_messages
 def post_delete(ctx: click.Context, ref: str) -> None:
     """Take a post out of the feeds (kept in the store; 'restore' brings it back)."""
     config = _config(ctx)
     with open_store(config) as store:
         done = store.mark_deleted(_post_id(store, ref), utcnow(), by="user")
-    click.echo("deleted; it leaves the feeds at the next publish" if done else "already deleted")
+    _say("deleted; it leaves the feeds at the next publish" if done else "already deleted")
 
 
 @post.command("restore")
 @click.argument("ref")
 @click.pass_context
-@_errors_as_messages
 def post_restore(ctx: click.Context, ref: str) -> None:
     """Bring a deleted post back, with its id and dates unchanged."""
     config = _config(ctx)
     with open_store(config) as store:
         done = store.restore(_post_id(store, ref))
-    click.echo("restored; it returns to the feeds at the next publish" if done else "it was not deleted")
+    _say("restored; it returns to the feeds at the next publish" if done else "it was not deleted")
 
 
 @main.group()
@@ -412,42 +454,39 @@ def store() -> None:
 
 @store.command("check")
 @click.pass_context
-@_errors_as_messages
 def store_check(ctx: click.Context) -> None:
     """Read the whole store and report any damage (exit 1 if there is some)."""
     health = upkeep.check(_config(ctx).paths.store)
     if health.ok:
         counts = ", ".join(f"{n} {table}" for table, n in health.counts.items())
-        click.echo(f"ok: {health.path}: schema {health.version}, {counts}")
+        _say(f"ok: {health.path}: schema {health.version}, {counts}")
         return
     for problem in health.problems[:20]:
-        click.echo(f"{health.path}: {problem}", err=True)
-    click.echo(f"newswire: {health.path} is damaged ({len(health.problems)} problem(s)); restore your latest "
-               "backup with 'newswire store restore FILE', then run 'newswire publish --full'", err=True)
+        _say(f"{health.path}: {problem}", err=True)
+    _warn(f"{health.path} is damaged ({len(health.problems)} problem(s)); restore your latest "
+          "backup with 'newswire store restore FILE', then run 'newswire publish --full'")
     sys.exit(EXIT_FAILED)
 
 
 @store.command("backup")
 @click.argument("destination", type=click.Path(path_type=Path))
 @click.pass_context
-@_errors_as_messages
 def store_backup(ctx: click.Context, destination: Path) -> None:
     """Copy the store to DESTINATION (a new file, or a folder for a dated copy), safely while it is in use."""
     written = upkeep.backup(_config(ctx).paths.store, destination)
-    click.echo(f"backed up to {written}")
+    _say(f"backed up to {written}")
 
 
 @store.command("restore")
 @click.argument("backup", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait up to SECONDS for a running publish.")
+@click.option("--wait", type=WAIT, default=0.0, metavar="SECONDS", help="Wait up to SECONDS for a running publish.")
 @click.pass_context
-@_errors_as_messages
 def store_restore(ctx: click.Context, backup: Path, wait: float) -> None:
     """Replace the store with BACKUP (checked first), under the journal's lock."""
     config = _config(ctx)
     with journal_lock(config.lock_path, wait):
         upkeep.restore(backup, config.paths.store)
-    click.echo(f"restored {config.paths.store} from {backup}; run 'newswire publish --full' next")
+    _say(f"restored {config.paths.store} from {backup}; run 'newswire publish --full' next")
 
 
 if __name__ == "__main__":  # pragma: no cover

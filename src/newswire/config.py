@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from .bounds import whole
 from .errors import ConfigError
 from .text import tag_uri
 from .yamlio import Located, compose, error_line, is_text, shown
@@ -114,9 +115,10 @@ class NotifyConfig:
     websub: tuple[str, ...] = ()
     weblogs: tuple[str, ...] = ()
     webhooks: tuple[WebhookConfig, ...] = ()
-    timeout: float = 10.0
+    timeout: float = 10.0  # seconds for one request in all: connect, headers and answer
     max_attempts: int = 8
     max_age: float = 2 * 86400.0
+    round_timeout: float = 60.0  # seconds one round of deliveries may take; the rest wait for the next
 
 
 @dataclass(frozen=True)
@@ -400,7 +402,7 @@ def _paths(r: _Reader, base: Path) -> PathsConfig:
 
 
 def _notify(r: _Reader) -> NotifyConfig:
-    r.check_keys({"websub", "weblogs", "webhooks", "timeout", "max_attempts", "max_age"})
+    r.check_keys({"websub", "weblogs", "webhooks", "timeout", "max_attempts", "max_age", "round_timeout"})
     websub = tuple(_check_url(r, "websub", u) for u in r.strings("websub"))
     weblogs = tuple(_check_url(r, "weblogs", u) for u in r.strings("weblogs"))
     hooks = []
@@ -428,16 +430,19 @@ def _notify(r: _Reader) -> NotifyConfig:
     attempts = r.get("max_attempts", int, 8)
     if not 1 <= attempts <= 100:
         r.fail("notify.max_attempts", r.line_of("max_attempts"), "must be between 1 and 100")
+    round_timeout = r.get("round_timeout", float, 60.0)
+    if not 1 <= round_timeout <= 3600:
+        r.fail("notify.round_timeout", r.line_of("round_timeout"), "must be between 1 and 3600 seconds")
     return NotifyConfig(websub=websub, weblogs=weblogs, webhooks=tuple(hooks), timeout=timeout,
-                        max_attempts=attempts, max_age=_duration(r, "max_age", "2d"))
+                        max_attempts=attempts, max_age=_duration(r, "max_age", "2d"), round_timeout=round_timeout)
 
 
 def _fetch(r: _Reader) -> Limits:
     r.check_keys({"max_bytes", "timeout", "max_redirects"})
     limits = Limits(max_bytes=r.get("max_bytes", int, 20 * 1024 * 1024), timeout=r.get("timeout", float, 10.0),
                     max_redirects=r.get("max_redirects", int, 5))
-    if limits.max_bytes < 1024:
-        r.fail("fetch.max_bytes", r.line_of("max_bytes"), "must be at least 1024")
+    if not 1024 <= limits.max_bytes <= 2**30:
+        r.fail("fetch.max_bytes", r.line_of("max_bytes"), "must be between 1024 and 1073741824 (1 GiB)")
     if not 0 < limits.timeout <= 300:
         r.fail("fetch.timeout", r.line_of("timeout"), "must be between 0 and 300 seconds")
     if not 0 <= limits.max_redirects <= 20:
@@ -462,12 +467,20 @@ def _sync(r: _Reader) -> SyncConfig:
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+MAX_DURATION = 365 * 86400  # a year: past it a duration is a typo, and the dates it moves could overflow
+
+
 def _duration(r: _Reader, key: str, default: str) -> float:
-    """A duration such as 90s, 30m, 1h or 2d, in seconds."""
+    """A duration such as 90s, 30m, 1h or 2d, in seconds: at least a second, at most a year."""
     text = r.get(key, str, default).strip()
-    if not re.fullmatch(r"\d+[smhd]", text) or int(text[:-1]) == 0:
+    written = re.fullmatch(r"([0-9]+)([smhd])", text)  # ASCII digits: \d would take '²' and '١'
+    amount = whole(written[1], MAX_DURATION + 1) if written else None  # more digits: still too long
+    if not amount:
         r.fail(r.prefix + key, r.line_of(key), f"must be a duration such as 30m, 1h or 2d, not {text!r}")
-    return float(int(text[:-1]) * _UNITS[text[-1]])
+    seconds = amount * _UNITS[text[-1]]
+    if seconds > MAX_DURATION:
+        r.fail(r.prefix + key, r.line_of(key), f"{text} is too long: at most a year (365d)")
+    return float(seconds)
 
 
 def _schedule(r: _Reader) -> ScheduleConfig:

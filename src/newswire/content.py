@@ -13,17 +13,18 @@ import errno
 import functools
 import hashlib
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .bounds import YEARS, instant
 from .config import Config, JournalConfig
+from .errors import printable
 from .files import Refused, read_limited
 from .store import PostInput, Store, Tally, to_utc_text
 from .text import MAX_NESTING, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper, one_line, slugify
@@ -32,11 +33,6 @@ from .yamlio import Located, compose, error_line, is_text, shown
 
 SOURCE_PREFIX = "md:"
 KEYS = {"title", "date", "updated", "author", "affiliation", "labels", "id", "slug", "summary", "draft"}
-# Years a date may have in UTC: four digits, so stored dates sort as text, and clear of datetime's
-# limits, so the date can be shown in any zone.
-YEARS = range(1000, 9999)
-# Characters that would break a one-line message: C0 and C1 controls and Unicode's line separators.
-_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 @functools.cache
 def _markdown() -> Any:
@@ -55,12 +51,6 @@ class SourceError(Exception):
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return SourceError, (self.file, self.line, self.message)  # to cross from a sync worker
-
-
-def printable(name: str) -> str:
-    """A file name fit for one line of text: bytes that are not UTF-8 and control characters backslash-escaped."""
-    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _BREAKS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), name)
 
 
 @dataclass
@@ -101,11 +91,7 @@ def parse_date(value: Any, journal: JournalConfig) -> datetime:
         raise ValueError(f"{shown(value)} is not an ISO 8601 date ({example})")
     if when.tzinfo is None:
         when = when.replace(tzinfo=journal.zone)
-    try:
-        in_range = when.astimezone(timezone.utc).year in YEARS
-    except OverflowError:  # before 0001-01-01 or after 9999-12-31 in UTC
-        in_range = False
-    if not in_range:
+    if instant(when) is None:
         raise ValueError(f"{when.isoformat()} is out of range: the year in UTC must be between {YEARS[0]} and {YEARS[-1]}")
     return when.replace(microsecond=0)
 

@@ -28,8 +28,9 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from . import notify
+from .bounds import later
 from .config import Config, load_config
-from .errors import LockedError, NewswireError
+from .errors import LockedError, NewswireError, os_trouble, printable
 from .job import check_published, open_store, publish, utcnow
 from .lock import journal_lock
 from .pull import pull
@@ -43,8 +44,9 @@ LOCKED_RETRY = 10.0
 class Daemon:
     """Holds the config and the scheduler; each job logs one line with outcome and duration."""
 
-    def __init__(self, config_path: str | Path | None):
+    def __init__(self, config_path: str | Path | None, debug: bool = False):
         self.config_path = config_path
+        self.debug = debug  # log an unexpected error's traceback, not only its line
         self.config: Config = load_config(config_path)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},
@@ -64,9 +66,12 @@ class Daemon:
             self._at(utcnow() + timedelta(seconds=LOCKED_RETRY), "publish-retry", self.publish_job)
         except NewswireError as exc:
             outcome, ok = f"failed: {exc}", False
+        except OSError as exc:
+            outcome, ok = f"failed: {os_trouble(exc)}", False
         except Exception as exc:  # noqa: BLE001 - a daemon logs and goes on
-            log.exception("%s: unexpected error", name)
-            outcome, ok = f"failed: {type(exc).__name__}: {exc}", False
+            if self.debug:
+                log.exception("%s: unexpected error", name)
+            outcome, ok = f"failed: {type(exc).__name__}: {exc} (run with --debug for the traceback)", False
         if not ok:
             self.failures += 1
         log.info("%s: %s (%.1f s)", name, outcome, time.monotonic() - started)
@@ -78,6 +83,7 @@ class Daemon:
             self._follow_up()
             problems = [str(e) for e in (report.sync.errors if report.sync else [])]  # e.g. a refused sync
             problems += [str(p) for r in report.failed for p in r.problems] + report.errors
+            problems += [f"ping: {e}" for e in report.pings.errors] if report.pings else []  # why a ping is not done
             return report.summary() + "".join(f"; {p}" for p in problems[:3])
         return self._timed("publish", work)
 
@@ -122,8 +128,8 @@ class Daemon:
         with open_store(self.config) as store:
             upcoming = store.next_scheduled(utcnow())
             due = store.next_due()
-        if upcoming is not None:
-            self._at(upcoming + timedelta(seconds=1), "scheduled-post", self.publish_job)
+        if upcoming is not None:  # a date from a feed or the store: moved without overflowing at 9999-12-31
+            self._at(later(upcoming, 1), "scheduled-post", self.publish_job)
         if due is not None:
             self._at(due, "ping-due", self.ping_job)
 
@@ -178,9 +184,19 @@ class Daemon:
         return 0
 
 
+class _OneLine(logging.Formatter):
+    """Each record is one line, whatever a server or a feed put in its message (a fault string
+    with a newline would otherwise forge log lines); a traceback, logged only with --debug,
+    follows on lines of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
 def configure_logging() -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    handler.setFormatter(_OneLine("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
     root = logging.getLogger("newswire")
     root.addHandler(handler)
     root.setLevel(logging.INFO)

@@ -1,20 +1,18 @@
-"""Fetching from outside: http(s) only, with timeouts, a size limit and bounded redirects."""
+"""Fetching from outside: http(s) only, with a deadline, a size limit and bounded redirects."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .bounds import whole
 from .config import Limits
 from .errors import NewswireError
 
 if TYPE_CHECKING:
     import requests
-
-USER_AGENT = "newswire (+feed publisher)"
 
 
 @dataclass(frozen=True)
@@ -25,6 +23,8 @@ class Fetched:
     status: int
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive when from a server
+    reason: str = ""
+    cut: bool = False  # the answer went past the byte limit and was not read
 
 
 class FetchError(NewswireError):
@@ -32,70 +32,92 @@ class FetchError(NewswireError):
 
 
 def check_url(url: str) -> None:
-    if urlsplit(url).scheme not in ("http", "https"):
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError as exc:  # 'http://[::1' and the like
+        raise FetchError(f"{url}: not a valid URL ({exc})") from None
+    if scheme not in ("http", "https"):
         raise FetchError(f"{url}: only http and https URLs are fetched")
 
 
-class TooLarge(Exception):
+class _TooLarge(Exception):
     """An answer went past the byte limit."""
 
 
-def read_body(response: "requests.Response", max_bytes: int, timeout: float) -> bytes:
-    """The answer's body, at most ``max_bytes``, within ``timeout`` seconds in all.
-
-    requests' own timeout bounds each read, so a server trickling a byte at a time
-    could hold the caller forever; this bounds the whole answer. Errors come out as
-    requests' exceptions (a cut-short answer is a ConnectionError).
-    """
+def _read_body(response: "requests.Response", max_bytes: int) -> bytes:
+    """The answer's body, at most ``max_bytes``; a cut-short answer is a ConnectionError."""
     import requests
     from urllib3.exceptions import HTTPError as TransportError, ReadTimeoutError
 
-    deadline = time.monotonic() + timeout
     chunks, size = [], 0
     try:
         while chunk := response.raw.read1(65536, decode_content=True):
             size += len(chunk)
             if size > max_bytes:
-                raise TooLarge(size)
-            if time.monotonic() > deadline:
-                raise requests.Timeout(f"no complete answer within {timeout:g} s")
+                raise _TooLarge(size)
             chunks.append(chunk)
     except ReadTimeoutError:
-        raise requests.Timeout(f"no complete answer within {timeout:g} s") from None
+        raise requests.Timeout("no answer") from None
     except TransportError as exc:
         raise requests.ConnectionError(f"the answer was cut short ({type(exc).__name__})") from None
     return b"".join(chunks)
 
 
+def request(method: str, url: str, *, seconds: float, max_bytes: int, max_redirects: int = 0,
+            headers: Mapping[str, str] | None = None, data: bytes | Mapping[str, str] | None = None) -> Fetched:
+    """One exchange, within ``seconds`` in all: connecting, the headers, the answer and any
+    redirects together. An answer longer than ``max_bytes`` is not read (``cut``).
+
+    Failures come out as requests' exceptions; running out of time is ``requests.Timeout``.
+    """
+    import requests
+    from requests.structures import CaseInsensitiveDict
+
+    from .deadline import Deadline, session
+
+    check_url(url)
+    with session(max_redirects) as s, Deadline(seconds) as deadline:
+        try:
+            response = s.request(method, url, headers=dict(headers or {}), data=data, stream=True,
+                                 allow_redirects=max_redirects > 0, timeout=(deadline.left(), deadline.left()))
+            try:
+                for hop in response.history + [response]:
+                    check_url(hop.url)
+                declared = whole(response.headers.get("Content-Length", ""), max_bytes + 1)
+                cut = declared is not None and declared > max_bytes
+                try:
+                    body = b"" if cut else _read_body(response, max_bytes)
+                except _TooLarge:
+                    body, cut = b"", True
+            finally:
+                response.close()
+        except requests.RequestException:
+            if deadline.expired:
+                raise requests.Timeout(f"no complete answer within {seconds:g} s") from None
+            raise
+        if deadline.expired:  # a socket shut at the deadline ends an answer that has no length as if complete
+            raise requests.Timeout(f"no complete answer within {seconds:g} s")
+    return Fetched(response.url, response.status_code, body, CaseInsensitiveDict(response.headers),
+                   response.reason or "", cut)
+
+
 def fetch(url: str, limits: Limits = Limits(), *, headers: dict[str, str] | None = None,
           allow: tuple[int, ...] = ()) -> Fetched:
-    """GET ``url``, refusing more than ``limits.max_bytes`` or a redirect off http(s).
+    """GET ``url`` within ``limits``, refusing more than ``limits.max_bytes`` or a redirect off http(s).
 
     A status of 400 or more raises ``FetchError`` unless it is in ``allow``.
     """
     import requests  # loaded only when something is fetched
-    from requests.structures import CaseInsensitiveDict
 
-    check_url(url)
-    with requests.Session() as session:
-        session.max_redirects = limits.max_redirects
-        session.headers["User-Agent"] = USER_AGENT
-        try:
-            with session.get(url, timeout=(limits.timeout, limits.timeout), stream=True,
-                             headers=headers or {}) as response:
-                for hop in response.history + [response]:
-                    check_url(hop.url)
-                if response.status_code >= 400 and response.status_code not in allow:
-                    raise FetchError(f"{url}: the server answered {response.status_code} {response.reason}")
-                declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > limits.max_bytes:
-                    raise FetchError(f"{url}: larger than the {limits.max_bytes} byte limit ({declared} bytes)")
-                try:
-                    body = read_body(response, limits.max_bytes, limits.timeout)
-                except TooLarge:
-                    raise FetchError(f"{url}: larger than the {limits.max_bytes} byte limit") from None
-                return Fetched(response.url, response.status_code, body, CaseInsensitiveDict(response.headers))
-        except requests.TooManyRedirects:
-            raise FetchError(f"{url}: more than {limits.max_redirects} redirects") from None
-        except requests.RequestException as exc:
-            raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+    try:
+        answer = request("GET", url, seconds=limits.timeout, max_bytes=limits.max_bytes,
+                         max_redirects=limits.max_redirects, headers=headers)
+    except requests.TooManyRedirects:
+        raise FetchError(f"{url}: more than {limits.max_redirects} redirects") from None
+    except requests.RequestException as exc:
+        raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+    if answer.status >= 400 and answer.status not in allow:
+        raise FetchError(f"{url}: the server answered {answer.status} {answer.reason}")
+    if answer.cut:
+        raise FetchError(f"{url}: larger than the {limits.max_bytes} byte limit")
+    return answer

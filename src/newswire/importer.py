@@ -16,7 +16,6 @@ source brought (``Store.upsert_post``): a clash is reported and the entry skippe
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import os
@@ -34,9 +33,9 @@ import feedparser
 import nh3
 from defusedxml import DefusedXmlException
 
+from .bounds import from_utc_tuple, instant
 from .config import Config
-from .content import YEARS, printable
-from .errors import NewswireError
+from .errors import NewswireError, printable
 from .fetch import fetch
 from .files import Refused, read_limited
 from .store import NotOwned, PostInput, Store, Tally
@@ -254,15 +253,8 @@ class _Bounded(TreeBuilder):
 
 
 def _when(struct: Any) -> datetime | None:
-    return _in_range(datetime.fromtimestamp(calendar.timegm(struct), timezone.utc)) if struct else None
-
-
-def _in_range(when: datetime) -> datetime | None:
-    """The instant, if its year in UTC is one the store keeps (as for posts in content/), else None."""
-    try:
-        return when if when.astimezone(timezone.utc).year in YEARS else None
-    except OverflowError:
-        return None
+    """feedparser's UTC time tuple as a date in range (else None, as if the entry had none)."""
+    return from_utc_tuple(struct) if struct else None
 
 
 def _fallback_id(*parts: str) -> str:
@@ -354,7 +346,7 @@ def _iso(value: Any) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return _in_range(when if when.tzinfo else when.replace(tzinfo=timezone.utc))
+    return instant(when if when.tzinfo else when.replace(tzinfo=timezone.utc))  # out of range: as if none
 
 
 def _text_html(text: str) -> str:

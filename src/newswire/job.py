@@ -74,7 +74,8 @@ class PublishReport:
         failed = len({r.feed for r in self.failed})
         verb = "would publish" if self.dry_run else "published"
         pings = f", {self.queued} ping{'s' if self.queued != 1 else ''} queued"
-        if self.pings is not None and (self.pings.delivered or self.pings.retrying or self.pings.failed):
+        if self.pings is not None and (self.pings.delivered or self.pings.retrying or self.pings.failed
+                                       or self.pings.deferred):
             pings += f" ({self.pings.summary()})"
         return (f"{verb} {changed} of {self.feeds} feeds ({self.written} of {self.documents} documents written, "
                 f"{self.rendered} rendered), {failed} failed{pings} in {self.seconds:.1f} s")
@@ -86,6 +87,7 @@ class PublishReport:
             "seconds": round(self.seconds, 3), "errors": self.errors, "pings_queued": self.queued,
             "pings": None if self.pings is None else {
                 "delivered": self.pings.delivered, "retrying": self.pings.retrying, "failed": self.pings.failed,
+                "deferred": self.pings.deferred,
                 "errors": self.pings.errors},
             "sync_errors": [str(e) for e in self.sync.errors] if self.sync else [],
             "results": [{"path": r.path, "feed": r.feed, "status": r.status,

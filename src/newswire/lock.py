@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import LockedError
+from .errors import STORE_PLACE, LockedError, StoreError, os_trouble
 
 
 def _holder(fd: int) -> str:
@@ -40,8 +40,12 @@ def forget_inherited_locks() -> None:
 @contextmanager
 def journal_lock(path: Path, wait: float = 0.0) -> Iterator[None]:
     """Hold the journal's lock; wait up to ``wait`` seconds for it, else raise ``LockedError``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot make the journal's lock file beside the store: {os_trouble(exc)} "
+                         f"({STORE_PLACE})") from None
     try:
         deadline = time.monotonic() + wait
         while True:

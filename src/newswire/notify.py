@@ -22,25 +22,21 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 
-from typing import TYPE_CHECKING
-
+from .bounds import http_date, whole
 from .config import Config
-from .fetch import TooLarge, read_body
+from .errors import printable
+from .fetch import Fetched, request
 from .model import FILE_NAMES
 from .store import Notification, Store
 
-if TYPE_CHECKING:
-    import requests
-
-USER_AGENT = "newswire (+feed publisher)"
 MAX_PARALLEL = 4
 BASE_DELAY = 30.0
 MAX_DELAY = 6 * 3600.0
 MAX_RESPONSE = 1024 * 1024
 # Why an attempt's outcome was not recorded (see Store.settle): nothing was given up.
 SUPERSEDED = "superseded while this attempt ran (a newer change re-armed it, or another run settled it)"
+MAX_DETAIL = 300  # characters of an error kept and shown: a server's fault string can be any length
 
 
 @dataclass(frozen=True)
@@ -58,10 +54,12 @@ class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    deferred: int = 0  # not tried: the round ran out of time (notify.round_timeout); still due
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return f"{self.delivered} delivered, {self.retrying} to retry, {self.failed} given up"
+        text = f"{self.delivered} delivered, {self.retrying} to retry, {self.failed} given up"
+        return text + (f", {self.deferred} left for the next round" if self.deferred else "")
 
 
 def changes(config: Config, changed_feeds: Sequence[tuple[str, dict[str, str]]],
@@ -93,15 +91,23 @@ def changes(config: Config, changed_feeds: Sequence[tuple[str, dict[str, str]]],
 
 
 def deliver(config: Config, store: Store, now: datetime, *, everything: bool = False) -> DeliveryReport:
-    """Send every notification that is due (``everything``: every pending one), in parallel."""
+    """Send every notification that is due (``everything``: every pending one), in parallel.
+
+    The whole round takes at most ``notify.round_timeout`` seconds (a publish holds the
+    journal's lock meanwhile): requests still running then are cut off and retried later,
+    and notifications not yet tried stay due for the next round, and are counted as such.
+    """
     pending = store.outbox(("pending",), due_by=None if everything else now)
     report = DeliveryReport()
     if not pending:
         return report
     started = time.monotonic()
+    round_end = started + config.notify.round_timeout
 
-    def attempt(n: Notification) -> Outcome:
-        outcome = _attempt(config, n, now)
+    def attempt(n: Notification) -> Outcome | None:
+        if time.monotonic() >= round_end:
+            return None
+        outcome = _attempt(config, n, now, round_end)
         return replace(outcome, elapsed=time.monotonic() - started)
 
     from concurrent.futures import ThreadPoolExecutor  # only when there is something to deliver
@@ -109,13 +115,20 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(pending))) as pool:
         outcomes = list(pool.map(attempt, pending))
     for n, outcome in zip(pending, outcomes):
-        _settle(config, store, n, outcome, now, report)
+        if outcome is None:
+            report.deferred += 1
+        else:
+            _settle(config, store, n, outcome, now, report)
+    if report.deferred:
+        report.errors.append(f"{report.deferred} not tried: this round reached its {config.notify.round_timeout:g} s "
+                             "limit (notify.round_timeout); they stay due for the next one")
     return report
 
 
 def _settle(config: Config, store: Store, n: Notification, outcome: Outcome, now: datetime,
             report: DeliveryReport) -> None:
     where = f"{n.kind} {n.target}" + (f" ({n.topic})" if n.topic and n.kind == "websub" else "")
+    outcome = replace(outcome, detail=printable(outcome.detail, MAX_DETAIL))  # kept in the store, shown by status
     if outcome.status == "delivered":
         store.settle(n, "delivered", now)  # re-armed meanwhile by a fresh change, that one stays due
         report.delivered += 1
@@ -145,96 +158,91 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     return min(base * (rng or random).uniform(0.5, 1.5), MAX_DELAY)
 
 
-def _attempt(config: Config, n: Notification, now: datetime) -> Outcome:
+def _attempt(config: Config, n: Notification, now: datetime, round_end: float) -> Outcome:
     import requests  # loaded only when something is to be sent
 
-    timeout = config.notify.timeout
+    post = _Poster(config.notify.timeout, round_end)
     try:
         if n.kind == "websub":
-            return _websub(n, timeout, now)
+            return _websub(n, post, now)
         if n.kind == "weblogs":
-            return _weblogs(n, timeout, now)
+            return _weblogs(n, post, now)
         if n.kind == "webhook":
-            return _webhook(config, n, timeout, now)
+            return _webhook(config, n, post, now)
         return Outcome("failed", f"unknown notification kind {n.kind!r}")
     except requests.Timeout:
-        return Outcome("retry", f"no answer within {timeout:g} s")
+        return Outcome("retry", f"no answer within {post.last:g} s")
     except requests.ConnectionError as exc:
         return Outcome("retry", f"cannot connect ({type(exc).__name__})")
     except requests.RequestException as exc:
         return Outcome("retry", f"{type(exc).__name__}: {exc}")
 
 
-def _post(url: str, timeout: float, **kwargs: object) -> requests.Response:
-    import requests
+@dataclass
+class _Poster:
+    """POSTs for one attempt: each within ``notify.timeout`` seconds and before the round's end."""
 
-    headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
-    response = requests.post(url, timeout=(timeout, timeout), headers=headers, allow_redirects=False,
-                             stream=True, **kwargs)  # type: ignore[arg-type]
-    try:
-        response._content = read_body(response, MAX_RESPONSE, timeout)
-    except TooLarge:
-        response._content = b""  # only the status matters; an endless answer is not read
-    finally:
-        response.close()
-    return response
+    timeout: float
+    round_end: float
+    last: float = 0.0  # the time the last request was given
+
+    def __call__(self, url: str, data: bytes | dict[str, str], headers: dict[str, str] | None = None) -> Fetched:
+        self.last = round(min(self.timeout, max(self.round_end - time.monotonic(), 0.001)), 3)
+        return request("POST", url, seconds=self.last, max_bytes=MAX_RESPONSE, headers=headers, data=data)
 
 
-def _http_outcome(response: requests.Response, now: datetime) -> Outcome:
-    code = response.status_code
+def _http_outcome(answer: Fetched, now: datetime) -> Outcome:
+    code = answer.status
     if 200 <= code < 300:
         return Outcome("delivered", str(code))
-    detail = f"answered {code} {response.reason}"
+    detail = f"answered {code} {answer.reason}"
     if code == 429 or code >= 500:
-        return Outcome("retry", detail, retry_after(response.headers.get("Retry-After"), now))
+        return Outcome("retry", detail, retry_after(answer.headers.get("Retry-After"), now))
     return Outcome("failed", detail)
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), capped at 6 h."""
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), capped at 6 h;
+    None when the header is missing or not one of those."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_DELAY)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    seconds = whole(value, int(MAX_DELAY))
+    if seconds is not None:
+        return float(seconds)
+    when = http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
     return min(max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0), MAX_DELAY)
 
 
-def _websub(n: Notification, timeout: float, now: datetime) -> Outcome:
+def _websub(n: Notification, post: _Poster, now: datetime) -> Outcome:
     """W3C WebSub publish: the topic as both hub.url and hub.topic, one request per topic."""
-    return _http_outcome(_post(n.target, timeout, data={"hub.mode": "publish", "hub.url": n.topic,
-                                                         "hub.topic": n.topic}), now)
+    return _http_outcome(post(n.target, {"hub.mode": "publish", "hub.url": n.topic, "hub.topic": n.topic}), now)
 
 
-def _weblogs(n: Notification, timeout: float, now: datetime) -> Outcome:
+def _weblogs(n: Notification, post: _Poster, now: datetime) -> Outcome:
     """weblogUpdates.extendedPing, falling back to weblogUpdates.ping on a fault."""
     p = n.payload
-    outcome = _xmlrpc(n.target, timeout, now, "weblogUpdates.extendedPing",
+    outcome = _xmlrpc(n.target, post, now, "weblogUpdates.extendedPing",
                       (p["name"], p["site"], p["changed"], p["rss"]))
     if outcome.status == "fault":
-        outcome = _xmlrpc(n.target, timeout, now, "weblogUpdates.ping", (p["name"], p["site"]))
+        outcome = _xmlrpc(n.target, post, now, "weblogUpdates.ping", (p["name"], p["site"]))
         if outcome.status == "fault":
             return Outcome("failed", outcome.detail)
     return outcome
 
 
-def _xmlrpc(url: str, timeout: float, now: datetime, method: str, params: tuple[object, ...]) -> Outcome:
+def _xmlrpc(url: str, post: _Poster, now: datetime, method: str, params: tuple[object, ...]) -> Outcome:
     import xmlrpc.client  # only when a ping service is due
 
     body = xmlrpc.client.dumps(params, methodname=method, encoding="utf-8").encode("utf-8")
-    response = _post(url, timeout, data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
-    if response.status_code != 200:
-        return _http_outcome(response, now)
-    if b"<!DOCTYPE" in response.content or b"<!ENTITY" in response.content:
+    answer = post(url, body, {"Content-Type": "text/xml; charset=utf-8"})
+    if answer.status != 200:
+        return _http_outcome(answer, now)
+    if b"<!DOCTYPE" in answer.body or b"<!ENTITY" in answer.body:
         return Outcome("failed", "the ping service answered with a DTD, which is refused")
     try:
-        (result,), _ = xmlrpc.client.loads(response.content)
+        (result,), _ = xmlrpc.client.loads(answer.body)
     except xmlrpc.client.Fault as fault:
         return Outcome("fault", f"{method} fault {fault.faultCode}: {fault.faultString}")
     except Exception as exc:  # noqa: BLE001 - any unreadable answer is one failed attempt
@@ -249,7 +257,7 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def _webhook(config: Config, n: Notification, timeout: float, now: datetime) -> Outcome:
+def _webhook(config: Config, n: Notification, post: _Poster, now: datetime) -> Outcome:
     hook = next((h for h in config.notify.webhooks if h.url == n.target), None)
     if hook is None:
         return Outcome("failed", "this webhook is no longer in the config")
@@ -257,8 +265,8 @@ def _webhook(config: Config, n: Notification, timeout: float, now: datetime) -> 
     if not secret:
         return Outcome("retry", f"environment variable {hook.secret_env} is not set")
     body = json.dumps({"journal": config.journal.title, **n.payload}, sort_keys=True).encode("utf-8")
-    return _http_outcome(_post(n.target, timeout, data=body, headers={
-        "Content-Type": "application/json", "X-Hub-Signature-256": signature(secret, body)}), now)
+    return _http_outcome(post(n.target, body, {"Content-Type": "application/json",
+                                               "X-Hub-Signature-256": signature(secret, body)}), now)
 
 
 def pending_summary(notes: Iterable[Notification]) -> list[str]:

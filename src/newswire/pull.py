@@ -90,7 +90,7 @@ def _pull_one(config: Config, store: Store, source: SourceConfig, now: datetime,
 
 
 def _backoff(store: Store, source: SourceConfig, now: datetime, failures: int, why: str) -> PullResult:
-    delay = min(source.every * 2 ** failures, MAX_BACKOFF)
+    delay = min(source.every * 2 ** min(failures, 32), MAX_BACKOFF)  # the count is the store's: kept from overflowing
     store.set_source_state(source.url, next_at=now + timedelta(seconds=delay), failures=failures + 1,
                            status="error", now=now)
     return PullResult(source.url, "failed", f"{why}; next try in {delay:.0f} s")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import mimetypes
 import os
 import posixpath
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from .bounds import http_date
 from .config import Config
 
 MEDIA_TYPES = {
@@ -112,12 +113,8 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
                 # Weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
                 return match.strip() == "*" or etag in [m.strip().removeprefix("W/") for m in match.split(",")]
             since = self.headers.get("If-Modified-Since")
-            if since:
-                try:
-                    return int(mtime) <= parsedate_to_datetime(since).timestamp()
-                except (TypeError, ValueError):
-                    return False
-            return False
+            when = http_date(since) if since else None  # None too for dates no datetime can hold
+            return when is not None and int(mtime) <= when.timestamp()
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             if os.environ.get("NEWSWIRE_QUIET_SERVE") != "1":

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from .errors import StoreError
+from .bounds import later, whole
+from .errors import STORE_PLACE, StoreError, os_trouble
 from .model import Author, Label, Post
 from .text import clean_id, label_fold, slugify
 
@@ -377,6 +378,8 @@ def store_trouble(path: Path | None, exc: sqlite3.Error) -> StoreError:
     """What to tell the user when SQLite fails: busy means wait, anything else means damage."""
     where = f"{path}: " if path else "the store: "
     text = str(exc)
+    if path is not None and not path.exists():  # nothing to damage: the file cannot be made where it is named
+        return StoreError(f"{where}cannot create the store there ({text}): {STORE_PLACE}")
     if "full" in text:
         return StoreError(f"{where}the disk holding the store is full ({text}); nothing was changed: "
                           "free some space and run the command again")
@@ -403,6 +406,9 @@ class Store:
             self.migrate()
         except sqlite3.DatabaseError as exc:
             raise store_trouble(self.path, exc) from None
+        except OSError as exc:  # its folder cannot be made: a part of the path is a file, or not writable
+            raise StoreError(f"{self.path}: cannot create the store there: {os_trouble(exc)} "
+                             f"({STORE_PLACE})") from None
 
     def __enter__(self) -> "Store":
         return self
@@ -570,7 +576,7 @@ class Store:
             if p.updated is not None:
                 updated = max(p.updated.replace(microsecond=0), old_updated)
             elif digest != row["content_hash"]:
-                updated = max(now.replace(microsecond=0), old_updated + timedelta(seconds=1))
+                updated = max(now.replace(microsecond=0), later(old_updated, 1))
             else:
                 updated = old_updated
             fields = (p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
@@ -692,8 +698,9 @@ class Store:
 
     def find_post(self, ref: str) -> int | None:
         """A post by number, entry id, slug or source."""
-        if ref.isdigit():
-            row = self.db.execute("SELECT id FROM posts WHERE id = ?", (int(ref),)).fetchone()
+        number = whole(ref, 2**63 - 1)  # ASCII digits, within SQLite's integers ('²'.isdigit() is true)
+        if number is not None:
+            row = self.db.execute("SELECT id FROM posts WHERE id = ?", (number,)).fetchone()
             if row:
                 return row["id"]
         row = self.db.execute(
