@@ -205,7 +205,7 @@ BAD_INVOCATIONS: list[tuple[tuple[str, ...], Any, int, str]] = [
     (("init", "afile/journal"), lambda j: (j.root / "afile").write_text("x"), 1, "a file, not a folder"),
     (("init", "/proc/newswire-test"), None, 1, "/proc/newswire-test"),
     (("verify", "."), None, 2, "cannot be read"),
-    (("import", "."), None, 1, "cannot be read"),
+    (("import", "."), None, 1, "is a folder, not a regular file"),
     (("publish",), _store_under_a_file, 1, "a file, not a folder (paths.store must name a file in a folder"),
     (("status",), _store_under_a_file, 1, "a file, not a folder (paths.store must name a file in a folder"),
     (("sync",), _store_under_a_file, 1, "a file, not a folder"),

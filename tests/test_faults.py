@@ -1080,8 +1080,7 @@ def test_any_date_an_imported_feed_holds_is_one_the_store_can_keep_or_the_entry_
         f"<item><guid>urn:r:{i}</guid><title>r</title><pubDate>{d}</pubDate></item>" for i, d in enumerate(rfc822))
         + "</channel></rss>")
     for data in (_json_feed(*dates), atom.encode(), rss.encode()):
-        _, entries, skipped = parse(data, "", "test")
-        for e in entries:
+        for e in parse(data, "", "test").entries:
             for when in (e.published, e.updated):
                 if when is not None:
                     assert when.astimezone(timezone.utc).year in YEARS, when
