@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .config import Limits
+from .config import Limits, hide_userinfo
 from .errors import NewswireError
 
 if TYPE_CHECKING:
@@ -32,8 +32,13 @@ class FetchError(NewswireError):
 
 
 def check_url(url: str) -> None:
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise FetchError(f"{url}: only http and https URLs are fetched")
+    """Only http(s), and no user name or password: they would be shown in messages and logs, and
+    the URL is the base that imported posts' relative links (published) are resolved against."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FetchError(f"{hide_userinfo(url)}: only http and https URLs are fetched")
+    if "@" in parts.netloc:
+        raise FetchError(f"{hide_userinfo(url)}: a URL with a user name or password is not fetched")
 
 
 class TooLarge(Exception):

@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 
 from typing import TYPE_CHECKING
 
-from .config import Config
+from .config import Config, hide_userinfo
 from .fetch import TooLarge, read_body
 from .model import FILE_NAMES
 from .store import Notification, Store
@@ -111,7 +111,7 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
 
 def _settle(config: Config, store: Store, n: Notification, outcome: Outcome, now: datetime,
             report: DeliveryReport) -> None:
-    where = f"{n.kind} {n.target}" + (f" ({n.topic})" if n.topic and n.kind == "websub" else "")
+    where = f"{n.kind} {hide_userinfo(n.target)}" + (f" ({n.topic})" if n.topic and n.kind == "websub" else "")
     if outcome.status == "delivered":
         store.settle(n, "delivered", now)
         report.delivered += 1
@@ -255,6 +255,7 @@ def _webhook(config: Config, n: Notification, timeout: float, now: datetime) -> 
 
 
 def pending_summary(notes: Iterable[Notification]) -> list[str]:
-    return [f"{n.state:<9} {n.kind:<8} {n.target}" + (f"  {n.topic}" if n.kind == "websub" else "")
+    """One line per notification; a target queued with a password (before the config refused them) hides it."""
+    return [f"{n.state:<9} {n.kind:<8} {hide_userinfo(n.target)}" + (f"  {n.topic}" if n.kind == "websub" else "")
             + f"  attempts {n.attempts}" + (f", next {n.next_at:%Y-%m-%d %H:%M:%S}Z" if n.state == "pending" else "")
             + (f"  ({n.last_error})" if n.last_error else "") for n in notes]
