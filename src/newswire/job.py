@@ -127,6 +127,7 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
                 report.sync = content.sync(config, store, now)
             generation = store.generation()
             if full or dry_run or not _nothing_changed(config, store, now, generation, report):
+                store.note_shown(now, now)
                 states = store.documents()  # read once: for the feeds to skip and for the run
                 mark, touched = (None, None) if dry_run else store.take_touched()
                 skip = set() if full or touched is None else _untouched_feeds(config, store, now, touched, states)

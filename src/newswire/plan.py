@@ -7,7 +7,7 @@ pages of N from the oldest (RFC 5005), so a full page never changes unless one o
 its entries does. Deleted posts appear as tombstones (RFC 6721) for a while.
 
 A document's fingerprint covers everything it is made from (settings, the feed's
-own fields, its paging, and the ordered ids and digests of its entries and
+own fields, its paging, and the ordered ids, dates and digests of its entries and
 tombstones), so a publish can tell without rendering whether it can have changed.
 """
 
@@ -116,8 +116,8 @@ def _fingerprint(settings: str, pf: PlannedFeed) -> str:
     paging = pf.pages if pf.is_main else pf.page < pf.pages
     h.update(json.dumps([feed.feed_id, feed.title, feed.subtitle, feed.dir, pf.content, pf.page, paging, pf.complete,
                          asdict(feed.author) if feed.author else None], sort_keys=True).encode())
-    for ref in pf.entries:
-        h.update(f"\n{ref.entry_id}\t{ref.digest}".encode())
+    for ref in pf.entries:  # (an entry's date is not in its digest, which says whether subscribers have news)
+        h.update(f"\n{ref.entry_id}\t{ref.published}\t{ref.digest}".encode())
     for stone in pf.tombstones:
         h.update(f"\n-{stone.entry_id}\t{stone.when}".encode())
     return h.hexdigest()
