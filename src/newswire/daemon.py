@@ -75,6 +75,8 @@ class Daemon:
     def publish_job(self) -> bool:
         def work() -> str:
             report = publish(self.config, wait=LOCK_WAIT)
+            for warning in report.warnings:
+                log.warning("publish: %s", warning)
             self._follow_up()
             problems = [str(p) for r in report.failed for p in r.problems] + report.errors
             return report.summary() + "".join(f"; {p}" for p in problems[:3])
