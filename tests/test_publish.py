@@ -457,3 +457,19 @@ def test_whatever_the_wrong_clock_the_feeds_hold_exactly_the_posts_due_by_the_re
 
     with open_store(journal.config()) as store:
         assert store.next_scheduled(real) == min((w for w in when.values() if w > real), default=None)
+
+
+def test_an_expired_tombstone_stays_expired_when_the_clock_goes_back(journal: Journal) -> None:
+    """Tombstones age by the time a publish dates by, which never goes back: one that expired
+    does not come back (nor does verify expect it to) because the clock went back."""
+    journal.write_config(CONFIG.replace("entries: 25", "entries: 25\n  tombstone_days: 1"))
+    journal.post("kept", title="Kept", date="2009-11-06T10:30:00-05:00")
+    journal.post("gone", title="Gone", date="2009-11-07T10:30:00-05:00")
+    assert publish(journal.config(), now=NOW).ok
+    (journal.content / "gone.md").unlink()
+    assert publish(journal.config(), now=NOW).ok and len(_stone_refs(journal)) == 1
+    assert publish(journal.config(), now=NOW + timedelta(days=2)).ok and _stone_refs(journal) == []
+    report = publish(journal.config(), now=NOW + timedelta(hours=1))
+    assert report.ok and report.warnings and report.written == 0
+    assert _stone_refs(journal) == []
+    assert check_published(journal.config(), now=NOW + timedelta(hours=1)).ok

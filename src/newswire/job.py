@@ -132,7 +132,7 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
                 states = store.documents()  # read once: for the feeds to skip and for the run
                 mark, touched = (None, None) if dry_run else store.take_touched()
                 skip = set() if full or touched is None else _untouched_feeds(config, store, now, touched, states)
-                _publish_plan(config, store, make_plan(config, store, now, skip), report, full, dry_run, progress,
+                _publish_plan(config, store, make_plan(config, store, now, clock, skip), report, full, dry_run, progress,
                               generation, mark, states)
         if ping and not dry_run:
             report.pings = notify.deliver(config, store, now + timedelta(seconds=time.monotonic() - started))
@@ -150,11 +150,12 @@ FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 def _last_good_publish(config: Config, store: Store, now: datetime) -> dict[str, object] | None:
     """What the last publish that succeeded recorded, if a publish at ``now`` can build on it: it
-    finished (no killed publish since), the settings are the same, and no post has come due nor
-    tombstone expired since."""
+    finished (no killed publish since), the settings are the same, no post has come due nor
+    tombstone expired since, and the clock is not behind a post it showed ('since')."""
     mark = store.state("published")
     if (not isinstance(mark, dict) or store.state("running") or mark.get("settings") != settings_digest(config)
-            or not mark.get("since", "~") <= to_utc_text(now) < mark.get("until", "")):
+            or not mark.get("since", "~") <= to_utc_text(now) < mark.get("until", "")
+            or to_utc_text(_not_before_last_publish(store, now)) >= mark.get("expires", "")):
         return None
     return mark
 
@@ -216,11 +217,13 @@ def _publish_plan(config: Config, store: Store, plan: Plan, report: PublishRepor
     store.set_state("running", False)
     if not report.failed and not report.errors:
         days = config.feeds.tombstone_days
-        until = min(store.next_scheduled(plan.now) or FAR, store.next_tombstone_expiry(plan.now, days) or FAR)
+        expires = store.next_tombstone_expiry(plan.clock, days) or FAR
         with store.transaction():
             store.set_state("published", {"generation": generation, "settings": settings_digest(config),
-                                          "since": store.newest_live(plan.now), "until": to_utc_text(until),
-                                          "feeds": report.feeds, "documents": report.documents})
+                                          "since": store.newest_live(plan.now),
+                                          "until": to_utc_text(store.next_scheduled(plan.now) or FAR),
+                                          "expires": to_utc_text(expires), "feeds": report.feeds,
+                                          "documents": report.documents})
             store.set_state("listings", run.listings)
             if touched is not None:
                 store.clear_touched(touched)
@@ -247,6 +250,7 @@ def _not_before_last_publish(store: Store, now: datetime) -> datetime:
 
 
 def _clock_warnings(now: datetime, clock: datetime) -> list[str]:
+    """What a run on a clock behind the last publish tells the operator (it is not an error)."""
     if clock <= now:
         return []
     return [f"the clock ({to_utc_text(now)}) is behind the last publish ({to_utc_text(clock)}): dates are written "
@@ -263,7 +267,7 @@ def check_published(config: Config, *, now: datetime | None = None) -> PublishRe
     with open_store(config) as store:
         now = now or utcnow()
         report = PublishReport(dry_run=True)
-        _Run(config, store, make_plan(config, store, now), report, full=True, dry_run=True, progress=None,
+        _Run(config, store, make_plan(config, store, now, _not_before_last_publish(store, now)), report, full=True, dry_run=True, progress=None,
              check=True).run()
         report.seconds = time.monotonic() - started
         return report
