@@ -403,3 +403,28 @@ def test_a_post_re_dated_in_the_past_is_published_with_its_new_date(journal: Jou
         assert [e.published_parsed[:3] for e in feedparser.parse((journal.feeds / rel).read_bytes()).entries] \
             == [(2009, 1, 1)], rel
     assert check_published(journal.config(), now=NOW + timedelta(hours=1)).ok
+
+
+@pytest.mark.parametrize("edit, shown", [
+    ({"draft": True}, False),  # it stays out, with its tombstone
+    ({"title": "Post 03, rewritten while deleted"}, True),
+    ({"date": (NOW + timedelta(days=1)).isoformat()}, False),
+])
+def test_a_post_restored_after_post_delete_takes_what_its_file_says_now(journal: Journal, edit: dict[str, object],
+                                                                         shown: bool) -> None:
+    """'post delete' keeps a post out whatever its file says; 'post restore' gives the file its say
+    again, with the edits made meanwhile (the sync skipped them while the post was deleted)."""
+    _journal(journal, posts=5, entries=3)
+    assert publish(journal.config(), now=NOW).ok
+    gone = _id_of(journal, "Post 03")
+    _hide_by_store(journal, NOW)
+    assert publish(journal.config(), now=NOW + timedelta(hours=1)).ok
+    front = {"title": "Post 03", "date": _date(3), "labels": ("Border Security",), **edit}
+    title = str(front["title"])
+    journal.post("p03", **front)  # type: ignore[arg-type]
+    assert publish(journal.config(), now=NOW + timedelta(hours=2)).ok  # the user's deletion still holds
+    assert _holding(journal, gone) == []
+    _restore_by_store(journal, NOW)
+    assert publish(journal.config(), now=NOW + timedelta(hours=3)).ok
+    entries = {e.id: e.title for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries}
+    assert (entries.get(gone) == title) if shown else (gone not in entries and _stones(journal, "atom.xml")), entries

@@ -567,8 +567,10 @@ class Store:
             return cur.rowcount == 1
 
     def restore(self, post_id: int) -> bool:
+        """Undelete a post. Its file's stamp is forgotten, so that the next sync reads what the file
+        says now (a draft, another date, new text): it was not taken while the user had deleted it."""
         with self.transaction() as db:
-            cur = db.execute("UPDATE posts SET deleted_at = NULL, deleted_by = NULL "
+            cur = db.execute("UPDATE posts SET deleted_at = NULL, deleted_by = NULL, source_stamp = NULL "
                              "WHERE id = ? AND deleted_at IS NOT NULL", (post_id,))
             return cur.rowcount == 1
 
