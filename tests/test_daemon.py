@@ -222,6 +222,37 @@ def test_scheduled_post_is_published_seconds_after_its_time(journal: Journal, da
     print(f"appeared {late:.2f} s after its time\n{d.log()}")
 
 
+def test_after_one_run_with_the_clock_years_ahead_posts_still_go_out_at_their_time(journal: Journal,
+                                                                                   daemon) -> None:
+    """A publish whose clock was five years fast must not make the daemon release every post dated
+    before then: each goes out at its own time, and the run warns that the clock is behind."""
+    from newswire.job import publish
+
+    journal.write_config(QUIET_CONFIG)
+    journal.post("old", title="An old post", date="2009-11-06T10:00:00-05:00")
+    real = datetime.now(timezone.utc).replace(microsecond=0)
+    assert publish(journal.config(), now=real + timedelta(days=5 * 365)).ok
+    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=5)
+    journal.post("soon", title="Scheduled soon", date=due.isoformat())
+    journal.post("later", title="Next year", date=(real + timedelta(days=365)).isoformat())
+
+    d = daemon(journal)
+    first = d.wait_for(PUBLISH_LINE, timeout=15)
+    assert d.wait_for(r" WARNING publish: the clock \(.*\) is behind the last publish", timeout=5)
+    titles = _atom_titles(journal)
+    assert "An old post" in titles and "Scheduled soon" not in titles and "Next year" not in titles, (
+        f"startup publish: {first}: {titles}\n{d.log()}")
+    deadline = due.timestamp() + 15
+    while time.time() < deadline and "Scheduled soon" not in _atom_titles(journal) and d.proc.poll() is None:
+        time.sleep(0.1)
+    late = time.time() - due.timestamp()
+    assert "Scheduled soon" in _atom_titles(journal), f"never published\n{d.log()}"
+    assert late < 5, f"the post appeared {late:.1f} s after its time\n{d.log()}"
+    assert "Next year" not in _atom_titles(journal)
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(20) == 0, d.log()
+
+
 # --- 2. SIGTERM during a publish lets it finish --------------------------------------------
 
 

@@ -6,9 +6,10 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import feedparser
+import pytest
 from lxml import etree
 
-from newswire.job import publish
+from newswire.job import check_published, publish
 
 from conftest import ATOM_RNG, CONFIG, Journal
 
@@ -203,3 +204,227 @@ def test_without_archives_each_feed_is_its_newest_entries_and_nothing_claims_com
     root = etree.parse(str(journal.feeds / "atom.xml")).getroot()
     assert root.find(f"{FH}complete") is not None
     assert "7 posts" in (journal.feeds / "index.html").read_text(encoding="utf-8")
+
+
+# --- unpublishing is announced like a deletion (RFC 6721) ---------------------------------------
+
+
+def _rewrite(journal: Journal, i: int, **front: object) -> None:
+    """Post i of ``_journal`` written again, with other front matter (its date, draft: true ...)."""
+    journal.post(f"p{i:02d}", title=f"Post {i:02d}", date=str(front.pop("date", _date(i))),
+                 labels=("Border Security",) if i % 2 else ("Cyber",), **front)
+
+
+def _date(i: int) -> str:
+    return (datetime(2009, 1, 1, 9) + timedelta(days=i)).isoformat()
+
+
+def _stones(journal: Journal, rel: str) -> list[tuple[str, str]]:
+    root = etree.parse(str(journal.feeds / rel)).getroot()
+    return [(el.get("ref"), el.get("when")) for el in root.iter(f"{AT}deleted-entry")]
+
+
+def _holding(journal: Journal, entry_id: str) -> list[str]:
+    """Every document (any format) that lists the entry."""
+    out = []
+    for path in sorted(journal.feeds.rglob("*")):
+        if path.name in ("atom.xml", "rss.xml"):
+            ids = [e.id for e in feedparser.parse(path.read_bytes()).entries]
+        elif path.name == "feed.json":
+            ids = [item["id"] for item in json.loads(path.read_bytes())["items"]]
+        else:
+            continue
+        if entry_id in ids:
+            out.append(path.relative_to(journal.feeds).as_posix())
+    return out
+
+
+def _all_stones(journal: Journal) -> dict[str, list[tuple[str, str]]]:
+    return {p.relative_to(journal.feeds).as_posix(): s for p in sorted(journal.feeds.rglob("atom.xml"))
+            if (s := _stones(journal, p.relative_to(journal.feeds).as_posix()))}
+
+
+def _id_of(journal: Journal, title: str, rel: str = "atom.xml") -> str:
+    return {e.title: e.id for e in feedparser.parse((journal.feeds / rel).read_bytes()).entries}[title]
+
+
+CARRIERS = ("atom.xml", "authors/jmorton/atom.xml", "labels/border-security/atom.xml")  # what held Post 03
+
+
+def test_a_post_made_a_draft_gets_a_tombstone_where_it_was_and_comes_back_with_its_id(journal: Journal) -> None:
+    _journal(journal, posts=5, entries=3)
+    assert publish(journal.config(), now=NOW).ok
+    gone = _id_of(journal, "Post 03")
+    _rewrite(journal, 3, draft=True)
+    assert publish(journal.config(), now=NOW + timedelta(hours=1)).ok
+    assert _holding(journal, gone) == []
+    assert _all_stones(journal) == {rel: [(gone, "2026-11-30T13:00:00+00:00")] for rel in CARRIERS}
+    schema = etree.RelaxNG(etree.parse(str(ATOM_RNG)))
+    assert schema.validate(etree.parse(str(journal.feeds / "atom.xml"))), schema.error_log
+
+    _rewrite(journal, 3)  # published again
+    assert publish(journal.config(), now=NOW + timedelta(hours=2)).ok
+    assert _id_of(journal, "Post 03") == gone
+    assert set(_holding(journal, gone)) >= {f"{d}{n}" for d in ("", "authors/jmorton/", "labels/border-security/")
+                                            for n in ("atom.xml", "rss.xml", "feed.json")}
+    assert _all_stones(journal) == {}
+
+
+def test_a_post_re_dated_into_the_future_gets_a_tombstone_until_its_new_date(journal: Journal) -> None:
+    _journal(journal, posts=5, entries=3)
+    assert publish(journal.config(), now=NOW).ok
+    gone = _id_of(journal, "Post 03")
+    later = NOW + timedelta(days=2)
+    _rewrite(journal, 3, date=later.isoformat())
+    assert publish(journal.config(), now=NOW + timedelta(hours=1)).ok
+    assert _holding(journal, gone) == []
+    assert _all_stones(journal) == {rel: [(gone, "2026-11-30T13:00:00+00:00")] for rel in CARRIERS}
+    assert publish(journal.config(), now=later + timedelta(seconds=1)).ok  # its new time has come
+    entries = feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries
+    assert entries[0].id == gone and entries[0].title == "Post 03"  # the newest now, same id
+    assert _all_stones(journal) == {}
+
+
+def test_a_tombstone_for_an_unpublished_post_expires_like_a_deletions(journal: Journal) -> None:
+    journal.write_config(CONFIG.replace("entries: 25", "entries: 3\n  tombstone_days: 2"))
+    for i in range(5):
+        _rewrite(journal, i)
+    assert publish(journal.config(), now=NOW).ok
+    gone = _id_of(journal, "Post 03")
+    _rewrite(journal, 3, draft=True)
+    assert publish(journal.config(), now=NOW + timedelta(hours=1)).ok
+    assert publish(journal.config(), now=NOW + timedelta(days=2)).ok
+    assert _stones(journal, "atom.xml") == [(gone, "2026-11-30T13:00:00+00:00")]
+    report = publish(journal.config(), now=NOW + timedelta(days=2, hours=1, seconds=1))
+    assert report.ok and report.written > 0
+    assert _all_stones(journal) == {}
+
+
+def test_an_old_post_made_a_draft_is_tombstoned_in_its_archive_page_and_nothing_else_is_rewritten(
+        journal: Journal) -> None:
+    _journal(journal, posts=8, entries=3)  # journal: archive/1 holds posts 0-2; Border Security's holds 1
+    assert publish(journal.config(), now=NOW).ok
+    gone = next(e.id for e in feedparser.parse((journal.feeds / "archive/1/atom.xml").read_bytes()).entries
+                if e.title == "Post 01")
+    _rewrite(journal, 1, draft=True)
+    report = publish(journal.config(), now=NOW + timedelta(hours=1))
+    assert report.ok
+    pages = ("archive/1/", "authors/jmorton/archive/1/", "labels/border-security/archive/1/")
+    assert _all_stones(journal) == {f"{page}atom.xml": [(gone, "2026-11-30T13:00:00+00:00")] for page in pages}
+    written = {r.path for r in report.results if r.status == "written"}
+    assert written - {"index.opml", "index.html"} == {f"{page}{name}" for page in pages
+                                                      for name in ("atom.xml", "rss.xml", "feed.json")}
+
+
+def test_what_was_never_published_gets_no_tombstone(journal: Journal) -> None:
+    _journal(journal, posts=3, entries=3)
+    journal.post("draft", title="Always a draft", draft=True)
+    journal.post("soon", title="Scheduled", date=(NOW + timedelta(days=1)).isoformat())
+    assert publish(journal.config(), now=NOW).ok
+    journal.post("soon", title="Scheduled", date=(NOW + timedelta(days=1)).isoformat(), draft=True)
+    journal.post("draft", title="Always a draft", date=(NOW + timedelta(days=3)).isoformat())
+    assert publish(journal.config(), now=NOW + timedelta(hours=1)).ok
+    assert publish(journal.config(), now=NOW + timedelta(days=2)).ok  # "Scheduled"'s date passed: still a draft
+    assert _all_stones(journal) == {}
+
+
+def _hide_by_store(journal: Journal, when: datetime) -> None:
+    from newswire.job import open_store
+
+    with open_store(journal.config()) as store:
+        assert store.mark_deleted(store.find_post("md:p03.md"), when, by="user")  # type: ignore[arg-type]
+
+
+def _restore_by_store(journal: Journal, when: datetime) -> None:
+    from newswire.job import open_store
+
+    with open_store(journal.config()) as store:
+        assert store.restore(store.find_post("md:p03.md"))  # type: ignore[arg-type]
+
+
+# Ways a live post leaves the feeds while it stays in the store, each followed by a way back. Every
+# step is a list of edits with a publish after each; times count from NOW.
+HIDE = {
+    "draft": [lambda j, t: _rewrite(j, 3, draft=True)],
+    "dated after now": [lambda j, t: _rewrite(j, 3, date=(NOW + timedelta(days=2)).isoformat())],
+    "draft and dated after now": [lambda j, t: _rewrite(j, 3, draft=True, date=(NOW + timedelta(days=2)).isoformat())],
+    "file removed": [lambda j, t: (j.content / "p03.md").unlink()],
+    "post delete": [_hide_by_store],
+    "file removed, then back as a draft": [lambda j, t: (j.content / "p03.md").unlink(),
+                                           lambda j, t: _rewrite(j, 3, draft=True)],
+    "draft, then file removed": [lambda j, t: _rewrite(j, 3, draft=True),
+                                 lambda j, t: (j.content / "p03.md").unlink()],
+    "dated after now, then a draft": [lambda j, t: _rewrite(j, 3, date=(NOW + timedelta(days=2)).isoformat()),
+                                      lambda j, t: _rewrite(j, 3, draft=True,
+                                                            date=(NOW + timedelta(days=2)).isoformat())],
+}
+BACK = {
+    "file as it was": lambda j, t: _rewrite(j, 3),
+    "time passes": lambda j, t: None,
+    "post restore": _restore_by_store,
+}
+
+
+@pytest.mark.parametrize("hide, back", [
+    ("draft", "file as it was"), ("dated after now", "file as it was"), ("dated after now", "time passes"),
+    ("draft and dated after now", "file as it was"), ("file removed", "file as it was"),
+    ("post delete", "post restore"), ("file removed, then back as a draft", "file as it was"),
+    ("draft, then file removed", "file as it was"), ("dated after now, then a draft", "file as it was"),
+])
+def test_every_way_out_of_the_feeds_leaves_a_tombstone_and_every_way_back_removes_it(
+        journal: Journal, hide: str, back: str) -> None:
+    _journal(journal, posts=5, entries=3)
+    assert publish(journal.config(), now=NOW).ok
+    gone = _id_of(journal, "Post 03")
+    for step, edit in enumerate(HIDE[hide], 1):
+        when = NOW + timedelta(hours=step)
+        edit(journal, when)
+        assert publish(journal.config(), now=when).ok
+        assert _holding(journal, gone) == [], f"after step {step}"
+        stones = _all_stones(journal)
+        assert set(stones) == set(CARRIERS) and all(s == [stones["atom.xml"][0]] for s in stones.values()), stones
+        assert stones["atom.xml"][0][0] == gone
+        # dated when it left: by its deletion, or by the publish that found it gone
+        assert stones["atom.xml"][0][1] == "2026-11-30T13:00:00+00:00", stones
+    BACK[back](journal, NOW + timedelta(days=3))
+    assert publish(journal.config(), now=NOW + timedelta(days=3)).ok
+    assert _id_of(journal, "Post 03") == gone
+    assert _all_stones(journal) == {}
+
+
+def test_a_post_re_dated_in_the_past_is_published_with_its_new_date(journal: Journal) -> None:
+    """A new date that leaves the order as it was still changes the documents (and is no news)."""
+    journal.post("only", title="The only post", date="2009-07-06T00:00:00+00:00")
+    assert publish(journal.config(), now=NOW).ok
+    journal.post("only", title="The only post", date="2009-01-01T00:00:00+00:00")
+    report = publish(journal.config(), now=NOW + timedelta(hours=1))
+    assert report.ok and report.written
+    for rel in ("atom.xml", "authors/jmorton/atom.xml", "labels/border-security/rss.xml"):
+        assert [e.published_parsed[:3] for e in feedparser.parse((journal.feeds / rel).read_bytes()).entries] \
+            == [(2009, 1, 1)], rel
+    assert check_published(journal.config(), now=NOW + timedelta(hours=1)).ok
+
+
+@pytest.mark.parametrize("edit, shown", [
+    ({"draft": True}, False),  # it stays out, with its tombstone
+    ({"title": "Post 03, rewritten while deleted"}, True),
+    ({"date": (NOW + timedelta(days=1)).isoformat()}, False),
+])
+def test_a_post_restored_after_post_delete_takes_what_its_file_says_now(journal: Journal, edit: dict[str, object],
+                                                                         shown: bool) -> None:
+    """'post delete' keeps a post out whatever its file says; 'post restore' gives the file its say
+    again, with the edits made meanwhile (the sync skipped them while the post was deleted)."""
+    _journal(journal, posts=5, entries=3)
+    assert publish(journal.config(), now=NOW).ok
+    gone = _id_of(journal, "Post 03")
+    _hide_by_store(journal, NOW)
+    assert publish(journal.config(), now=NOW + timedelta(hours=1)).ok
+    front = {"title": "Post 03", "date": _date(3), "labels": ("Border Security",), **edit}
+    title = str(front["title"])
+    journal.post("p03", **front)  # type: ignore[arg-type]
+    assert publish(journal.config(), now=NOW + timedelta(hours=2)).ok  # the user's deletion still holds
+    assert _holding(journal, gone) == []
+    _restore_by_store(journal, NOW)
+    assert publish(journal.config(), now=NOW + timedelta(hours=3)).ok
+    entries = {e.id: e.title for e in feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries}
+    assert (entries.get(gone) == title) if shown else (gone not in entries and _stones(journal, "atom.xml")), entries

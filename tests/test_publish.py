@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import feedparser
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
 
 import newswire.proof as proof_module
 from newswire.job import check_published, publish
@@ -349,3 +353,121 @@ def test_one_feed_counted_alone_has_the_count_all_feeds_counted_together_give(jo
             alone.update((("label", slug), store.live_count("label", slug, when)) for slug in slugs)
             assert {k: v for k, v in alone.items() if v} == together
         assert together[("label", "later-label")] == 1 and ("label", "secret-label") not in together
+
+
+# --- one wrong clock does not publish embargoed posts for ever --------------------------------
+
+AT = "{http://purl.org/atompub/tombstones/1.0}"
+YEARS = timedelta(days=5 * 365)
+
+
+def _titles(journal: Journal, path: str = "atom.xml") -> list[str]:
+    return [e.title for e in _entries(journal, path)]
+
+
+def _stone_refs(journal: Journal, path: str = "atom.xml") -> list[str]:
+    return [el.get("ref") for el in etree.parse(str(journal.feeds / path)).getroot().iter(f"{AT}deleted-entry")]
+
+
+def test_after_one_run_with_the_clock_years_ahead_a_later_scheduled_post_waits_for_its_time(journal: Journal) -> None:
+    """The example: the CLI (real clock) after one library publish with a clock five years ahead."""
+    real = datetime.now(timezone.utc).replace(microsecond=0)
+    journal.post("old", title="An old post", date="2009-11-06T10:30:00-05:00")
+    assert publish(journal.config(), now=real + YEARS).ok
+    journal.post("embargo", title="Embargoed until tomorrow", date=(real + timedelta(days=1)).isoformat(),
+                 labels=("Embargo",))
+    result = journal.cli("publish")
+    assert result.returncode == 0, result
+    assert "Embargoed until tomorrow" not in _titles(journal)
+    assert not (journal.feeds / "labels/embargo").exists()
+    warning = result.stderr.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("newswire: warning: the clock (") \
+        and "behind the last publish" in warning[0], result.stderr
+    listed = [line for line in journal.cli("post", "list", check=True).stdout.splitlines() if "Embargoed" in line]
+    assert len(listed) == 1 and " scheduled " in listed[0], listed
+    report = json.loads(journal.cli("publish", "--json").stdout)
+    assert report["ok"] and len(report["warnings"]) == 1 and "behind the last publish" in report["warnings"][0]
+    quiet = journal.cli("publish", "-q")
+    assert quiet.returncode == 0 and quiet.stdout == quiet.stderr == ""
+    status = journal.cli("status", check=True).stdout
+    assert f"next scheduled post: {(real + timedelta(days=1)):%Y-%m-%d %H:%M:%S}Z" in status, status
+    # Its time comes (still behind the wrong publish): it goes out.
+    later = publish(journal.config(), now=real + timedelta(days=1, seconds=1))
+    assert later.ok and later.warnings
+    assert _titles(journal)[0] == "Embargoed until tomorrow"
+
+
+def test_posts_a_clock_ahead_released_early_go_back_to_scheduled_and_come_back_at_their_time(
+        journal: Journal) -> None:
+    journal.post("old", title="An old post", date="2009-11-06T10:30:00-05:00")
+    journal.post("week", title="Next week", date=(NOW + timedelta(days=7)).isoformat())
+    assert publish(journal.config(), now=NOW + YEARS).ok  # the clock is years ahead: out it goes
+    week = next(e.id for e in _entries(journal) if e.title == "Next week")
+    report = publish(journal.config(), now=NOW)  # the clock is right again
+    assert report.ok and report.warnings
+    assert _titles(journal) == ["An old post"]
+    assert _stone_refs(journal) == [week]  # readers are told to drop it
+    stone = etree.parse(str(journal.feeds / "atom.xml")).getroot().find(f"{AT}deleted-entry")
+    assert stone is not None and stone.get("when") == (NOW + YEARS).isoformat()  # no date goes back
+    assert check_published(journal.config(), now=NOW).ok
+    assert publish(journal.config(), now=NOW + timedelta(days=7, seconds=1)).ok
+    assert _titles(journal) == ["Next week", "An old post"]
+    assert next(e.id for e in _entries(journal) if e.title == "Next week") == week
+    assert _stone_refs(journal) == []
+
+
+def test_a_wrong_clock_leaves_new_dates_held_at_the_last_publish_but_not_the_schedule(journal: Journal) -> None:
+    """'Never behind the last publish' still holds for the dates a publish writes."""
+    journal.post("old", title="An old post", date="2009-11-06T10:30:00-05:00")
+    assert publish(journal.config(), now=NOW + YEARS).ok
+    journal.post("old", title="An old post, edited", date="2009-11-06T10:30:00-05:00")
+    journal.post("soon", title="Soon", date=(NOW + timedelta(hours=1)).isoformat())
+    assert publish(journal.config(), now=NOW).ok
+    entries = _entries(journal)
+    assert [e.title for e in entries] == ["An old post, edited"]
+    assert datetime(*entries[0].updated_parsed[:6], tzinfo=timezone.utc) == NOW + YEARS
+
+
+@given(ahead=st.integers(1, 10 * 365 * 86400), back=st.integers(0, 10 * 365 * 86400),
+       dates=st.lists(st.integers(-30 * 86400, 10 * 365 * 86400), min_size=1, max_size=5))
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_whatever_the_wrong_clock_the_feeds_hold_exactly_the_posts_due_by_the_real_one(
+        tmp_path_factory: pytest.TempPathFactory, ahead: int, back: int, dates: list[int]) -> None:
+    """One publish with the clock ``ahead`` seconds fast, then one at a real time up to ``back``
+    seconds after the first real time: the feeds hold the posts due by then, tombstones for those
+    the wrong clock released early, and the next scheduled post is the first one not yet due."""
+    journal = Journal(tmp_path_factory.mktemp("clock") / "journal")
+    journal.root.mkdir()
+    journal.write_config(CONFIG)
+    for i, offset in enumerate(dates):
+        journal.post(f"p{i}", title=f"Post {i}", date=(NOW + timedelta(seconds=offset + i)).isoformat())
+    wrong, real = NOW + timedelta(seconds=ahead), NOW + timedelta(seconds=min(back, ahead - 1))
+    assert publish(journal.config(), now=wrong).ok
+    ids = {e.title: e.id for e in _entries(journal)}
+    report = publish(journal.config(), now=real)
+    assert report.ok and bool(report.warnings) == (real < wrong)
+    when = {f"Post {i}": NOW + timedelta(seconds=offset + i) for i, offset in enumerate(dates)}
+    due = sorted((t for t in when if when[t] <= real), key=when.__getitem__, reverse=True)
+    assert _titles(journal) == due
+    assert sorted(_stone_refs(journal)) == sorted(ids[t] for t in when if real < when[t] <= wrong)
+    assert check_published(journal.config(), now=real).ok
+    from newswire.job import open_store
+
+    with open_store(journal.config()) as store:
+        assert store.next_scheduled(real) == min((w for w in when.values() if w > real), default=None)
+
+
+def test_an_expired_tombstone_stays_expired_when_the_clock_goes_back(journal: Journal) -> None:
+    """Tombstones age by the time a publish dates by, which never goes back: one that expired
+    does not come back (nor does verify expect it to) because the clock went back."""
+    journal.write_config(CONFIG.replace("entries: 25", "entries: 25\n  tombstone_days: 1"))
+    journal.post("kept", title="Kept", date="2009-11-06T10:30:00-05:00")
+    journal.post("gone", title="Gone", date="2009-11-07T10:30:00-05:00")
+    assert publish(journal.config(), now=NOW).ok
+    (journal.content / "gone.md").unlink()
+    assert publish(journal.config(), now=NOW).ok and len(_stone_refs(journal)) == 1
+    assert publish(journal.config(), now=NOW + timedelta(days=2)).ok and _stone_refs(journal) == []
+    report = publish(journal.config(), now=NOW + timedelta(hours=1))
+    assert report.ok and report.warnings and report.written == 0
+    assert _stone_refs(journal) == []
+    assert check_published(journal.config(), now=NOW + timedelta(hours=1)).ok

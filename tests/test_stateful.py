@@ -8,16 +8,22 @@ title/body/labels, rewrite its file without changing what it says (another YAML
 spelling, CRLF, a BOM, a comment, a ``...`` end marker; its labels in another case,
 Unicode form or width, order, spacing or repeated), delete its file, delete it in the
 store (``newswire post delete``: ``Store.mark_deleted``), restore it (``Store.restore``
-or by putting the file back), publish in-process with a clock that mostly advances but
-sometimes goes backwards, and publish in a forked child killed with SIGKILL after a
-short random delay (a draft "sentinel" post, rewritten before each kill, tells whether
-the killed publish's sync committed).
+or by putting the file back), make it a draft and publish it again (``draft: true`` and
+back), date it after the clock (a few minutes to days ahead, so that the clock's steps
+release it, and take it back when the clock goes back) or back into the past, publish
+in-process with a clock that mostly advances but sometimes goes backwards, and publish
+in a forked child killed with SIGKILL after a short random delay (a draft "sentinel"
+post, rewritten before each kill, tells whether the killed publish's sync committed).
 
 The machine keeps a model of what the store must hold (which posts are live, deleted by
-the sync or by the user, their content, ids and deletion times). A publish runs at the
-clock's time, or at the last recorded publish's time if the clock went back before it
-(newswire's rule: what is published stays published). After every publish it checks
-the guarantees of DESIGN.md:
+the sync or by the user, drafts, their dates, content, ids and deletion times), and of
+what the feeds have shown: which posts a publish has shown, and when each that is hidden
+now (a draft, deleted, or dated after the clock) left the feeds (the dates it was shown
+under kept, when a killed publish may or may not have recorded them, until the feeds
+tell). A publish dates what it writes at the clock's time, or at the last recorded
+publish's time if the clock went back before it (newswire's rule: no date goes back);
+which posts are out it decides by the clock itself. After every publish it checks the
+guarantees of DESIGN.md:
 
 - every file under feeds/ parses (feedparser, bozo false, for Atom/RSS; json for JSON);
 - ``check_published`` (what ``newswire verify`` runs), at the clock's time, passes;
@@ -28,9 +34,13 @@ the guarantees of DESIGN.md:
 - an entry keeps the id it got when first added, whatever edits follow;
 - an entry's ``updated`` never goes backwards (even when the clock does), stays put
   when the content did not change and moves when it did;
-- a deleted post is in no document, and is an RFC 6721 ``at:deleted-entry`` in the
-  journal's Atom feed (in the main document when its place is among the newest) while
-  within ``feeds.tombstone_days``, with its deletion time; a live post has no tombstone;
+- a hidden post (deleted, a draft, or dated after the clock) is in no document; one that a
+  publish showed, and a deleted one, keeps its place and is an RFC 6721
+  ``at:deleted-entry`` in the journal's Atom feed (in the main document when its place is
+  among the newest) exactly while within ``feeds.tombstone_days`` of when it left (its
+  deletion time, or the publish that found it gone), counted by the time the publish
+  dates by (so that one expired stays expired); a never-shown draft or scheduled
+  post has none, nor does a live post, which keeps its id when it comes back;
 - a second publish right after writes, renders and syncs nothing and leaves every
   file's mtime and inode alone;
 - the feeds are byte-identical to a ``--full`` republish of a copy of the journal;
@@ -43,6 +53,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -77,7 +88,7 @@ TOMBSTONE_DAYS = 1  # small, so that the clock's steps take tombstones out of th
 CONFIG = conftest.CONFIG.replace("entries: 25", f"entries: {ENTRIES}\n  tombstone_days: {TOMBSTONE_DAYS}")
 FEEDS_URL = "https://journal.test/feeds/"
 JOURNAL_TITLE = "Test Journal"
-START = datetime(2030, 1, 1, tzinfo=UTC)  # every post is dated 2009-2020: never in the future
+START = datetime(2030, 1, 1, tzinfo=UTC)  # posts are dated 2009-2020, or re-dated a little after the clock
 AT_DELETED = "{http://purl.org/atompub/tombstones/1.0}deleted-entry"
 STORE_FILES = {"newswire.db", "newswire.db-wal", "newswire.db-shm", "newswire.db-journal", "newswire.db.lock"}
 MAX_POSTS = 5
@@ -168,7 +179,14 @@ class PostModel:
     style: int = 0
     wrap: tuple[bool, bool, bool, bool] = (False, False, False, False)  # BOM, CRLF, comment, '...' end
     file_present: bool = True
+    draft: bool = False  # the file says draft: true
     state: str = "absent"  # absent (never synced) | live | sync (file removed) | user (post delete)
+    store_published: datetime | None = None  # the date and draft flag the store took
+    store_draft: bool = False
+    first_date: datetime | None = None  # the date the store took first: an unedited entry's updated
+    # What the feeds have shown, as the possible (shown by a publish, when it left them) pairs: one,
+    # unless a killed publish may or may not have recorded it.
+    seen: frozenset[tuple[bool, datetime | None]] = frozenset({(False, None)})
     entry_id: str | None = None
     store_key: str | None = None  # content hash the store holds
     store_title: str = ""
@@ -176,8 +194,6 @@ class PostModel:
     store_visible: tuple[object, ...] = ()  # (title, label folds, body text, author) the store took
     deleted_at: datetime | None = None  # as the store must hold it, once known
     deleted_floor: datetime | None = None  # the time the deletion was asked for
-    deleted_clock: datetime | None = None  # what the clock said then
-    announce_due: bool = False  # deleted, and no publish has been checked since
     changed: bool = False  # the store's content changed since `updated` was last seen
     last_updated: datetime | None = None
     offered: bool = False  # a publish (maybe killed) ran while its file was there: it may be in the store
@@ -192,7 +208,22 @@ class PostModel:
 
     def meta(self) -> dict[str, object]:
         return {"title": self.title, "date": self.published.isoformat(), "author": self.author,
-                "labels": list(self.labels)}
+                "labels": list(self.labels), **({"draft": True} if self.draft else {})}
+
+    def visible(self, clock: datetime) -> bool:
+        """In the feeds at ``clock`` (by the store's account of the post)."""
+        return (self.state == "live" and not self.store_draft and self.store_published is not None
+                and self.store_published <= clock)
+
+    def left_feeds(self, clock: datetime, now: datetime, seen: tuple[bool, datetime | None]) -> tuple[
+            bool, datetime | None]:
+        """A publish at ``clock`` (dating at ``now``): what the record of the shown post becomes."""
+        shown, left = seen
+        if self.visible(clock):
+            return True, None
+        if shown and left is None:
+            return True, self.deleted_at if self.state in ("sync", "user") else now
+        return shown, left
 
     def text(self) -> str:
         bom, crlf, comment, dots = self.wrap
@@ -211,8 +242,9 @@ class PostModel:
 
 
 def describe(p: PostModel) -> str:
-    return (f"{p.name} [{p.state}{'' if p.file_present else ', no file'}] title={p.title!r} "
-            f"labels={p.labels!r} body={p.body!r}")
+    return (f"{p.name} [{p.state}{', draft' if p.store_draft else ''}{'' if p.file_present else ', no file'}] "
+            f"date={p.store_published} seen={sorted(p.seen, key=str)} title={p.title!r} labels={p.labels!r} "
+            f"body={p.body!r}")
 
 
 # --- the machine ------------------------------------------------------------------------------
@@ -285,16 +317,16 @@ class JournalMachine(RuleBasedStateMachine):
                 key, title, folds = self._file_content(p)
                 visible = (title, folds, p.body, p.author)
                 if p.state == "absent":
-                    p.changed = False
+                    p.changed, p.first_date = False, p.published.astimezone(UTC)
                 elif key != p.store_key and visible != p.store_visible:
                     # a real change (the same title, labels, body and author is never one, whatever
                     # the spelling of the file; a new body that renders alike may not be one)
                     p.changed = True
                 p.state, p.deleted_at, p.deleted_floor = "live", None, None
                 p.store_key, p.store_title, p.store_folds, p.store_visible = key, title, folds, visible
+                p.store_published, p.store_draft = p.published.astimezone(UTC), p.draft
             elif p.state == "live":
                 p.state, p.deleted_at, p.deleted_floor = "sync", None, now
-                p.deleted_clock, p.announce_due = clock, True
 
     def _store_rows(self) -> dict[str, object]:
         """Every post the store holds, by source (None if there is no store yet)."""
@@ -409,9 +441,40 @@ class JournalMachine(RuleBasedStateMachine):
 
     # --- the checks after a publish -----------------------------------------------------------
 
+    def _shown_model(self, clock: datetime, now: datetime, maybe: bool = False) -> None:
+        """What a publish at ``clock`` (dating at ``now``) records of what the feeds show (see
+        ``Store.note_shown``); a killed one may or may not have recorded it."""
+        for p in self.posts:
+            if p.state != "absent":
+                after = {p.left_feeds(clock, now, seen) for seen in p.seen}
+                p.seen = frozenset(after | p.seen if maybe else after)
+
+    def _journal_expected(self, clock: datetime, now: datetime, world: dict[int, tuple[bool, datetime | None]]
+                          ) -> tuple[list[str], dict[str, tuple[datetime, bool]]]:
+        """In one possible world (a (shown, left) pair per post): the ids the journal's main document
+        lists at ``clock``, and each tombstone's date (within TOMBSTONE_DAYS of ``now``, the time the
+        publish dates by: never back, so an expired tombstone stays expired) and whether it is in the
+        main document."""
+        def slotted(p: PostModel) -> bool:  # deleted ones keep their place; a shown one that left too
+            shown, left = world[p.key]
+            return (not p.store_draft and p.store_published <= clock) or (shown and left is not None)  # type: ignore[operator]
+
+        slots = sorted((p for p in self.posts if p.state != "absent" and slotted(p)),
+                       key=lambda p: p.store_published)  # type: ignore[arg-type,return-value]
+        newest = slots[-ENTRIES:]
+        keep_after = now - timedelta(days=TOMBSTONE_DAYS)
+        stones = {}
+        for p in slots:
+            if not p.visible(clock):
+                when = world[p.key][1] or p.deleted_at
+                assert when is not None, f"{p.name}: hidden, in its place, but neither deleted nor left"
+                if when >= keep_after:
+                    stones[p.entry_id] = (when, p in newest)
+        return [p.entry_id for p in reversed(newest) if p.visible(clock)], stones  # type: ignore[misc]
+
     def _check_feeds(self, now: datetime, clock: datetime, where: str) -> None:
         docs = self._read_all(where)
-        live = {p.entry_id: p for p in self.posts if p.state == "live"}
+        live = {p.entry_id: p for p in self.posts if p.visible(clock)}
         by_id = {p.entry_id: p for p in self.posts if p.entry_id}
 
         # Atom, RSS and JSON Feed say the same thing: same entries, same order, same updated.
@@ -436,16 +499,34 @@ class JournalMachine(RuleBasedStateMachine):
                 assert instant(item["date_modified"]) == parsed_instant(entry.updated_parsed), (
                     f"{where}: {folder or 'journal'}: {item['id']}: JSON and Atom give different updated")
 
-        # The journal: the main document holds the newest ENTRIES places (deleted posts keep
-        # theirs), newest first; the archive pages hold the rest; each live post exactly once.
+        # The journal: the main document holds the newest ENTRIES places (deleted posts, and shown
+        # ones that left, keep theirs), newest first, and an RFC 6721 tombstone for each hidden one
+        # within TOMBSTONE_DAYS of when it left; the archive pages hold the rest.
         pages = self._chain(docs, "", where)
-        slots = sorted((p for p in self.posts if p.state != "absent"), key=lambda p: p.published)
-        newest = slots[-ENTRIES:]
         main_ids = [item["id"] for item in docs["feed.json"]["items"]]  # type: ignore[index]
-        expected_main = [p.entry_id for p in reversed(newest) if p.state == "live"]
-        assert main_ids == expected_main, (
-            f"{where}: the journal's main document lists {main_ids}, expected {expected_main}\n  "
-            + "\n  ".join(describe(p) for p in slots))
+        stones: dict[str, list[tuple[int, datetime]]] = {}
+        for index, page in enumerate(pages):
+            _, tree = docs[self._doc(page, "atom.xml")]  # type: ignore[misc]
+            for el in tree.iter(AT_DELETED):  # type: ignore[union-attr]
+                stones.setdefault(el.get("ref"), []).append((index, instant(el.get("when"))))
+        twice = {ref: found for ref, found in stones.items() if len(found) > 1}
+        assert not twice, f"{where}: entries with more than one tombstone: {twice}"
+        got_stones = {ref: (found[0][1], found[0][0] == 0) for ref, found in stones.items()}
+        revived = sorted(set(stones) & set(live))
+        assert not revived, f"{where}: live posts carry a tombstone: {[describe(live[i]) for i in revived]}"
+        # One world unless a killed publish left it open what the feeds had shown; the feeds tell.
+        posts = [p for p in self.posts if p.state != "absent"]
+        worlds = [dict(zip((p.key for p in posts), choice))
+                  for choice in itertools.product(*(sorted(p.seen, key=str) for p in posts))]
+        fits = [w for w in worlds if self._journal_expected(clock, now, w) == (main_ids, got_stones)]
+        if not fits:
+            want_main, want_stones = self._journal_expected(clock, now, worlds[0])
+            raise AssertionError(
+                f"{where}: the journal's main document lists {main_ids} with tombstones {got_stones}, expected "
+                f"{want_main} with {want_stones} ({len(worlds)} possible worlds)\n  "
+                + "\n  ".join(describe(p) for p in sorted(posts, key=lambda p: p.store_published)))  # type: ignore[arg-type,return-value]
+        for p in posts:
+            p.seen = frozenset(w[p.key] for w in fits)
         seen = Counter(item["id"] for page in pages for item in docs[self._doc(page, "feed.json")]["items"])  # type: ignore[index]
         assert seen == Counter(list(live)), (f"{where}: the journal's pages hold {dict(seen)}, expected each live post "
                                        f"once: {sorted(live)}")
@@ -460,15 +541,15 @@ class JournalMachine(RuleBasedStateMachine):
                 folds = frozenset(fold(t) for t in item.get("tags", []))
                 assert folds == p.store_folds, (f"{where}: {p.name}: the feed's labels {sorted(folds)} differ from "
                                                 f"the file's {sorted(p.store_folds)}\n  {describe(p)}")
-                assert instant(item["date_published"]) == p.published.astimezone(UTC), (
-                    f"{where}: {p.name}: published {item['date_published']}, its date is {p.published}")
+                assert instant(item["date_published"]) == p.store_published, (
+                    f"{where}: {p.name}: published {item['date_published']}, its date is {p.store_published}")
                 updated = instant(item["date_modified"])
                 if p.last_updated is None:
                     if p.changed:
-                        assert updated > p.published, f"{where}: {p.name}: edited, but updated {updated} not moved"
+                        assert updated > p.first_date, f"{where}: {p.name}: edited, but updated {updated} not moved"  # type: ignore[operator]
                     else:
-                        assert updated == p.published, (f"{where}: {p.name}: never edited, but updated {updated} "
-                                                        f"is not its date {p.published}")
+                        assert updated == p.first_date, (f"{where}: {p.name}: never edited, but updated {updated} "
+                                                         f"is not its first date {p.first_date}")
                 else:
                     assert updated >= p.last_updated, (f"{where}: {p.name}: updated went backwards from "
                                                        f"{p.last_updated} to {updated}\n  {describe(p)}")
@@ -480,33 +561,6 @@ class JournalMachine(RuleBasedStateMachine):
                                                            f"updated moved from {p.last_updated} to {updated}\n  "
                                                            f"{describe(p)}")
                 p.last_updated, p.changed = updated, False
-
-        # Tombstones (RFC 6721) in the journal's Atom documents.
-        stones: dict[str, list[tuple[int, datetime]]] = {}
-        for index, page in enumerate(pages):
-            _, tree = docs[self._doc(page, "atom.xml")]  # type: ignore[misc]
-            for el in tree.iter(AT_DELETED):  # type: ignore[union-attr]
-                stones.setdefault(el.get("ref"), []).append((index, instant(el.get("when"))))
-        revived = sorted(set(stones) & set(live))
-        assert not revived, f"{where}: live posts carry a tombstone: {[describe(live[i]) for i in revived]}"
-        keep_after = now - timedelta(days=TOMBSTONE_DAYS)
-        for p in self.posts:
-            if p.state not in ("sync", "user") or p.deleted_at is None:
-                continue
-            # Within tombstone_days of the deletion's date; and in any case the first publish after a
-            # deletion asked for less than tombstone_days before it, by the same clock, announces it.
-            first = p.announce_due and p.deleted_clock >= clock - timedelta(days=TOMBSTONE_DAYS)  # type: ignore[operator]
-            p.announce_due = False
-            if p.deleted_at >= keep_after or first:
-                found = stones.get(p.entry_id, [])
-                assert len(found) == 1, (
-                    f"{where}: {p.name} was deleted at {p.deleted_at} (asked when the clock said {p.deleted_clock}"
-                    f"{', the first publish since' if first else ''}) and has {len(found)} tombstones in "
-                    f"the journal's Atom feed\n  {describe(p)}")
-                page, when = found[0]
-                assert when == p.deleted_at, f"{where}: {p.name}: tombstone when={when}, deleted at {p.deleted_at}"
-                if p in newest:
-                    assert page == 0, f"{where}: {p.name}'s tombstone is not in the main atom.xml"
 
         # Author feeds: together, each live post exactly once.
         authored: Counter[str] = Counter()
@@ -549,6 +603,7 @@ class JournalMachine(RuleBasedStateMachine):
         self._sync_model(now, clock)
         self._check_store(where)
         self._recorded_floor(where, (now,))
+        self._shown_model(clock, now)
         self._check_feeds(now, clock, where)
 
         verified = check_published(self.config, now=clock)
@@ -653,6 +708,30 @@ class JournalMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: any(p.file_present for p in self.posts))
     @rule(pick=picks)
+    def toggle_draft(self, pick: int) -> None:
+        """``draft: true`` in the front matter, or taken out again: unpublished, or published again."""
+        p = self._pick(pick, lambda q: q.file_present)
+        p.draft = not p.draft
+        self._write(p)
+        note(f"{'draft' if p.draft else 'no longer a draft'}: {describe(p)}")
+
+    @precondition(lambda self: any(p.file_present for p in self.posts))
+    @rule(pick=picks, ahead=st.sampled_from([1, 60, 24 * 60, 2 * 24 * 60]) | st.integers(1, 3 * 24 * 60),
+          day=st.integers(0, 4000), future=st.booleans())
+    def redate_post(self, pick: int, ahead: int, day: int, future: bool) -> None:
+        """A new date: ``ahead`` minutes after the clock (scheduled; the clock's steps release it, or
+        take it back when the clock goes back), or a day in the past."""
+        p = self._pick(pick, lambda q: q.file_present)
+        if future:  # whole minutes plus the post's number in seconds: never the instant of another post
+            when = self.clock.replace(second=0) + timedelta(minutes=ahead, seconds=p.key)
+        else:
+            when = datetime(2009, 1, 1, tzinfo=UTC) + timedelta(days=day, seconds=p.key)
+        p.published = when.astimezone(p.published.tzinfo)
+        self._write(p)
+        note(f"re-dated: {describe(p)} to {p.published.isoformat()}")
+
+    @precondition(lambda self: any(p.file_present for p in self.posts))
+    @rule(pick=picks)
     def delete_file(self, pick: int) -> None:
         p = self._pick(pick, lambda q: q.file_present)
         (self.content / p.name).unlink()
@@ -683,7 +762,6 @@ class JournalMachine(RuleBasedStateMachine):
         assert done == (p.state == "live"), f"post delete {p.name} ({p.state}) answered {done}"
         if done:
             p.state, p.deleted_at, p.deleted_floor = "user", None, self.clock
-            p.deleted_clock, p.announce_due = self.clock, True
         note(f"post delete {p.name} at {self.clock.isoformat()}: {done}")
         self._check_store(f"after post delete {p.name}")
 
@@ -761,6 +839,8 @@ class JournalMachine(RuleBasedStateMachine):
             self._recorded_floor(where, (self.floor, now))
         note(f"  its sync {'committed' if synced else 'did not commit'}")
         self._check_store(f"{where} (its sync {'committed' if synced else 'did not commit'})")
+        if synced:
+            self._shown_model(clock, now, maybe=True)
 
 
 JournalMachine.TestCase.settings = settings(

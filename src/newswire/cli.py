@@ -206,6 +206,9 @@ class _ProgressBar:
 
 
 def _print_report(report: PublishReport, *, quiet: bool, as_json: bool) -> None:
+    if not quiet:
+        for line in report.warnings:
+            click.echo(f"newswire: warning: {line}", err=True)
     if as_json:
         click.echo(json_printable(json.dumps(report.as_json(), indent=2, ensure_ascii=False)))
         return

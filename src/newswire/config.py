@@ -96,6 +96,10 @@ class FeedsConfig:
         return own or PageSettings(self.entries, self.content)
 
 
+# The files SQLite (write-ahead log, shared memory, rollback journal) and the journal's lock keep beside the store.
+STORE_COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
+
+
 @dataclass(frozen=True)
 class PathsConfig:
     store: Path
@@ -245,22 +249,37 @@ class _Reader:
         return tuple(str(n.value) for n in node.value)
 
 
+def hide_userinfo(url: str) -> str:
+    """``url`` as it may be shown: all before its last '@' but the scheme masked, so that a user
+    name and password (``https://user:pw@host/``) are never shown, however the URL is mangled."""
+    return re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?/*).*@", r"\1***@", url, count=1, flags=re.S)
+
+
 def _check_url(reader: _Reader, key: str, url: str, *, slash: bool = False) -> str:
-    """An absolute http(s) URL that every client can use as written (feeds carry it verbatim)."""
-    full, line = reader.prefix + key, reader.line_of(key)
+    """An absolute http(s) URL that every client can use as written (feeds carry it verbatim).
+
+    A user name or password in it is refused: the hubs' and the journal's URLs are
+    published in every feed, and the others are shown by ``status``, ``pull`` and the
+    logs. No message repeats one.
+    """
+    full, line, shown = reader.prefix + key, reader.line_of(key), hide_userinfo(url)
     if re.search(r"[\s\x00-\x1f\x7f-\x9f]", url):
-        reader.fail(full, line, f"{url!r} contains spaces or control characters (write a space as %20)")
+        reader.fail(full, line, f"{shown!r} contains spaces or control characters (write a space as %20)")
     try:
         parts = urlsplit(url)
         port = parts.port  # parsed on access: raises for a port that is not a number from 0 to 65535
     except ValueError as exc:
-        reader.fail(full, line, f"{url!r} is not a valid URL ({exc})")
+        reader.fail(full, line, f"{shown!r} is not a valid URL ({hide_userinfo(str(exc))})")
+    if "@" in parts.netloc:
+        reader.fail(full, line, f"{shown!r} holds a user name or password; a URL in the config must not, as it "
+                                "would be published in the feeds or shown in status output and logs "
+                                "(webhooks are authenticated by their secret_env signature)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        reader.fail(full, line, f"must be an absolute http(s) URL, not {url!r}")
+        reader.fail(full, line, f"must be an absolute http(s) URL, not {shown!r}")
     if port == 0:
-        reader.fail(full, line, f"{url!r} has port 0 (a port is a number from 1 to 65535)")
+        reader.fail(full, line, f"{shown!r} has port 0 (a port is a number from 1 to 65535)")
     if slash and not url.endswith("/"):
-        reader.fail(full, line, f"must end with '/' (write {url + '/'!r})")
+        reader.fail(full, line, f"must end with '/' (write {shown + '/'!r})")
     return url
 
 
@@ -398,6 +417,14 @@ def _paths(r: _Reader, base: Path) -> PathsConfig:
         if folder.resolve().is_relative_to(output):
             r.fail("paths.output", r.line_of("output"),
                    f"{paths['output']} is or contains {what}; give the feeds a folder of their own, such as 'feeds'")
+    # Whatever is in the output folder is served to the world: the store (drafts, deleted posts,
+    # the outbox) and the files SQLite and the lock keep beside it must be elsewhere.
+    store = paths["store"]
+    for private in (store, *(store.with_name(store.name + suffix) for suffix in STORE_COMPANIONS)):
+        if private.resolve().is_relative_to(output):
+            r.fail("paths.store", r.line_of("store"),
+                   f"{private} is inside the output folder {paths['output']} (paths.output), which is served "
+                   "to the world; keep the store out of it, such as 'newswire.db' beside the config")
     return PathsConfig(store_wait=wait, **paths)
 
 

@@ -80,6 +80,8 @@ class Daemon:
     def publish_job(self) -> bool:
         def work() -> str:
             report = publish(self.config, wait=LOCK_WAIT)
+            for warning in report.warnings:
+                log.warning("publish: %s", warning)
             self._follow_up()
             problems = [str(e) for e in (report.sync.errors if report.sync else [])]  # e.g. a refused sync
             problems += [str(p) for r in report.failed for p in r.problems] + report.errors

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .bounds import whole
-from .config import Limits
+from .config import Limits, hide_userinfo
 from .errors import NewswireError
 
 if TYPE_CHECKING:
@@ -32,12 +32,16 @@ class FetchError(NewswireError):
 
 
 def check_url(url: str) -> None:
+    """Only http(s), and no user name or password: they would be shown in messages and logs, and
+    the URL is the base that imported posts' relative links (published) are resolved against."""
     try:
-        scheme = urlsplit(url).scheme
+        parts = urlsplit(url)
     except ValueError as exc:  # 'http://[::1' and the like
-        raise FetchError(f"{url}: not a valid URL ({exc})") from None
-    if scheme not in ("http", "https"):
-        raise FetchError(f"{url}: only http and https URLs are fetched")
+        raise FetchError(f"{hide_userinfo(url)}: not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise FetchError(f"{hide_userinfo(url)}: only http and https URLs are fetched")
+    if "@" in parts.netloc:
+        raise FetchError(f"{hide_userinfo(url)}: a URL with a user name or password is not fetched")
 
 
 class _TooLarge(Exception):

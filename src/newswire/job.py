@@ -60,6 +60,7 @@ class PublishReport:
     errors: list[str] = field(default_factory=list)
     queued: int = 0
     pings: notify.DeliveryReport | None = None
+    warnings: list[str] = field(default_factory=list)  # worth a look, but nothing failed
 
     @property
     def failed(self) -> list[DocumentResult]:
@@ -89,7 +90,7 @@ class PublishReport:
                 "delivered": self.pings.delivered, "retrying": self.pings.retrying, "failed": self.pings.failed,
                 "deferred": self.pings.deferred,
                 "errors": self.pings.errors},
-            "sync_errors": [str(e) for e in self.sync.errors] if self.sync else [],
+            "sync_errors": [str(e) for e in self.sync.errors] if self.sync else [], "warnings": self.warnings,
             "results": [{"path": r.path, "feed": r.feed, "status": r.status,
                          "problems": [str(p) for p in r.problems]} for r in self.results],
         }
@@ -123,17 +124,18 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
     started = time.monotonic()
     now = now or utcnow()
     with journal_lock(config.lock_path, wait), open_store(config) as store:
-        now = _not_before_last_publish(store, now)
-        report = PublishReport(dry_run=dry_run)
+        clock = _not_before_last_publish(store, now)
+        report = PublishReport(dry_run=dry_run, warnings=_clock_warnings(now, clock))
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
             if sync:  # a missing content folder is reported, not taken for an empty one
-                report.sync = content.sync(config, store, now, allow_mass_delete=allow_mass_delete)
+                report.sync = content.sync(config, store, clock, allow_mass_delete=allow_mass_delete)
             generation = store.generation()
             if full or dry_run or not _nothing_changed(config, store, now, generation, report):
+                store.note_shown(now, clock)
                 states = store.documents()  # read once: for the feeds to skip and for the run
                 mark, touched = (None, None) if dry_run else store.take_touched()
                 skip = set() if full or touched is None else _untouched_feeds(config, store, now, touched, states)
-                _publish_plan(config, store, make_plan(config, store, now, skip), report, full, dry_run, progress,
+                _publish_plan(config, store, make_plan(config, store, now, clock, skip), report, full, dry_run, progress,
                               generation, mark, states)
         if ping and not dry_run:
             report.pings = notify.deliver(config, store, now + timedelta(seconds=time.monotonic() - started))
@@ -141,7 +143,7 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
         if not dry_run:
             detail = report.as_json()  # the log keeps what happened, not the long list of unchanged documents
             detail["results"] = [r for r in detail["results"] if r["status"] != "unchanged"]  # type: ignore
-            store.log_publish(now, utcnow(), "ok" if report.ok else "failed", report.feeds, report.written,
+            store.log_publish(clock, utcnow(), "ok" if report.ok else "failed", report.feeds, report.written,
                               len(report.failed), detail)
         return report
 
@@ -151,11 +153,12 @@ FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 def _last_good_publish(config: Config, store: Store, now: datetime) -> dict[str, object] | None:
     """What the last publish that succeeded recorded, if a publish at ``now`` can build on it: it
-    finished (no killed publish since), the settings are the same, and no post has come due nor
-    tombstone expired since."""
+    finished (no killed publish since), the settings are the same, no post has come due nor
+    tombstone expired since, and the clock is not behind a post it showed ('since')."""
     mark = store.state("published")
     if (not isinstance(mark, dict) or store.state("running") or mark.get("settings") != settings_digest(config)
-            or to_utc_text(now) >= mark.get("until", "")):
+            or not mark.get("since", "~") <= to_utc_text(now) < mark.get("until", "")
+            or to_utc_text(_not_before_last_publish(store, now)) >= mark.get("expires", "")):
         return None
     return mark
 
@@ -217,10 +220,12 @@ def _publish_plan(config: Config, store: Store, plan: Plan, report: PublishRepor
     store.set_state("running", False)
     if not report.failed and not report.errors:
         days = config.feeds.tombstone_days
-        until = min(store.next_scheduled(plan.now) or FAR, store.next_tombstone_expiry(plan.now, days) or FAR)
+        expires = store.next_tombstone_expiry(plan.clock, days) or FAR
         with store.transaction():
             store.set_state("published", {"generation": generation, "settings": settings_digest(config),
-                                          "until": to_utc_text(until), "feeds": report.feeds,
+                                          "since": store.newest_live(plan.now),
+                                          "until": to_utc_text(store.next_scheduled(plan.now) or FAR),
+                                          "expires": to_utc_text(expires), "feeds": report.feeds,
                                           "documents": report.documents})
             store.set_state("listings", run.listings)
             if touched is not None:
@@ -240,9 +245,19 @@ def on_disk_as_recorded(out: Path, state: DocumentState) -> bool:
 
 
 def _not_before_last_publish(store: Store, now: datetime) -> datetime:
-    """A clock that went back does not un-publish anything: time never runs behind the last publish."""
+    """The time a publish dates what it writes (updates, deletions, tombstones, its log): the clock,
+    or the last publish's time if the clock is behind it, so that no date in a feed goes back.
+    Which posts are out is decided by the clock itself: a clock once ahead releases nothing early."""
     last = store.last_publish()
     return now if last is None else max(now, from_utc_text(last["started_at"]))
+
+
+def _clock_warnings(now: datetime, clock: datetime) -> list[str]:
+    """What a run on a clock behind the last publish tells the operator (it is not an error)."""
+    if clock <= now:
+        return []
+    return [f"the clock ({to_utc_text(now)}) is behind the last publish ({to_utc_text(clock)}): dates are written "
+            "as of the last publish until the clock passes it; posts still go out at their own time by the clock"]
 
 
 def check_published(config: Config, *, now: datetime | None = None) -> PublishReport:
@@ -253,9 +268,9 @@ def check_published(config: Config, *, now: datetime | None = None) -> PublishRe
     """
     started = time.monotonic()
     with open_store(config) as store:
-        now = _not_before_last_publish(store, now or utcnow())
+        now = now or utcnow()
         report = PublishReport(dry_run=True)
-        _Run(config, store, make_plan(config, store, now), report, full=True, dry_run=True, progress=None,
+        _Run(config, store, make_plan(config, store, now, _not_before_last_publish(store, now)), report, full=True, dry_run=True, progress=None,
              check=True).run()
         report.seconds = time.monotonic() - started
         return report

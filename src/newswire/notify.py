@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from .bounds import http_date, whole
-from .config import Config
+from .config import Config, hide_userinfo
 from .errors import printable
 from .fetch import Fetched, request
 from .model import FILE_NAMES
@@ -127,7 +127,7 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
 
 def _settle(config: Config, store: Store, n: Notification, outcome: Outcome, now: datetime,
             report: DeliveryReport) -> None:
-    where = f"{n.kind} {n.target}" + (f" ({n.topic})" if n.topic and n.kind == "websub" else "")
+    where = f"{n.kind} {hide_userinfo(n.target)}" + (f" ({n.topic})" if n.topic and n.kind == "websub" else "")
     outcome = replace(outcome, detail=printable(outcome.detail, MAX_DETAIL))  # kept in the store, shown by status
     if outcome.status == "delivered":
         store.settle(n, "delivered", now)  # re-armed meanwhile by a fresh change, that one stays due
@@ -270,6 +270,7 @@ def _webhook(config: Config, n: Notification, post: _Poster, now: datetime) -> O
 
 
 def pending_summary(notes: Iterable[Notification]) -> list[str]:
-    return [f"{n.state:<9} {n.kind:<8} {n.target}" + (f"  {n.topic}" if n.kind == "websub" else "")
+    """One line per notification; a target queued with a password (before the config refused them) hides it."""
+    return [f"{n.state:<9} {n.kind:<8} {hide_userinfo(n.target)}" + (f"  {n.topic}" if n.kind == "websub" else "")
             + f"  attempts {n.attempts}" + (f", next {n.next_at:%Y-%m-%d %H:%M:%S}Z" if n.state == "pending" else "")
             + (f"  ({n.last_error})" if n.last_error else "") for n in notes]

@@ -7,7 +7,7 @@ pages of N from the oldest (RFC 5005), so a full page never changes unless one o
 its entries does. Deleted posts appear as tombstones (RFC 6721) for a while.
 
 A document's fingerprint covers everything it is made from (settings, the feed's
-own fields, its paging, and the ordered ids and digests of its entries and
+own fields, its paging, and the ordered ids, dates and digests of its entries and
 tombstones), so a publish can tell without rendering whether it can have changed.
 """
 
@@ -61,7 +61,8 @@ class Plan:
     change touched, while ``every`` still names all the journal's feeds."""
 
     feeds: tuple[PlannedFeed, ...]
-    now: datetime
+    now: datetime  # which posts are out: the clock's time
+    clock: datetime  # how old tombstones are: the time the publish dates by (see job), never going back
     counts: dict[tuple[str, str], int] = field(default_factory=dict)  # live posts per planned feed (see Store)
     every: tuple[Feed, ...] = ()
     partial: bool = False
@@ -116,21 +117,22 @@ def _fingerprint(settings: str, pf: PlannedFeed) -> str:
     paging = pf.pages if pf.is_main else pf.page < pf.pages
     h.update(json.dumps([feed.feed_id, feed.title, feed.subtitle, feed.dir, pf.content, pf.page, paging, pf.complete,
                          asdict(feed.author) if feed.author else None], sort_keys=True).encode())
-    for ref in pf.entries:
-        h.update(f"\n{ref.entry_id}\t{ref.digest}".encode())
+    for ref in pf.entries:  # (an entry's date is not in its digest, which says whether subscribers have news)
+        h.update(f"\n{ref.entry_id}\t{ref.published}\t{ref.digest}".encode())
     for stone in pf.tombstones:
         h.update(f"\n-{stone.entry_id}\t{stone.when}".encode())
     return h.hexdigest()
 
 
-def paginate(feed: Feed, slots: list[EntryRef], entries: int, content: str, now: datetime,
+def paginate(feed: Feed, slots: list[EntryRef], entries: int, content: str, clock: datetime,
              tombstone_days: int, settings: str, archives: bool = True) -> list[PlannedFeed]:
-    """A feed's main document and archive pages from its history (oldest first).
+    """A feed's main document and archive pages from its history (oldest first), with the
+    tombstones dated within ``tombstone_days`` of ``clock``.
 
     Without archives the main document alone is published: the newest places, and
     no claim (fh:complete) to hold the whole feed once older ones fall out of it.
     """
-    keep_after = to_utc_text(now - timedelta(days=tombstone_days))
+    keep_after = to_utc_text(clock - timedelta(days=tombstone_days))
     archived = max(len(slots) - entries, 0)
     pages = -(-archived // entries) if archives else 0  # ceil: the newest archive page may still be filling
     chunks = [(0, slots[archived:])] + [(k, slots[(k - 1) * entries:min(k * entries, archived)])
@@ -155,9 +157,11 @@ def count_key(feed: Feed) -> tuple[str, str]:
     return feed.kind.value, "" if feed.kind is FeedKind.JOURNAL else feed.key
 
 
-def make_plan(config: Config, store: Store, now: datetime, skip: set[str] | frozenset[str] = frozenset()) -> Plan:
-    """Every feed the journal has at ``now``, with its pages, from one indexed query per feed, but
-    for those in ``skip`` (feed folders, see ``feed_folder``): feeds known to be as published.
+def make_plan(config: Config, store: Store, now: datetime, clock: datetime,
+              skip: set[str] | frozenset[str] = frozenset()) -> Plan:
+    """Every feed the journal has at ``now``, with its pages and tombstones as of ``clock``, from
+    one indexed query per feed, but for those in ``skip`` (feed folders, see ``feed_folder``):
+    feeds known to be as published.
 
     Without archives only each feed's newest places are read (one more than a
     document holds, to know whether it holds them all), so the cost of a plan does
@@ -181,10 +185,10 @@ def make_plan(config: Config, store: Store, now: datetime, skip: set[str] | froz
         if feed_folder(feed) not in skip:
             kind = config.feeds.settings(feed.kind.value)
             newest = None if config.feeds.archives else kind.entries + 1
-            planned.extend(paginate(feed, slots(newest), kind.entries, kind.content, now,
+            planned.extend(paginate(feed, slots(newest), kind.entries, kind.content, clock,
                                     config.feeds.tombstone_days, settings, config.feeds.archives))
     if skip:
         counts = {count_key(pf.feed): store.live_count(*count_key(pf.feed), now) for pf in planned if pf.is_main}
     else:
         counts = store.visible_counts(now)
-    return Plan(tuple(planned), now, counts, tuple(feed for feed, _ in feeds), partial=bool(skip))
+    return Plan(tuple(planned), now, clock, counts, tuple(feed for feed, _ in feeds), partial=bool(skip))

@@ -163,7 +163,13 @@ def _written(outcome: Outcome, result: Written | WriteError) -> Outcome:
 
 
 def open_spool(near: Path) -> int:
-    """An anonymous file beside the store: never visible, gone when the publish ends or dies."""
-    fd, name = tempfile.mkstemp(dir=near, prefix=".newswire-spool-")
-    os.unlink(name)
-    return fd
+    """An anonymous file beside the store: never visible, gone when the publish ends or dies.
+
+    Made nameless (O_TMPFILE) where the system can: a named one, unlinked at once, is left
+    behind by a publish killed in between."""
+    try:
+        return os.open(near, os.O_TMPFILE | os.O_RDWR, 0o600)
+    except (AttributeError, OSError):  # not Linux, or a file system without O_TMPFILE
+        fd, name = tempfile.mkstemp(dir=near, prefix=".newswire-spool-")
+        os.unlink(name)
+        return fd

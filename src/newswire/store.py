@@ -261,6 +261,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE posts ADD COLUMN origin TEXT;
     UPDATE posts SET origin = '' WHERE source LIKE 'md:%';
     """,
+    # 12: the posts the feeds have shown (``Store.note_shown``), and when each that is hidden now (a
+    # draft, deleted, dated after the clock) left them: its RFC 6721 tombstone. Taken as what the
+    # posts said at the last publish.
+    """
+    CREATE TABLE shown (post_id INTEGER PRIMARY KEY REFERENCES posts(id), hidden_at TEXT);
+    CREATE INDEX shown_hidden ON shown(post_id, hidden_at) WHERE hidden_at IS NOT NULL;
+    INSERT INTO shown (post_id, hidden_at) SELECT id, deleted_at FROM posts
+    WHERE draft = 0 AND published <= (SELECT started_at FROM publish_log ORDER BY id DESC LIMIT 1);
+    """,
 )
 
 
@@ -618,8 +627,10 @@ class Store:
             return cur.rowcount == 1
 
     def restore(self, post_id: int) -> bool:
+        """Undelete a post. Its file's stamp is forgotten, so that the next sync reads what the file
+        says now (a draft, another date, new text): it was not taken while the user had deleted it."""
         with self.transaction() as db:
-            cur = db.execute("UPDATE posts SET deleted_at = NULL, deleted_by = NULL "
+            cur = db.execute("UPDATE posts SET deleted_at = NULL, deleted_by = NULL, source_stamp = NULL "
                              "WHERE id = ? AND deleted_at IS NOT NULL", (post_id,))
             return cur.rowcount == 1
 
@@ -749,25 +760,47 @@ class Store:
 
     # --- what feeds hold ---------------------------------------------------------------
 
+    _LIVE = "p.draft = 0 AND p.deleted_at IS NULL AND p.published <= :now"  # a post a feed shows at :now
     _REF = ("p.id, p.entry_id, p.published, p.content_hash, p.updated, p.slug, p.author_key, p.affiliation, "
-            "p.deleted_at")
-    # A feed's history: every post it has published, deleted ones included (they keep their
-    # place, so deleting an old post changes only the archive page that held it).
-    _SLOT = "p.draft = 0 AND p.published <= :now"
+            f"CASE WHEN {_LIVE} THEN NULL ELSE coalesce(s.hidden_at, p.deleted_at) END")
+    # A feed's history: every post it has published, deleted ones included, and those it showed that
+    # are hidden now (they keep their place, so deleting or withdrawing an old post changes only the
+    # archive page that held it; one dated after the clock holds the newest place until it is due).
+    _SLOT = "(p.draft = 0 AND p.published <= :now OR s.hidden_at IS NOT NULL)"
+    _SHOWN = "LEFT JOIN shown s ON s.post_id = p.id"
+    _WITHDRAWN = "SELECT post_id FROM shown WHERE hidden_at IS NOT NULL"
 
     def journal_slots(self, now: datetime, newest: int | None = None) -> list[EntryRef]:
-        return self._refs(f"SELECT {self._REF} FROM posts p WHERE {self._SLOT} "
+        return self._refs(f"SELECT {self._REF} FROM posts p {self._SHOWN} WHERE {self._SLOT} "
                           "ORDER BY p.published DESC, p.id DESC", now, newest)
 
     def author_slots(self, key: str, now: datetime, newest: int | None = None) -> list[EntryRef]:
-        return self._refs(f"SELECT {self._REF} FROM posts p WHERE p.author_key = :key AND {self._SLOT} "
+        return self._refs(f"SELECT {self._REF} FROM posts p {self._SHOWN} WHERE p.author_key = :key AND {self._SLOT} "
                           "ORDER BY p.published DESC, p.id DESC", now, newest, key=key)
 
     def label_slots(self, slug: str, now: datetime, newest: int | None = None) -> list[EntryRef]:
         return self._refs(
-            f"""SELECT {self._REF} FROM post_labels pl JOIN posts p ON p.id = pl.post_id
+            f"""SELECT {self._REF} FROM post_labels pl JOIN posts p ON p.id = pl.post_id {self._SHOWN}
                 WHERE pl.label_id = (SELECT id FROM labels WHERE slug = :key) AND {self._SLOT}
                 ORDER BY pl.published DESC, pl.post_id DESC""", now, newest, key=slug)
+
+    def note_shown(self, now: datetime, clock: datetime) -> None:
+        """Bring the record of what the feeds show up to ``now``; a publish calls it before it plans.
+
+        A post they showed that is hidden now (a draft, deleted, or dated after ``now``)
+        has left them: its tombstone is dated by its deletion, or else at ``clock`` (the
+        publish's, never behind the last one). A post live now is on record as shown, and
+        one that had left is back.
+        """
+        at = {"now": to_utc_text(now), "clock": to_utc_text(clock)}
+        with self.transaction() as db:
+            db.execute(
+                """UPDATE shown SET hidden_at = coalesce((SELECT deleted_at FROM posts WHERE id = post_id), :clock)
+                   WHERE hidden_at IS NULL AND post_id IN (
+                     SELECT id FROM posts INDEXED BY posts_hidden WHERE draft != 0 OR deleted_at IS NOT NULL
+                     UNION ALL SELECT id FROM posts WHERE published > :now)""", at)
+            db.execute(f"""INSERT INTO shown (post_id) SELECT p.id FROM posts p WHERE {self._LIVE}
+                           ON CONFLICT (post_id) DO UPDATE SET hidden_at = NULL WHERE hidden_at IS NOT NULL""", at)
 
     def _refs(self, sql: str, now: datetime, newest: int | None, key: str | None = None) -> list[EntryRef]:
         """A feed's slots, oldest first: all of them, or only the ``newest`` (read newest first, by index)."""
@@ -776,8 +809,6 @@ class Store:
         refs = [EntryRef(r[0], _xml_safe(r[1]), r[2], r[4], f"{r[3]}:{r[4]}:{r[5]}:{r[6]}:{r[7]}", r[8]) for r in rows]
         refs.reverse()
         return refs
-
-    _LIVE = "p.draft = 0 AND p.deleted_at IS NULL AND p.published <= :now"  # a post a feed shows at :now
 
     def visible_counts(self, now: datetime) -> dict[tuple[str, str], int]:
         """How many live posts each feed holds, by (kind, author key or label slug); the journal is ('journal', '')."""
@@ -795,9 +826,9 @@ class Store:
 
         One indexed probe per author rather than a scan of every post."""
         return [r[0] for r in self.db.execute(
-            """SELECT a.key FROM authors a WHERE EXISTS (SELECT 1 FROM posts p INDEXED BY posts_author
-                 WHERE p.author_key = a.key AND p.draft = 0 AND p.published <= ?) ORDER BY a.key""",
-            (to_utc_text(now),))]
+            f"""SELECT a.key FROM authors a WHERE EXISTS (SELECT 1 FROM posts p INDEXED BY posts_author
+                 WHERE p.author_key = a.key AND (p.draft = 0 AND p.published <= :now OR p.id IN ({self._WITHDRAWN})))
+               ORDER BY a.key""", {"now": to_utc_text(now)})]
 
     def live_count(self, kind: str, key: str, now: datetime) -> int:
         """How many live posts one feed holds (see ``visible_counts``, which counts them all at once)."""
@@ -832,11 +863,12 @@ class Store:
             db.execute("DELETE FROM dirty WHERE seq <= ?", (mark,))
 
     def feed_labels(self, now: datetime) -> list[Label]:
+        """Labels that have published (as ``feed_authors``)."""
         return [Label(r["name"], r["slug"]) for r in self.db.execute(
-            """SELECT l.name, l.slug FROM labels l WHERE EXISTS (
+            f"""SELECT l.name, l.slug FROM labels l WHERE EXISTS (
                  SELECT 1 FROM post_labels pl JOIN posts p ON p.id = pl.post_id
-                 WHERE pl.label_id = l.id AND p.draft = 0 AND p.published <= ?) ORDER BY l.slug""",
-            (to_utc_text(now),))]
+                 WHERE pl.label_id = l.id AND (p.draft = 0 AND p.published <= :now OR p.id IN ({self._WITHDRAWN})))
+               ORDER BY l.slug""", {"now": to_utc_text(now)})]
 
     def next_scheduled(self, now: datetime) -> datetime | None:
         row = self.db.execute("SELECT min(published) FROM posts WHERE draft = 0 AND deleted_at IS NULL "
@@ -844,10 +876,20 @@ class Store:
         return from_utc_text(row[0]) if row and row[0] else None
 
     def next_tombstone_expiry(self, now: datetime, days: int) -> datetime | None:
-        """When the oldest tombstone still shown leaves the feeds."""
-        keep_after = to_utc_text(now - timedelta(days=days))
-        row = self.db.execute("SELECT min(deleted_at) FROM posts WHERE deleted_at >= ?", (keep_after,)).fetchone()
+        """When the oldest tombstone still shown leaves the feeds (dated as in ``_REF``)."""
+        row = self.db.execute(
+            """SELECT min(t) FROM (SELECT hidden_at AS t FROM shown WHERE hidden_at >= :keep
+                 UNION ALL SELECT p.deleted_at FROM posts p INDEXED BY posts_hidden LEFT JOIN shown s ON s.post_id = p.id
+                           WHERE p.deleted_at >= :keep AND s.hidden_at IS NULL)""",
+            {"keep": to_utc_text(now - timedelta(days=days))}).fetchone()
         return from_utc_text(row[0]) + timedelta(days=days) if row and row[0] else None
+
+    def newest_live(self, now: datetime) -> str:
+        """The date of the newest post live at ``now`` (UTC text, '' if none): while the clock is not
+        behind it, every post live then is live still, unless the store changed."""
+        row = self.db.execute(f"SELECT max(p.published) FROM posts p WHERE {self._LIVE}",
+                              {"now": to_utc_text(now)}).fetchone()
+        return row[0] or ""
 
     # --- what was published -----------------------------------------------------------
 
