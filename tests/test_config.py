@@ -231,8 +231,9 @@ def test_import_refuses_a_url_with_a_password_and_a_redirect_to_one(journal: Jou
 
 def test_status_and_ping_never_show_a_password_queued_before_the_config_refused_them(
         journal: Journal, httpserver) -> None:
-    """A store from before may hold notifications to a target with a password: status and the
-    delivery's messages show it without."""
+    """A store from before may hold notifications to a target with a password: it is given up
+    unsent (no request carries the password), and status and the delivery's messages show the
+    target without it."""
     from newswire.job import open_store
     from newswire.store import Notification
 
@@ -244,6 +245,8 @@ def test_status_and_ping_never_show_a_password_queued_before_the_config_refused_
             "rss": "https://journal.test/feeds/rss.xml"}), datetime.now(timezone.utc))
     ping = journal.cli("ping", "--all")
     status = journal.cli("status")
-    assert "503" in ping.stdout + ping.stderr and "***@127.0.0.1" in status.stdout, (ping, status)
+    assert ping.returncode == 1 and "user name or password" in ping.stdout + ping.stderr, ping
+    assert "failed" in status.stdout and "***@127.0.0.1" in status.stdout, status
+    assert httpserver.log == [], "a request went to a target with a password"
     for result in (ping, status):
         assert PASSWORD not in result.stdout + result.stderr, result

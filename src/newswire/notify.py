@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from .bounds import http_date, whole
 from .config import Config, hide_userinfo
 from .errors import printable
-from .fetch import Fetched, request
+from .fetch import Fetched, FetchError, request
 from .model import FILE_NAMES
 from .store import Notification, Store
 
@@ -176,6 +176,8 @@ def _attempt(config: Config, n: Notification, now: datetime, round_end: float) -
         return Outcome("retry", f"cannot connect ({type(exc).__name__})")
     except requests.RequestException as exc:
         return Outcome("retry", f"{type(exc).__name__}: {exc}")
+    except FetchError as exc:  # a target no request may go to (a password in it, queued by an older newswire)
+        return Outcome("failed", str(exc))
 
 
 @dataclass
