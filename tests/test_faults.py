@@ -33,6 +33,7 @@ import feedparser
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
+from loopback import LoopbackServer
 import newswire.writer as writer_module
 from newswire import upkeep
 from newswire.job import check_published, publish
@@ -874,25 +875,19 @@ def test_a_post_deleted_while_the_clock_is_behind_gets_its_tombstone(journal: Jo
 # --- 6. every network wait is bounded in total ----------------------------------------------
 
 
-class Dribbler:
+class Dribbler(LoopbackServer):
     """A server on 127.0.0.1 that answers every request with ``answer``, one byte every ``gap``
     seconds: status line and headers too, so no single read ever waits long enough for a
     per-read timeout to fire. Records how long each connection lasted.
     Bounded: at most ``most`` connections and ``life`` seconds, then all are closed."""
 
     def __init__(self, answer: bytes, gap: float = 0.25, life: float = 20.0, most: int = 40):
-        self.answer, self.gap, self.life, self.most = answer, gap, life, most
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.stop = threading.Event()
+        super().__init__(life, most)
+        self.answer, self.gap = answer, gap
         self.held: list[float] = []  # seconds each finished connection lasted
-        self.conns: list[socket.socket] = []
-        self.threads: list[threading.Thread] = []
         self.lock = threading.Lock()
 
-    def _serve(self, conn: socket.socket, until: float) -> None:
+    def serve(self, conn: socket.socket, until: float) -> None:
         started = time.monotonic()
         conn.settimeout(2)
         try:
@@ -916,31 +911,6 @@ class Dribbler:
                 self.held.append(time.monotonic() - started)
             conn.close()
 
-    def _run(self) -> None:
-        until = time.monotonic() + self.life
-        while not self.stop.is_set() and time.monotonic() < until and len(self.conns) < self.most:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn, until), daemon=True)
-            self.threads.append(t)
-            t.start()
-
-    def __enter__(self) -> "Dribbler":
-        self.main = threading.Thread(target=self._run, daemon=True)
-        self.main.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.main.join(timeout=10)
-        for t in self.threads:
-            t.join(timeout=10)
-        for conn in self.conns:
-            conn.close()
-        self.sock.close()
 
 
 def _answer(status: str = "200 OK", body: bytes = b"", **headers: str) -> bytes:

@@ -26,10 +26,10 @@ from xmlrpc.server import SimpleXMLRPCServer
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from lxml import etree
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from loopback import LoopbackServer
 from newswire import notify
 from newswire.job import publish
 from newswire.store import Notification, Store
@@ -134,36 +134,8 @@ class PingService:
         self.thread.join(timeout=5)
 
 
-class HungServer:
+class HungServer(LoopbackServer):
     """Accepts TCP connections and never answers. Bounded: at most 20 connections, 60 s, stops on close."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + 60
-        while not self.stop.is_set() and time.monotonic() < deadline and len(self.conns) < 20:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:  # includes socket.timeout
-                continue
-            self.conns.append(conn)
-
-    def __enter__(self) -> "HungServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-        for conn in self.conns:
-            conn.close()
-        self.sock.close()
 
 
 def free_port() -> int:

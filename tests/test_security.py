@@ -40,6 +40,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from loopback import LoopbackServer
 from newswire.config import load_config
 from newswire.errors import ConfigError
 from newswire.importer import import_source
@@ -779,7 +780,7 @@ def test_local_import_over_the_size_limit_is_refused(journal: Journal, tmp_path:
     assert store_rows(journal).get("posts", []) == []
 
 
-class SlowServer:
+class SlowServer(LoopbackServer):
     """A loopback TCP server that reads the request and then, by ``mode``:
 
     - ``silent``: never answers;
@@ -794,16 +795,10 @@ class SlowServer:
 
     def __init__(self, mode: str, life: float = 8.0, head: bytes = FEED_HEAD):
         assert mode in ("silent", "trickle", "stall", "truncate")
-        self.mode, self.life, self.head = mode, life, head
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.conns: list[socket.socket] = []
-        self.threads: list[threading.Thread] = []
-        self.accepted = 0
+        super().__init__(life, most=8)
+        self.mode, self.head = mode, head
 
-    def _serve(self, conn: socket.socket, deadline: float) -> None:
+    def serve(self, conn: socket.socket, deadline: float) -> None:
         try:
             conn.settimeout(1.0)
             try:
@@ -825,32 +820,6 @@ class SlowServer:
         finally:
             conn.close()
 
-    def _run(self) -> None:
-        deadline = time.monotonic() + self.life
-        while not self.stop.is_set() and time.monotonic() < deadline and self.accepted < 8:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            self.conns.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn, deadline), daemon=True)
-            self.threads.append(t)
-            t.start()
-
-    def __enter__(self) -> "SlowServer":
-        self.main = threading.Thread(target=self._run, daemon=True)
-        self.main.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.main.join(timeout=WAIT)
-        for t in self.threads:
-            t.join(timeout=WAIT)
-        for conn in self.conns:
-            conn.close()
-        self.sock.close()
 
 
 @pytest.mark.parametrize("command", ["import", "pull"])
