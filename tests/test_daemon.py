@@ -28,6 +28,7 @@ from lxml import etree
 from werkzeug import Request, Response
 
 from conftest import CONFIG, Journal
+from loopback import LoopbackServer
 
 QUIET_SCHEDULE = 'schedule: {timezone: UTC, publish: "0 0 29 2 *", verify: "0 0 29 2 *"}\n'
 QUIET_CONFIG = CONFIG + QUIET_SCHEDULE
@@ -538,3 +539,21 @@ def test_an_unexpected_error_in_a_job_is_one_log_line_unless_debug(journal: Jour
     assert ("Traceback" in result.stderr) == debug, result.stderr
     if not debug:
         assert len(result.stderr.splitlines()) == 3, result.stderr  # publish, verify, ping
+
+
+def test_a_stop_during_a_job_that_schedules_follow_ups_exits_promptly(journal: Journal, daemon) -> None:
+    """SIGTERM while a publish waits on a hub: the publish ends (the hub's answer times out), queues
+    a retry and would add its follow-up job, and the daemon still stops. Shutting the scheduler down
+    while that job ran used to leave both waiting on each other for ever."""
+    with LoopbackServer(life=30) as hub:  # takes the hub's connections and never answers
+        journal.write_config(QUIET_CONFIG + f"notify: {{websub: ['{hub.url}'], timeout: 3}}\n")
+        journal.post("p", title="A post")
+        d = daemon(journal)
+        deadline = time.monotonic() + 20
+        while hub.accepted == 0 and time.monotonic() < deadline and d.proc.poll() is None:
+            time.sleep(0.05)
+        assert hub.accepted >= 1, f"the publish never reached the hub\n{d.log()}"
+        d.signal(signal.SIGTERM)  # while the publish waits for the hub's answer
+        assert d.wait_exit(20) == 0, d.log()
+    assert d.count(PUBLISH_LINE) == 1, d.log()  # the publish finished, and nothing ran after it
+    assert " INFO run: stopped" in d.log(), d.log()

@@ -53,11 +53,21 @@ class Daemon:
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": MISFIRE_GRACE},
             timezone=timezone.utc)
         self.stop = threading.Event()
+        # Held while a job runs. Stopping waits for it before shutting the scheduler down: APScheduler's
+        # shutdown(wait=True) holds the job store's lock while it waits, and a job ending adds its
+        # follow-ups under that lock, so the two would wait for each other for ever.
+        self.busy = threading.Lock()
         self.failures = 0
 
     # --- jobs -----------------------------------------------------------------------
 
     def _timed(self, name: str, work: Callable[[], str]) -> bool:
+        with self.busy:
+            if self.stop.is_set():  # fired while the daemon stops: nothing is begun
+                return True
+            return self._run_job(name, work)
+
+    def _run_job(self, name: str, work: Callable[[], str]) -> bool:
         started = time.monotonic()
         try:
             outcome, ok = work(), True
@@ -121,6 +131,8 @@ class Daemon:
     def _at(self, when: datetime, job_id: str, func: Callable[[], object]) -> None:
         """A one-off job. Its id names its time, so a running job can schedule its own successor
         (with one id, APScheduler would skip it as a second instance of the running job)."""
+        if self.stop.is_set():  # the daemon is stopping: no job is to follow
+            return
         when = max(when, utcnow())
         self.scheduler.add_job(func, DateTrigger(run_date=when), id=f"{job_id}@{when.isoformat()}",
                                replace_existing=True, misfire_grace_time=None)
@@ -181,7 +193,8 @@ class Daemon:
                 reload_wanted.clear()
                 self.reload()
         log.info("run: stopping; letting the running job finish")
-        self.scheduler.shutdown(wait=True)
+        with self.busy:
+            self.scheduler.shutdown(wait=False)
         log.info("run: stopped")
         return 0
 
