@@ -15,9 +15,8 @@ from pathlib import Path
 import feedparser
 import html5lib
 import pytest
-from lxml import html as lxml_html
-
 from conftest import Journal
+from lxml import html as lxml_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # .ci/run sets this, so that a machine without Chromium fails there instead of skipping.

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from conftest import CONFIG, Journal
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from newswire.config import load_config
 from newswire.errors import ConfigError
-
-from conftest import CONFIG, Journal
 
 
 def test_example_config_loads(journal: Journal) -> None:
@@ -242,7 +241,7 @@ def test_status_and_ping_never_show_a_password_queued_before_the_config_refused_
     with open_store(journal.config()) as store:
         store.enqueue(Notification("weblogs", target, "https://journal.test/", {
             "name": "Test Journal", "site": "https://journal.test/", "changed": "https://journal.test/feeds/atom.xml",
-            "rss": "https://journal.test/feeds/rss.xml"}), datetime.now(timezone.utc))
+            "rss": "https://journal.test/feeds/rss.xml"}), datetime.now(UTC))
     ping = journal.cli("ping", "--all")
     status = journal.cli("status")
     assert ping.returncode == 1 and "user name or password" in ping.stdout + ping.stderr, ping

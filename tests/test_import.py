@@ -22,11 +22,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
 import pytest
+from conftest import CONFIG, Journal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -35,8 +36,6 @@ from werkzeug import Request, Response
 
 from newswire.importer import import_source
 from newswire.job import open_store, publish, utcnow
-
-from conftest import CONFIG, Journal
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
@@ -535,7 +534,7 @@ def test_pull_conditional_get_304_retry_after_and_publish(journal: Journal, serv
     assert "Traceback" not in third.stderr
     assert "retry later" in third.stdout, (third.stdout, third.stderr)
     asked = len(partner.requests)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fourth = journal.cli("pull")
     assert fourth.returncode == 0
     assert "not due" in fourth.stdout, fourth.stdout

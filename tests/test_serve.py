@@ -24,7 +24,6 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
-
 from conftest import CONFIG, Journal
 
 WAIT = 15.0  # seconds: the bound on every wait below
@@ -67,7 +66,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _pump(stream, sink: queue.Queue[str] | list[str]) -> None:  # noqa: ANN001
+def _pump(stream, sink: queue.Queue[str] | list[str]) -> None:
     for line in stream:
         sink.put(line) if isinstance(sink, queue.Queue) else sink.append(line)
 
