@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: publish test bench serve clean
+.PHONY: publish test lint bench serve clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,lint]'
 	$(BIN)/python -m compileall -q src  # as an installed package would be, even where Python may not write bytecode
 	touch $@
 
@@ -19,6 +19,10 @@ publish: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --sizes 10000 --runs 3 --archives
 	$(BIN)/python bench/run.py --sizes 10000 --authors 50 --labels 200 --runs 3
@@ -26,4 +30,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/hub_latency.py
 
 clean:
-	rm -rf feeds newswire.db newswire.db-* newswire.db.lock .pytest_cache
+	rm -rf feeds newswire.db newswire.db-* newswire.db.lock .pytest_cache .ruff_cache .mypy_cache

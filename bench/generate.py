@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-WORDS = ("border port customs cargo agent officer travel visa cyber network grant storm flood "
-         "shelter recovery partner report inspection seizure currency courier route airport "
-         "training exercise community response readiness").split()
+WORDS = ["border", "port", "customs", "cargo", "agent", "officer", "travel", "visa", "cyber", "network", "grant", "storm", "flood", "shelter", "recovery", "partner", "report", "inspection", "seizure", "currency", "courier", "route", "airport", "training", "exercise", "community", "response", "readiness"]
 FOREIGN = ("Ciudad Juárez", "Secretaría de Gobernación", "Zürich", "São Paulo", "Kraków", "東京", "Αθήνα", "München")
 ZONES = (-7, -6, -5, -4, 0, 1, 2, 9)
-START = datetime(2008, 1, 1, tzinfo=timezone.utc)
+START = datetime(2008, 1, 1, tzinfo=UTC)
 SPAN_SECONDS = 15 * 365 * 24 * 3600
 
 

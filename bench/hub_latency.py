@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -75,7 +75,7 @@ class CapturingHub(ThreadingHTTPServer):
 class _HubHandler(BaseHTTPRequestHandler):
     server: CapturingHub
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server naming
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         at = time.perf_counter()
         form = parse_qs(body.decode("utf-8", "replace"))
@@ -87,7 +87,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -98,7 +98,7 @@ def newswire_command() -> list[str]:
 
 def post_to_edit(content: Path) -> Path:
     """The newest post that is published now: not a draft, not dated in the future."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     candidates = []
     for path in content.glob("*.md"):
         front = yaml.safe_load(path.read_text(encoding="utf-8").split("---", 2)[1])
@@ -106,7 +106,7 @@ def post_to_edit(content: Path) -> Path:
         if not isinstance(date, datetime):
             date = datetime.fromisoformat(str(date))
         if date.tzinfo is None:
-            date = date.replace(tzinfo=timezone.utc)
+            date = date.replace(tzinfo=UTC)
         if not front.get("draft") and date <= now:
             candidates.append((date, path))
     return max(candidates)[1]

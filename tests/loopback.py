@@ -45,7 +45,7 @@ class LoopbackServer:
             self.threads.append(t)
             t.start()
 
-    def __enter__(self) -> "LoopbackServer":
+    def __enter__(self) -> LoopbackServer:
         self.main = threading.Thread(target=self._run, daemon=True)
         self.main.start()
         return self

@@ -25,6 +25,7 @@ import sqlite3
 import subprocess
 import sys
 import unicodedata
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -437,8 +438,8 @@ def test_a_date_without_zone_takes_the_journals_zone_in_every_format(
     assert report.ok, errors_of(report)
     atom = feedparser.parse((journal.feeds / "atom.xml").read_bytes()).entries[0]
     rss = feedparser.parse((journal.feeds / "rss.xml").read_bytes()).entries[0]
-    from datetime import datetime, timezone
-    js = datetime.fromisoformat(json_items(journal)[0]["date_published"]).astimezone(timezone.utc)
+    from datetime import datetime
+    js = datetime.fromisoformat(json_items(journal)[0]["date_published"]).astimezone(UTC)
     instants = {tuple(atom.published_parsed[:5]), tuple(rss.published_parsed[:5]), js.timetuple()[:5]}
     assert len(instants) == 1, instants  # the same instant in Atom, RSS and JSON
     if utc is not None:
@@ -1285,7 +1286,7 @@ def test_any_name_gives_one_safe_path_segment_that_fits(name: str) -> None:
 @given(names=st.lists(_NAMES, min_size=1, max_size=8))
 def test_distinct_labels_and_authors_get_distinct_slugs_that_fit(tmp_path_factory: pytest.TempPathFactory,
                                                                  names: list[str]) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from newswire.store import PostInput, Store
     from newswire.text import label_fold, label_text, one_line
@@ -1294,7 +1295,7 @@ def test_distinct_labels_and_authors_get_distinct_slugs_that_fit(tmp_path_factor
     people = [person for person in map(one_line, names) if person]
     with Store(tmp_path_factory.mktemp("slugs") / "s.db") as store:
         store.db.execute("INSERT INTO authors (key, name, slug) VALUES ('k', 'K', 'k')")
-        when = datetime(2009, 11, 6, tzinfo=timezone.utc)
+        when = datetime(2009, 11, 6, tzinfo=UTC)
         store.upsert_post(PostInput(source="md:p.md", key="p", title="P", body="", author_key="k", published=when,
                                     labels=tuple(labels)), when)
         keys = {store.ensure_author(person, None) for person in people}

@@ -8,13 +8,14 @@ import subprocess
 import sys
 import tempfile
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import CONFIG, Journal, run_cli
 
@@ -156,8 +157,8 @@ def test_a_duration_is_from_a_second_to_a_year_or_refused_in_one_line(amount: in
         if noise == "" and 1 <= seconds <= 365 * 86400:
             config = load_config(path)
             assert config.sources[0].every == config.notify.max_age == seconds
-            for edge in (datetime(YEARS[0], 1, 1, tzinfo=timezone.utc),
-                         datetime(YEARS[-1], 12, 31, 23, 59, 59, tzinfo=timezone.utc)):
+            for edge in (datetime(YEARS[0], 1, 1, tzinfo=UTC),
+                         datetime(YEARS[-1], 12, 31, 23, 59, 59, tzinfo=UTC)):
                 edge + timedelta(seconds=seconds)  # no overflow, either way
                 edge - timedelta(seconds=seconds)
         else:

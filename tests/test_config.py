@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -242,7 +242,7 @@ def test_status_and_ping_never_show_a_password_queued_before_the_config_refused_
     with open_store(journal.config()) as store:
         store.enqueue(Notification("weblogs", target, "https://journal.test/", {
             "name": "Test Journal", "site": "https://journal.test/", "changed": "https://journal.test/feeds/atom.xml",
-            "rss": "https://journal.test/feeds/rss.xml"}), datetime.now(timezone.utc))
+            "rss": "https://journal.test/feeds/rss.xml"}), datetime.now(UTC))
     ping = journal.cli("ping", "--all")
     status = journal.cli("status")
     assert ping.returncode == 1 and "user name or password" in ping.stdout + ping.stderr, ping

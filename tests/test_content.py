@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +18,7 @@ from newswire.job import open_store, publish
 
 from conftest import CONFIG, ROOT, Journal
 
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def _sync(journal: Journal, now: datetime = NOW, **kw: bool):  # type: ignore[no-untyped-def]
@@ -177,7 +177,9 @@ def _many(journal: Journal, count: int) -> None:
 def test_a_large_sync_reads_on_every_core_and_stores_what_a_small_one_would(
         journal: Journal, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     import newswire.content as content_module
-    from conftest import Journal as J, CONFIG
+
+    from conftest import CONFIG
+    from conftest import Journal as J
 
     _many(journal, 260)
     parallel = _sync(journal)

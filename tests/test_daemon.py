@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,8 +34,7 @@ QUIET_SCHEDULE = 'schedule: {timezone: UTC, publish: "0 0 29 2 *", verify: "0 0 
 QUIET_CONFIG = CONFIG + QUIET_SCHEDULE
 JOURNAL_ATOM = "https://journal.test/feeds/atom.xml"
 PUBLISH_LINE = re.compile(r" INFO publish: ")
-WORDS = ("border security cash smuggling café naïve résumé fugitives cooperation & enforcement "
-         "Zürich “quoted” — ports tunnels currency €100 bulk").split()
+WORDS = ["border", "security", "cash", "smuggling", "café", "naïve", "résumé", "fugitives", "cooperation", "&", "enforcement", "Zürich", "“quoted”", "—", "ports", "tunnels", "currency", "€100", "bulk"]
 LABELS = [f"Topic {i:02d}" for i in range(40)] + ["Café & Crème", "Ports <and> Harbours"]
 POSTS = 150  # with 42 labels: a full publish of 45 feeds takes a few seconds
 
@@ -49,7 +48,7 @@ class Daemon:
     def __init__(self, journal: Journal, log_path: Path, *args: str):
         self.journal = journal
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 - the daemon writes to it until stop() closes it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "newswire", "--config", str(journal.config_path), "run", *args],
             cwd=journal.root, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
@@ -187,7 +186,7 @@ def _check_feeds_whole(journal: Journal) -> None:
 def test_scheduled_post_is_published_seconds_after_its_time(journal: Journal, daemon) -> None:
     journal.write_config(QUIET_CONFIG)
     journal.post("old", title="An old post", date="2009-11-06T10:00:00-05:00")
-    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=4)
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
     local = due.astimezone(ZoneInfo("America/New_York"))
     journal.post("soon", title="Scheduled soon", date=local.isoformat())
 
@@ -197,7 +196,7 @@ def test_scheduled_post_is_published_seconds_after_its_time(journal: Journal, da
     assert "An old post" in titles, f"startup publish: {first}\n{d.log()}"
     assert "Scheduled soon" not in titles, (
         f"the post due at {due.isoformat()} was published by the startup publish "
-        f"(now {datetime.now(timezone.utc).isoformat()})\n{d.log()}")
+        f"(now {datetime.now(UTC).isoformat()})\n{d.log()}")
 
     deadline = due.timestamp() + 15
     appeared = None
@@ -231,9 +230,9 @@ def test_after_one_run_with_the_clock_years_ahead_posts_still_go_out_at_their_ti
 
     journal.write_config(QUIET_CONFIG)
     journal.post("old", title="An old post", date="2009-11-06T10:00:00-05:00")
-    real = datetime.now(timezone.utc).replace(microsecond=0)
+    real = datetime.now(UTC).replace(microsecond=0)
     assert publish(journal.config(), now=real + timedelta(days=5 * 365)).ok
-    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=5)
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
     journal.post("soon", title="Scheduled soon", date=due.isoformat())
     journal.post("later", title="Next year", date=(real + timedelta(days=365)).isoformat())
 

@@ -24,23 +24,24 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
 
 import feedparser
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from loopback import LoopbackServer
 import newswire.writer as writer_module
 from newswire import upkeep
 from newswire.job import check_published, publish
 
 from conftest import CONFIG, Journal
+from loopback import LoopbackServer
 
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CLI_TIMEOUT = 30
 
 
@@ -383,7 +384,7 @@ def test_a_store_held_by_another_process_fails_each_command_in_bounded_time(jour
         # At once; publish, sync and import take the journal's lock in turn, each then waits on the store.
         took: list[float] = []
         results = _communicate_all([_cli_async(journal, *args) for args in commands], took=took)
-        for args, result in zip(commands, results):
+        for result in results:
             _busy_line(result, journal)
         assert max(took) <= 10, f"{took}: gave up too late with paths.store_wait = 1"
         assert took[2] >= 0.9 and took[2] <= 6, f"post delete gave up after {took[2]:.1f} s, store_wait = 1"
@@ -746,10 +747,10 @@ def _dates(journal: Journal) -> dict[str, dict[str, datetime]]:
         if rel.endswith(".xml") and path.name in ("atom.xml", "rss.xml"):
             parsed = feedparser.parse(path.read_bytes())
             assert not parsed.bozo, (rel, parsed.bozo_exception)
-            dates = {e.id: datetime(*e.updated_parsed[:6], tzinfo=timezone.utc) for e in parsed.entries}
+            dates = {e.id: datetime(*e.updated_parsed[:6], tzinfo=UTC) for e in parsed.entries}
             feed_updated = parsed.feed.get("updated_parsed")
             assert feed_updated is not None, rel
-            dates[""] = datetime(*feed_updated[:6], tzinfo=timezone.utc)
+            dates[""] = datetime(*feed_updated[:6], tzinfo=UTC)
             out[rel] = dates
         elif path.name == "feed.json":
             doc = json.loads(path.read_bytes())
@@ -854,9 +855,9 @@ def test_verify_on_a_clock_behind_the_last_publish_agrees_with_a_publish_at_that
 def test_a_post_deleted_while_the_clock_is_behind_gets_its_tombstone(journal: Journal) -> None:
     """'post delete' on a clock behind the last publish is dated no earlier than that publish, so the
     next publish (which runs at the last publish's time) still announces the deletion."""
-    from newswire.job import open_store
-
     from lxml import etree
+
+    from newswire.job import open_store
 
     journal.write_config(CONFIG.replace("entries: 25", "entries: 25\n  tombstone_days: 1"))
     _seed(journal)
@@ -1071,7 +1072,7 @@ def test_any_date_an_imported_feed_holds_is_one_the_store_can_keep_or_the_entry_
         for e in parse(data, "", "test").entries:
             for when in (e.published, e.updated):
                 if when is not None:
-                    assert when.astimezone(timezone.utc).year in YEARS, when
+                    assert when.astimezone(UTC).year in YEARS, when
                     to_utc_text(when)
                     (when + timedelta(days=1)).astimezone(timezone(timedelta(hours=-23))).isoformat()
                     (when - timedelta(days=1)).astimezone(timezone(timedelta(hours=23))).isoformat()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import feedparser
 import pytest
@@ -13,7 +13,7 @@ from newswire.job import check_published, publish
 
 from conftest import ATOM_RNG, CONFIG, Journal
 
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 FEEDS_URL = "https://journal.test/feeds/"
 FH = "{http://purl.org/syndication/history/1.0}"
 AT = "{http://purl.org/atompub/tombstones/1.0}"

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -535,7 +535,7 @@ def test_pull_conditional_get_304_retry_after_and_publish(journal: Journal, serv
     assert "Traceback" not in third.stderr
     assert "retry later" in third.stdout, (third.stdout, third.stderr)
     asked = len(partner.requests)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fourth = journal.cli("pull")
     assert fourth.returncode == 0
     assert "not due" in fourth.stdout, fourth.stdout

@@ -19,24 +19,25 @@ import xmlrpc.client
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from xmlrpc.server import SimpleXMLRPCServer
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from loopback import LoopbackServer
 from newswire import notify
 from newswire.job import publish
 from newswire.store import Notification, Store
 
 from conftest import CONFIG, Journal
+from loopback import LoopbackServer
 
-NOW = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 FEEDS = "https://journal.test/feeds/"
 FILES = ("atom.xml", "rss.xml", "feed.json")
 SECRET_ENV = "NEWSWIRE_TEST_HOOK_SECRET"
@@ -90,7 +91,7 @@ class Receiver:
         with self._lock:
             self._hits.clear()
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         self.server.start()
         return self
 
@@ -124,7 +125,7 @@ class PingService:
             return fn(*args)
         return call
 
-    def __enter__(self) -> "PingService":
+    def __enter__(self) -> PingService:
         self.thread.start()
         return self
 

@@ -11,23 +11,23 @@ feed reader reads every Atom document cleanly with the titles that were written.
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import feedparser
-
-from newswire.verify import _same_text as same_text
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import conftest
 from newswire.config import JournalConfig
-from newswire.model import Author, Feed, FeedKind, Label, Post
 from newswire.job import publish
+from newswire.model import Author, Feed, FeedKind, Label, Post
 from newswire.render import Site, entry_view, feed_view, render_document, render_entry
 from newswire.text import clean, one_line, slugify, tag_uri
+from newswire.verify import _same_text as same_text
 from newswire.verify import verify_document
+
+import conftest
 
 FORMATS = ("atom", "rss", "json")
 
@@ -65,7 +65,7 @@ bodies = fragments | texts
 OFFSETS = [0, 60, -300, -240, 330, 345, -570, 840, -720, 765, 525, 1439, -1439]
 zones = st.sampled_from(OFFSETS).map(lambda m: timezone(timedelta(minutes=m)))
 instants = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31)).map(
-    lambda d: d.replace(microsecond=0, tzinfo=timezone.utc))
+    lambda d: d.replace(microsecond=0, tzinfo=UTC))
 
 
 @st.composite
@@ -163,7 +163,7 @@ def test_every_rendered_document_verifies(journal: tuple[Site, Feed, list[Post]]
 
 # --- Property B: Markdown files through a full publish ----------------------------------
 
-NOW = datetime(2100, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2100, 1, 1, tzinfo=UTC)
 ALLOWED_OUTSIDE = ("newswire.db", "newswire.db-wal", "newswire.db-shm", "newswire.db-journal", "newswire.db.lock")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -19,7 +19,7 @@ from newswire.verify import Problem
 
 from conftest import CONFIG, Journal
 
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def _example(journal: Journal) -> None:
@@ -134,7 +134,7 @@ def test_drafts_stay_out_and_scheduled_posts_appear_when_due(journal: Journal) -
     assert "Not yet" not in titles and "Scheduled" not in titles
     assert not (journal.feeds / "labels/secret-label").exists()
     assert not (journal.feeds / "labels/later-label").exists()
-    publish(journal.config(), now=datetime(2030, 1, 15, 14, 0, 1, tzinfo=timezone.utc))
+    publish(journal.config(), now=datetime(2030, 1, 15, 14, 0, 1, tzinfo=UTC))
     assert _entries(journal)[0].title == "Scheduled"
     assert (journal.feeds / "labels/later-label/atom.xml").exists()
 
@@ -238,9 +238,9 @@ def test_dry_run_writes_nothing(journal: Journal) -> None:
 
 def test_a_publish_with_nothing_changed_does_not_even_plan_but_every_change_is_seen(
         journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
-    import newswire.job as job_module
     from datetime import timedelta
 
+    import newswire.job as job_module
     from newswire.job import open_store
 
     journal.post("old", title="Old", date="2026-11-01T10:00:00Z")
@@ -281,8 +281,9 @@ def test_a_change_plans_only_the_feeds_it_touches_and_publishes_what_a_full_publ
         journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
     """A post's change touches the journal, its author's feed and its labels' feeds (before and after):
     only those are planned. After each such publish a full one finds nothing to write."""
-    import newswire.job as job_module
     from datetime import timedelta
+
+    import newswire.job as job_module
 
     _example(journal)
     journal.post("ports", title="Ports of entry", date="2009-05-01", author="napolitano", labels=("Ports",))
@@ -371,7 +372,7 @@ def _stone_refs(journal: Journal, path: str = "atom.xml") -> list[str]:
 
 def test_after_one_run_with_the_clock_years_ahead_a_later_scheduled_post_waits_for_its_time(journal: Journal) -> None:
     """The example: the CLI (real clock) after one library publish with a clock five years ahead."""
-    real = datetime.now(timezone.utc).replace(microsecond=0)
+    real = datetime.now(UTC).replace(microsecond=0)
     journal.post("old", title="An old post", date="2009-11-06T10:30:00-05:00")
     assert publish(journal.config(), now=real + YEARS).ok
     journal.post("embargo", title="Embargoed until tomorrow", date=(real + timedelta(days=1)).isoformat(),
@@ -425,7 +426,7 @@ def test_a_wrong_clock_leaves_new_dates_held_at_the_last_publish_but_not_the_sch
     assert publish(journal.config(), now=NOW).ok
     entries = _entries(journal)
     assert [e.title for e in entries] == ["An old post, edited"]
-    assert datetime(*entries[0].updated_parsed[:6], tzinfo=timezone.utc) == NOW + YEARS
+    assert datetime(*entries[0].updated_parsed[:6], tzinfo=UTC) == NOW + YEARS
 
 
 @given(ahead=st.integers(1, 10 * 365 * 86400), back=st.integers(0, 10 * 365 * 86400),

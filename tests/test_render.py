@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -193,7 +193,7 @@ def test_documents_declare_only_the_namespaces_they_use(fmt: str, content: str, 
     site = Site(JOURNAL, hubs=(), content=content)
     post = _post(2) if affiliated else _plain_post(2)
     views = [entry_view(post, site)]
-    stones = [("tag:journal.test,2009:post/gone", datetime(2009, 12, 1, tzinfo=timezone.utc))] if tombstones else []
+    stones = [("tag:journal.test,2009:post/gone", datetime(2009, 12, 1, tzinfo=UTC))] if tombstones else []
     fv = feed_view(FEED, views, site, ("atom", "rss", "json"), complete=complete, tombstones=stones)
     data = render_document(fmt, fv, [render_entry(fmt, v) for v in views])
     assert unused_namespaces(data) == []

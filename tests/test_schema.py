@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-import conftest
 from newswire.job import publish
+
+import conftest
 
 ATOM_RNG = conftest.ATOM_RNG
 FEEDS_URL = "https://journal.test/feeds/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 NS = {"atom": ATOM_NS}
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
-NOW = datetime(2010, 1, 15, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2010, 1, 15, 12, 0, 0, tzinfo=UTC)
 FILE_NAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}
 OPML_VERSIONS = {"ATOM1": "atom", "RSS2": "rss", "JSONFeed1.1": "json"}
 NUMERIC_ZONE = re.compile(r"[+-]\d{4}$")

@@ -33,14 +33,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from loopback import LoopbackServer
 from newswire.config import load_config
 from newswire.errors import ConfigError
 from newswire.importer import import_source
@@ -48,10 +47,11 @@ from newswire.job import open_store, publish
 from newswire.serve import make_server
 
 from conftest import CONFIG, Journal
+from loopback import LoopbackServer
 
 WAIT = 10.0  # seconds: the upper bound on any single wait below
 SECRET_ENV = "HOOK_SECRET"
-NOW = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 
 # --- shared helpers -------------------------------------------------------------------------
@@ -947,7 +947,7 @@ def run_measured(args: list[str], cwd: Path, timeout: float = 30.0) -> tuple[int
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "newswire", *args], cwd=cwd, stdout=out, stderr=err,
-                                preexec_fn=limit)  # noqa: PLW1509 - only sets a limit
+                                preexec_fn=limit)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         try:

@@ -67,7 +67,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _pump(stream, sink: queue.Queue[str] | list[str]) -> None:  # noqa: ANN001
+def _pump(stream, sink: queue.Queue[str] | list[str]) -> None:
     for line in stream:
         sink.put(line) if isinstance(sink, queue.Queue) else sink.append(line)
 

@@ -64,7 +64,7 @@ import time
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -75,14 +75,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 from lxml import etree
 
-import conftest
 from newswire.config import load_config
 from newswire.content import SourceError, read_post
 from newswire.job import check_published, publish
 from newswire.store import Store
 from newswire.text import one_line
 
-UTC = timezone.utc
+import conftest
+
+UTC = UTC
 ENTRIES = 3  # small, so that archive pages (RFC 5005) come into play
 TOMBSTONE_DAYS = 1  # small, so that the clock's steps take tombstones out of their window
 CONFIG = conftest.CONFIG.replace("entries: 25", f"entries: {ENTRIES}\n  tombstone_days: {TOMBSTONE_DAYS}")

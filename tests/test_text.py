@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newswire import text as text_module
-
 from newswire.text import absolutize, clean, is_absolute_iri, relative_links, slugify, summarize, tag_uri
 
 

@@ -45,7 +45,7 @@ def _document(title: str, body: str, label: str) -> bytes:
             f'<updated>2009-11-06T10:00:00Z</updated><content type="xhtml">'
             f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{escape(body)}</p>&#x4E2D;{escape(title)}</div></content>'
             f'<rights>{"".join(f"&#{ord(c)};" for c in label)}</rights></entry>'
-            f"</feed>").encode("utf-8")
+            f"</feed>").encode()
 
 
 @contextmanager

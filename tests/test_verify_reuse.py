@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from test_properties import FORMATS, journals
 
 from newswire.proof import prove_entries
 from newswire.render import Site, entry_view, feed_view, render_document, render_entry
 from newswire.verify import verify_assembled, verify_document
-
-from test_properties import FORMATS, journals
 
 
 def _both(fmt: str, site: Site, feed, items, corrupt=None):  # type: ignore[no-untyped-def]

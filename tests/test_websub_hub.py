@@ -46,7 +46,7 @@ LABEL_FEED = "labels/border-security/atom.xml"
 NEW_TITLE = "Operation Kingfisher seizes 40 tonnes at the border"
 
 
-def _serve_in_thread(server) -> threading.Thread:  # noqa: ANN001 - werkzeug or http.server
+def _serve_in_thread(server) -> threading.Thread:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return thread
@@ -68,7 +68,7 @@ class Subscriber:
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, environ, start_response):  # noqa: ANN001, ANN204 - WSGI
+    def __call__(self, environ, start_response):
         request = Request(environ)
         seen = Received(request.method, dict(request.args), dict(request.headers), request.get_data())
         with self.lock:
@@ -109,7 +109,7 @@ def _hub_app(db: Path, errors: list[str]) -> Flask:
     hub = Hub(SQLite3HubStorage(str(db)), celery, REQUEST_TIMEOUT=5, MAX_ATTEMPTS=2, BACKOFF_BASE=0.01)
     app.register_blueprint(hub.build_blueprint(url_prefix="/hub"))
 
-    def record_error(sender, exception, **extra):  # noqa: ANN001, ANN202
+    def record_error(sender, exception, **extra):
         errors.append(f"{type(exception).__name__}: {exception}")
 
     got_request_exception.connect(record_error, app, weak=False)

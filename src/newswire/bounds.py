@@ -37,7 +37,7 @@ def from_utc_tuple(struct: Sequence[int]) -> datetime | None:
     """A UTC time tuple (as feedparser gives) whose year is in ``YEARS``, or None: its year may be 0
     (0001-01-01 in a zone east of UTC) or past 9999, which calendar and datetime refuse."""
     try:
-        return instant(datetime.fromtimestamp(calendar.timegm(struct), UTC))
+        return instant(datetime.fromtimestamp(calendar.timegm(tuple(struct)), UTC))
     except (OverflowError, OSError, ValueError):
         return None
 

@@ -20,10 +20,9 @@ import click
 
 from . import __version__, content, notify, upkeep
 from .config import Config, load_config
-from .errors import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, NewswireError, UsageError, json_printable, os_trouble,
-                     printable)
-from .lock import journal_lock
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, NewswireError, UsageError, json_printable, os_trouble, printable
 from .job import PublishReport, check_published, open_store, publish, utcnow
+from .lock import journal_lock
 from .store import from_utc_text, store_trouble
 
 
@@ -189,7 +188,7 @@ class _ProgressBar:
         self.enabled = enabled and sys.stderr.isatty()
         self.bar: Any = None
 
-    def __enter__(self) -> "_ProgressBar":
+    def __enter__(self) -> _ProgressBar:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -92,7 +92,8 @@ def parse_date(value: Any, journal: JournalConfig) -> datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=journal.zone)
     if instant(when) is None:
-        raise ValueError(f"{when.isoformat()} is out of range: the year in UTC must be between {YEARS[0]} and {YEARS[-1]}")
+        raise ValueError(f"{when.isoformat()} is out of range: the year in UTC must be between "
+                         f"{YEARS[0]} and {YEARS[-1]}")
     return when.replace(microsecond=0)
 
 
@@ -151,8 +152,8 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
     try:
         meta = compose(front, first_line=2)
     except yaml.YAMLError as exc:
-        line, problem = error_line(exc, first_line=2)
-        raise SourceError(rel, line or 2, f"front matter is not valid YAML: {problem}") from None
+        at, problem = error_line(exc, first_line=2)
+        raise SourceError(rel, at or 2, f"front matter is not valid YAML: {problem}") from None
     if meta is None or not isinstance(meta.value, dict):
         raise SourceError(rel, 2, "front matter must be a mapping with at least title and date")
     fields: dict[str, Located] = meta.value
@@ -392,9 +393,11 @@ def _check_deletions(config: Config, deleted: int, before: int, after: int) -> N
     limits = config.sync
     allowed = max(limits.max_delete_count, int(limits.max_delete_share * before))
     if after == 0:
-        what = f"would delete all {deleted} posts, as if the folder were empty (is a disk unmounted, or a checkout unfinished?)"
+        what = (f"would delete all {deleted} posts, as if the folder were empty "
+                "(is a disk unmounted, or a checkout unfinished?)")
     elif deleted > allowed:
-        what = (f"would delete {deleted} of {before} posts, more than sync.max_delete_count ({limits.max_delete_count}) "
+        what = (f"would delete {deleted} of {before} posts, "
+                f"more than sync.max_delete_count ({limits.max_delete_count}) "
                 f"or sync.max_delete_share ({limits.max_delete_share:.0%}) allows")
     else:
         return
@@ -596,7 +599,8 @@ class _Moves:
         moved post exactly, then those that hold one with the same slug, then the others."""
         exact = [self._take(post, exact=True) for post, _ in later]
         alike = [not moved and self._take(post, exact=False) for (post, _), moved in zip(later, exact)]
-        return ([item for item, moved in zip(later, exact) if moved] + [item for item, moved in zip(later, alike) if moved]
+        return ([item for item, moved in zip(later, exact) if moved]
+                + [item for item, moved in zip(later, alike) if moved]
                 + [item for item, a, b in zip(later, exact, alike) if not (a or b)])
 
     def adopt(self, post: PostInput) -> None:
@@ -667,7 +671,8 @@ def _parse_files(work: tuple[Config, set[str], list[tuple[str, str, str | None]]
 
 def _id_owner(ids: dict[str, str], store: Store, listed: Callable[[str], bool], source: str,
               entry_id: str) -> str | None:
-    """The other file holding ``entry_id``: one read before it in this sync, or a stored post whose file is still here."""
+    """The other file holding ``entry_id``: one read before it in this sync, or a stored post whose
+    file is still here."""
     if entry_id in ids:
         return ids[entry_id]
     stored = store.source_of(entry_id)

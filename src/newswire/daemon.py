@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -51,7 +51,7 @@ class Daemon:
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": MISFIRE_GRACE},
-            timezone=timezone.utc)
+            timezone=UTC)
         self.stop = threading.Event()
         # Held while a job runs. Stopping waits for it before shutting the scheduler down: APScheduler's
         # shutdown(wait=True) holds the job store's lock while it waits, and a job ending adds its
@@ -78,7 +78,7 @@ class Daemon:
             outcome, ok = f"failed: {exc}", False
         except OSError as exc:
             outcome, ok = f"failed: {os_trouble(exc)}", False
-        except Exception as exc:  # noqa: BLE001 - a daemon logs and goes on
+        except Exception as exc:
             if self.debug:
                 log.exception("%s: unexpected error", name)
             outcome, ok = f"failed: {type(exc).__name__}: {exc} (run with --debug for the traceback)", False
@@ -163,7 +163,7 @@ class Daemon:
     def reload(self) -> None:
         try:
             config = load_config(self.config_path)
-        except Exception as exc:  # noqa: BLE001 - whatever is wrong with the new file, the daemon goes on
+        except Exception as exc:
             log.error("reload: %s; keeping the previous config", exc)
             return
         self.config = config
@@ -204,7 +204,7 @@ class _OneLine(logging.Formatter):
     with a newline would otherwise forge log lines); a traceback, logged only with --debug,
     follows on lines of its own."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = printable(record.message)
         return super().formatMessage(record)
 

@@ -56,7 +56,7 @@ class Deadline:
             for conn in self._watched:
                 _shut(conn)
 
-    def __enter__(self) -> "Deadline":
+    def __enter__(self) -> Deadline:
         self._outer = getattr(_ACTIVE, "deadline", None)
         _ACTIVE.deadline = self
         self._timer.start()

@@ -48,10 +48,11 @@ class _TooLarge(Exception):
     """An answer went past the byte limit."""
 
 
-def _read_body(response: "requests.Response", max_bytes: int) -> bytes:
+def _read_body(response: requests.Response, max_bytes: int) -> bytes:
     """The answer's body, at most ``max_bytes``; a cut-short answer is a ConnectionError."""
     import requests
-    from urllib3.exceptions import HTTPError as TransportError, ReadTimeoutError
+    from urllib3.exceptions import HTTPError as TransportError
+    from urllib3.exceptions import ReadTimeoutError
 
     chunks, size = [], 0
     try:
@@ -105,7 +106,10 @@ def request(method: str, url: str, *, seconds: float, max_bytes: int, max_redire
                    response.reason or "", cut)
 
 
-def fetch(url: str, limits: Limits = Limits(), *, headers: dict[str, str] | None = None,
+DEFAULT_LIMITS = Limits()
+
+
+def fetch(url: str, limits: Limits = DEFAULT_LIMITS, *, headers: dict[str, str] | None = None,
           allow: tuple[int, ...] = ()) -> Fetched:
     """GET ``url`` within ``limits``, refusing more than ``limits.max_bytes`` or a redirect off http(s).
 

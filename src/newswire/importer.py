@@ -20,12 +20,12 @@ import hashlib
 import json
 import os
 import re
-from html import escape
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from urllib.parse import urlsplit
+from datetime import UTC, datetime
+from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import defusedxml.ElementTree as safe_xml
@@ -39,8 +39,18 @@ from .errors import NewswireError, printable
 from .fetch import fetch
 from .files import Refused, read_limited
 from .store import NotOwned, PostInput, Store, Tally
-from .text import (MAX_NESTING, absolutize, clean, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper,
-                   one_line, slugify)
+from .text import (
+    MAX_NESTING,
+    absolutize,
+    clean,
+    clean_html,
+    clean_id,
+    is_absolute_iri,
+    label_text,
+    nested_deeper,
+    one_line,
+    slugify,
+)
 
 SOURCE_PREFIX = "import:"
 MAX_ENTRIES = 100_000  # entries read from one source: a whole journal at the scale newswire is made for
@@ -274,7 +284,7 @@ def _feed(data: bytes, base: str, name: str) -> tuple[str, list[Imported], int]:
     channel_date = _when(parsed.feed.get("published_parsed")) or _when(parsed.feed.get("updated_parsed"))
     for e in parsed.entries:
         # feedparser answers updated_parsed with the published date when there is none: ask for real keys.
-        own_updated = _when(e["updated_parsed"]) if "updated_parsed" in e.keys() and "updated" in e.keys() else None
+        own_updated = _when(e["updated_parsed"]) if "updated_parsed" in e.keys() and "updated" in e.keys() else None  # noqa: SIM118
         published = _when(e.get("published_parsed")) or own_updated or channel_date
         if published is None:
             skipped += 1
@@ -346,7 +356,7 @@ def _iso(value: Any) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return instant(when if when.tzinfo else when.replace(tzinfo=timezone.utc))  # out of range: as if none
+    return instant(when if when.tzinfo else when.replace(tzinfo=UTC))  # out of range: as if none
 
 
 def _text_html(text: str) -> str:

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from datetime import datetime, timedelta, timezone
 
 from . import content, notify
 from .config import Config
@@ -97,7 +97,7 @@ class PublishReport:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def site_of(config: Config) -> Site:
@@ -135,8 +135,8 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
                 states = store.documents()  # read once: for the feeds to skip and for the run
                 mark, touched = (None, None) if dry_run else store.take_touched()
                 skip = set() if full or touched is None else _untouched_feeds(config, store, now, touched, states)
-                _publish_plan(config, store, make_plan(config, store, now, clock, skip), report, full, dry_run, progress,
-                              generation, mark, states)
+                plan = make_plan(config, store, now, clock, skip)
+                _publish_plan(config, store, plan, report, full, dry_run, progress, generation, mark, states)
         if ping and not dry_run:
             report.pings = notify.deliver(config, store, now + timedelta(seconds=time.monotonic() - started))
         report.seconds = time.monotonic() - started
@@ -148,7 +148,7 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
         return report
 
 
-FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
+FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _last_good_publish(config: Config, store: Store, now: datetime) -> dict[str, object] | None:
@@ -270,8 +270,8 @@ def check_published(config: Config, *, now: datetime | None = None) -> PublishRe
     with open_store(config) as store:
         now = now or utcnow()
         report = PublishReport(dry_run=True)
-        _Run(config, store, make_plan(config, store, now, _not_before_last_publish(store, now)), report, full=True, dry_run=True, progress=None,
-             check=True).run()
+        plan = make_plan(config, store, now, _not_before_last_publish(store, now))
+        _Run(config, store, plan, report, full=True, dry_run=True, progress=None, check=True).run()
         report.seconds = time.monotonic() - started
         return report
 
@@ -351,7 +351,7 @@ class _Run:
         state = self.states.get(path)
         return state is not None and state.fingerprint == fingerprint and on_disk_as_recorded(self.out, state)
 
-    def _take(self, job: tuple[PlannedFeed, str], outcome: "proof.Outcome") -> None:
+    def _take(self, job: tuple[PlannedFeed, str], outcome: proof.Outcome) -> None:
         """Record what became of one document, and whether subscribers have news."""
         pf, fmt = job
         self.report.rendered += 1

@@ -74,7 +74,7 @@ class Feed:
         name = FILE_NAMES[fmt]
         return f"{self.dir}/{name}" if self.dir else name
 
-    def archive(self, page: int) -> "Feed":
+    def archive(self, page: int) -> Feed:
         """The same feed's archive page ``page`` (1 is the oldest), in its own folder."""
         return replace(self, dir=f"{self.dir}/archive/{page}" if self.dir else f"archive/{page}")
 

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .bounds import http_date, whole
 from .config import Config, hide_userinfo
@@ -82,7 +82,7 @@ def changes(config: Config, changed_feeds: Sequence[tuple[str, dict[str, str]]],
         main_format = "rss" if "rss" in config.feeds.formats else config.feeds.formats[0]
         rss = j.feed_url(FILE_NAMES[main_format])  # the journal's feed, RSS when it is published
         changed = journal.get(main_format) or next(iter(journal.values()))
-        payload = {"name": j.title, "site": j.site_url, "changed": changed, "rss": rss}
+        payload: dict[str, object] = {"name": j.title, "site": j.site_url, "changed": changed, "rss": rss}
         out += [Notification("weblogs", service, j.site_url, payload) for service in n.weblogs]
     feeds = [url for _, urls in changed_feeds for url in urls.values()]
     out += [Notification("webhook", hook.url, "", {"feeds": feeds, "entries": list(entry_ids)})
@@ -214,7 +214,7 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     when = http_date(value)
     if when is None:
         return None
-    return min(max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0), MAX_DELAY)
+    return min(max((when - (now or datetime.now(UTC))).total_seconds(), 0.0), MAX_DELAY)
 
 
 def _websub(n: Notification, post: _Poster, now: datetime) -> Outcome:
@@ -237,7 +237,7 @@ def _weblogs(n: Notification, post: _Poster, now: datetime) -> Outcome:
 def _xmlrpc(url: str, post: _Poster, now: datetime, method: str, params: tuple[object, ...]) -> Outcome:
     import xmlrpc.client  # only when a ping service is due
 
-    body = xmlrpc.client.dumps(params, methodname=method, encoding="utf-8").encode("utf-8")
+    body = xmlrpc.client.dumps(tuple(map(str, params)), methodname=method, encoding="utf-8").encode("utf-8")
     answer = post(url, body, {"Content-Type": "text/xml; charset=utf-8"})
     if answer.status != 200:
         return _http_outcome(answer, now)
@@ -247,7 +247,7 @@ def _xmlrpc(url: str, post: _Poster, now: datetime, method: str, params: tuple[o
         (result,), _ = xmlrpc.client.loads(answer.body)
     except xmlrpc.client.Fault as fault:
         return Outcome("fault", f"{method} fault {fault.faultCode}: {fault.faultString}")
-    except Exception as exc:  # noqa: BLE001 - any unreadable answer is one failed attempt
+    except Exception as exc:
         return Outcome("retry", f"unreadable XML-RPC answer: {type(exc).__name__}")
     if isinstance(result, dict) and result.get("flerror"):
         return Outcome("retry", f"{method} answered flerror: {result.get('message', '')}")

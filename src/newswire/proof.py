@@ -30,8 +30,17 @@ from pathlib import Path
 
 from .model import Feed, Post
 from .plan import PlannedFeed
-from .render import (EntryStub, EntryView, Site, entry_view, feed_view, fill_skeleton, render_document, render_entry,
-                     render_skeleton)
+from .render import (
+    EntryStub,
+    EntryView,
+    Site,
+    entry_view,
+    feed_view,
+    fill_skeleton,
+    render_document,
+    render_entry,
+    render_skeleton,
+)
 from .store import from_utc_text
 from .verify import Problem, verify_assembled, verify_document
 from .writer import WriteError, Written, digest, file_digest, write_many

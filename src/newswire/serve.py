@@ -63,10 +63,10 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "newswire-preview"
 
-        def do_HEAD(self) -> None:  # noqa: N802 - the http.server naming
+        def do_HEAD(self) -> None:
             self._serve(body=False)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._serve(body=True)
 
         def _serve(self, body: bool) -> None:
@@ -116,7 +116,7 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
             when = http_date(since) if since else None  # None too for dates no datetime can hold
             return when is not None and int(mtime) <= when.timestamp()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             if os.environ.get("NEWSWIRE_QUIET_SERVE") != "1":
                 super().log_message(format, *args)
 

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +24,7 @@ from .errors import STORE_PLACE, StoreError, os_trouble
 from .model import Author, Label, Post
 from .text import clean_id, label_fold, slugify
 
-UTC = timezone.utc
+UTC = UTC
 T = TypeVar("T")
 
 
@@ -419,7 +419,7 @@ class Store:
             raise StoreError(f"{self.path}: cannot create the store there: {os_trouble(exc)} "
                              f"({STORE_PLACE})") from None
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -539,8 +539,7 @@ class Store:
             return row["id"]
         slug = _first_free(slugify(name, fallback="label"), lambda s: self.db.execute(
             "SELECT 1 FROM labels WHERE slug = ?", (s,)).fetchone() is None)
-        return self.db.execute("INSERT INTO labels (name, fold, slug) VALUES (?,?,?)",
-                               (name, fold, slug)).lastrowid
+        return _new_id(self.db.execute("INSERT INTO labels (name, fold, slug) VALUES (?,?,?)", (name, fold, slug)))
 
     # --- posts -----------------------------------------------------------------------
 
@@ -567,13 +566,13 @@ class Store:
             if row is None:
                 entry_id = p.entry_id or self._new_entry_id(p)
                 updated = (p.updated or published).replace(microsecond=0)
-                post_id = db.execute(
+                post_id = _new_id(db.execute(
                     """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
                        published, published_offset, updated, updated_offset, content_hash, draft, origin)
                        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (entry_id, p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
                      to_utc_text(published), offset_minutes(published), to_utc_text(updated),
-                     offset_minutes(updated), digest, int(p.draft), p.origin)).lastrowid
+                     offset_minutes(updated), digest, int(p.draft), p.origin)))
                 self._set_labels(post_id, p.labels, to_utc_text(published))
                 return "added"
             if row["origin"] != p.origin:  # claimed (not a column feeds show: no generation moves)
@@ -900,7 +899,7 @@ class Store:
             "SELECT path, fingerprint, sha256, size, mtime_ns FROM documents")}
 
     def record_documents(self, states: Iterable[DocumentState], now: datetime,
-                         notifications: Iterable["Notification"] = (), announced: Iterable[EntryRef] = ()) -> None:
+                         notifications: Iterable[Notification] = (), announced: Iterable[EntryRef] = ()) -> None:
         """Record documents now in place on disk (called only after their files are written),
         and queue the notifications they cause, in one transaction: a crash loses neither."""
         with self.transaction() as db:
@@ -936,7 +935,7 @@ class Store:
 
     # --- the outbox ---------------------------------------------------------------------
 
-    def enqueue(self, n: "Notification", now: datetime) -> None:
+    def enqueue(self, n: Notification, now: datetime) -> None:
         """Queue the notification of a fresh change, due at once.
 
         One still pending for the same target and topic (perhaps backing off for hours) is
@@ -959,7 +958,7 @@ class Store:
                        (n.kind, n.target, n.topic, json.dumps(payload, sort_keys=True), to_utc_text(now),
                         to_utc_text(now), last_error))
 
-    def outbox(self, states: Sequence[str] = ("pending",), due_by: datetime | None = None) -> list["Notification"]:
+    def outbox(self, states: Sequence[str] = ("pending",), due_by: datetime | None = None) -> list[Notification]:
         marks = ",".join("?" * len(states))
         sql = f"SELECT * FROM outbox WHERE state IN ({marks})"
         args: list[object] = list(states)
@@ -973,7 +972,7 @@ class Store:
         row = self.db.execute("SELECT min(next_at) FROM outbox WHERE state = 'pending'").fetchone()
         return from_utc_text(row[0]) if row and row[0] else None
 
-    def settle(self, n: "Notification", state: str, now: datetime, *, error: str | None = None,
+    def settle(self, n: Notification, state: str, now: datetime, *, error: str | None = None,
                next_at: datetime | None = None) -> bool:
         """Record one delivery attempt: delivered, failed for good, or pending until ``next_at``.
 
@@ -1066,6 +1065,12 @@ def _xml_safe(entry_id: str) -> str:
 
 def _author(r: sqlite3.Row) -> Author:
     return Author(key=r["key"], name=r["name"], affiliation=r["affiliation"], email=r["email"], uri=r["uri"])
+
+
+def _new_id(cursor: sqlite3.Cursor) -> int:
+    """The row id an INSERT gave (sqlite3 types it optional: it is None only before any insert)."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -116,7 +116,7 @@ def tag_uri(authority: str, date: str, specific: str) -> str:
     return f"tag:{authority},{date}:{quote(specific, safe=_TAG_SAFE)}"
 
 
-def absolutize(body: str, base: str, root: "lxml.html.HtmlElement | None" = None) -> str:
+def absolutize(body: str, base: str, root: lxml.html.HtmlElement | None = None) -> str:
     """Make every relative href/src in an HTML fragment absolute against ``base``.
 
     Only attributes that are relative are touched, so the markup is otherwise kept as
@@ -215,7 +215,7 @@ def link_targets(body: str) -> list[str]:
 _PARSERS = threading.local()  # an lxml parser must not be shared between threads (the daemon's jobs)
 
 
-def _html_parser() -> "lxml.html.HTMLParser":
+def _html_parser() -> lxml.html.HTMLParser:
     """libxml2's HTML parser without its default limits: with them, a text or attribute value over
     10 MB, or nesting past 255 levels, silently ends the fragment there, and links after that point
     would be neither made absolute nor seen by verification. (Nesting is bounded where bodies
@@ -228,7 +228,7 @@ def _html_parser() -> "lxml.html.HTMLParser":
     return parser
 
 
-def parse_fragment(body: str) -> "lxml.html.HtmlElement | None":
+def parse_fragment(body: str) -> lxml.html.HtmlElement | None:
     """An HTML fragment parsed under a <div>, or None if lxml cannot take it."""
     # lxml is imported when HTML is first read: a publish with nothing to do never reads any
     from lxml import etree
@@ -243,8 +243,8 @@ def parse_fragment(body: str) -> "lxml.html.HtmlElement | None":
 MAX_NESTING = 256  # levels of HTML elements a body may nest: far beyond any real page
 # Elements that hold nothing, and those that the next of their kind closes (libxml2 and HTML5 agree on
 # these): however many stand open, they do not deepen the tree.
-_SHALLOW = frozenset("area base br col embed hr img input link meta param source track wbr "
-                     "p li tr td th option".split())
+_SHALLOW = frozenset(["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+                      "track", "wbr", "p", "li", "tr", "td", "th", "option"])
 _TAG_NAME = re.compile(r"<(/?)([A-Za-z][^\s/>]*)")
 
 
@@ -289,7 +289,7 @@ def html_text(body: str) -> str:
     return one_line(root.text_content())
 
 
-def summarize(body: str, limit: int = 400, root: "lxml.html.HtmlElement | None" = None) -> str:
+def summarize(body: str, limit: int = 400, root: lxml.html.HtmlElement | None = None) -> str:
     """Plain-text summary: the first paragraph, or the first ``limit`` characters cut at a word.
 
     ``root`` is the fragment already parsed (``parse_fragment``), if it was."""

@@ -199,7 +199,8 @@ def _verify_xml(check: _Checker, fmt: str, data: bytes, feed: FeedView, entries:
         stones = [(el.get("ref"), el.get("when")) for el in root.iter(f"{{{AT_NS}}}deleted-entry")]
         check.same("", "tombstones", [(ref, when.isoformat()) for ref, when in feed.tombstones], stones)
     for el in root.iter():
-        if el.tag in _DATE_TAGS and not (_ZONED if "{" in str(el.tag) else _RFC822_ZONED).search((el.text or "").strip()):
+        zoned = _ZONED if "{" in str(el.tag) else _RFC822_ZONED
+        if el.tag in _DATE_TAGS and not zoned.search((el.text or "").strip()):
             check.fail("", f"date {etree.QName(el).localname}", "a date with a zone", el.text or "")
         href = el.get("href")
         if href is not None and not is_absolute_iri(href):

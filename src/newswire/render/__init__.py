@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import ModuleType
 
 from ..config import JournalConfig
@@ -111,7 +111,7 @@ def feed_view(feed: Feed, entries: Sequence[EntryView | EntryStub], site: Site, 
     ``complete`` says the feed has no older entries than these, in archives or not."""
     newest = max([e.updated for e in entries] + [when for _, when in tombstones], default=None)
     if newest is None:
-        newest = datetime(int(site.journal.id_date[:4]), 1, 1, tzinfo=timezone.utc)
+        newest = datetime(int(site.journal.id_date[:4]), 1, 1, tzinfo=UTC)
     main = main or feed
 
     def urls(target: Feed) -> dict[str, str]:

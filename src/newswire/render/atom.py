@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from . import EntryView, FeedView
 
 
-def entry(view: "EntryView") -> bytes:
+def entry(view: EntryView) -> bytes:
     fe = FeedEntry()
     fe.register_extension("newswire", AffiliationExtension, atom=True, rss=False)
     fe.id(view.id)
@@ -43,7 +43,7 @@ def entry(view: "EntryView") -> bytes:
     return fragment(fe.atom_entry(), ATOM_NSMAP)
 
 
-def skeleton(feed: "FeedView") -> bytes:
+def skeleton(feed: FeedView) -> bytes:
     """The document without entries (see ``fill``)."""
     fg = FeedGenerator()
     fg.register_extension("history", FeedHistoryExtension, None, atom=True, rss=False)

@@ -27,7 +27,7 @@ def author(a: Author) -> dict[str, Any]:
     return out
 
 
-def entry(view: "EntryView") -> bytes:
+def entry(view: EntryView) -> bytes:
     item: dict[str, Any] = {"id": view.id, "url": view.link, "title": view.title}
     if view.content_html:
         item["content_html"] = view.content_html
@@ -44,7 +44,7 @@ def entry(view: "EntryView") -> bytes:
     return _dumps(item)
 
 
-def skeleton(feed: "FeedView") -> bytes:
+def skeleton(feed: FeedView) -> bytes:
     """The document without entries (see ``fill``)."""
     head: dict[str, Any] = {
         "version": VERSION,

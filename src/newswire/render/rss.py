@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from . import EntryView, FeedView
 
 
-def entry(view: "EntryView") -> bytes:
+def entry(view: EntryView) -> bytes:
     fe = FeedEntry()
     fe.register_extension("newswire", ItemExtension, atom=False, rss=True)
     fe.title(view.title)
@@ -41,7 +41,7 @@ def entry(view: "EntryView") -> bytes:
     return hexadecimal_references(fragment(fe.rss_entry(), RSS_NSMAP))
 
 
-def skeleton(feed: "FeedView") -> bytes:
+def skeleton(feed: FeedView) -> bytes:
     """The document without entries (see ``fill``)."""
     fg = FeedGenerator()
     fg.register_extension("channel", ChannelExtension, None, atom=False, rss=True)

@@ -22,9 +22,9 @@ def fragment(element: etree._Element, nsmap: dict[str, str]) -> bytes:
     redundant declarations are cleaned up, and only its own bytes are kept, so the
     fragment carries no namespace declarations of its own.
     """
-    root = etree.Element("wrapper", nsmap=nsmap)  # type: ignore[arg-type]
+    root = etree.Element("wrapper", nsmap=nsmap)
     root.append(element)
-    etree.cleanup_namespaces(root, top_nsmap=nsmap)  # type: ignore[arg-type]
+    etree.cleanup_namespaces(root, top_nsmap=nsmap)
     data = etree.tostring(root, encoding="utf-8")
     start = data.index(b">") + 1
     return data[start:-len(b"</wrapper>")]
