@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import xml.sax
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -25,6 +26,8 @@ from newswire.feedparser_speedups import installed
 from newswire.job import check_published
 
 from conftest import Journal
+from test_render import EST, _post
+from test_render import _document as _render
 
 FEEDPARSER_CP1252 = feedparser.html._cp1252  # feedparser's own table
 IMPORT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"
@@ -169,3 +172,12 @@ def test_an_unchecked_feedparser_version_reads_unpatched_and_verification_still_
     report = check_published(journal.config())
     assert report.ok and report.results and not report.failed
     assert _as_it_comes() == before
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+def test_a_date_that_differs_is_named_in_iso_8601_with_its_zone(fmt: str) -> None:
+    data, _, _ = _render(fmt, [_post(1)])  # published 2009-11-01 10:30 at UTC-5
+    _, fv, views = _render(fmt, [_post(1, published=datetime(2009, 11, 1, 10, 31, tzinfo=EST))])
+    problems = [str(p) for p in verify.verify_document(fmt, data, fv, views, "doc") if p.field == "published"]
+    assert problems == ["doc: entry tag:journal.test,2009:post/1: published: "
+                        "expected '2009-11-01T15:31:00+00:00', got '2009-11-01T15:30:00+00:00'"]

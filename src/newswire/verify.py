@@ -10,11 +10,11 @@ unique, every date with a zone, every link absolute, no namespace declared unuse
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -23,6 +23,7 @@ import feedparser
 from lxml import etree
 
 from . import feedparser_speedups
+from .bounds import from_utc_tuple
 from .model import Problem
 from .render import EntryStub, EntryView, FeedView
 from .render.xml import AT_NS, ATOM_NS, FH_NS
@@ -86,7 +87,7 @@ class _Checker:
 
     def same(self, entry: str, field: str, expected: Any, got: Any) -> None:
         if expected != got:
-            self.problems.append(Problem(self.path, entry, field, str(expected), str(got)))
+            self.problems.append(Problem(self.path, entry, field, _shown(expected), _shown(got)))
 
     def same_text(self, entry: str, field: str, expected: str, got: Any) -> None:
         if not _same_text(expected, got):
@@ -96,12 +97,22 @@ class _Checker:
         self.problems.append(Problem(self.path, entry, field, expected, got))
 
 
-def _instant(when: datetime) -> int:
-    return int(when.timestamp())
+def _shown(value: Any) -> str:
+    """A value as a problem names it; an instant in ISO 8601 with its zone."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _parsed_instant(struct: Any) -> int | None:
-    return calendar.timegm(struct) if struct else None
+def _instant(when: datetime) -> datetime:
+    """An instant as the documents carry it: in whole seconds, shown in UTC."""
+    return when.astimezone(UTC).replace(microsecond=0)
+
+
+def _parsed_instant(struct: Any) -> datetime | str | None:
+    """feedparser's UTC time tuple as an instant; one out of datetime's range (none of ours)
+    as its text, so that it is shown as read."""
+    if not struct:
+        return None
+    return from_utc_tuple(struct) or time.strftime("%Y-%m-%dT%H:%M:%S+00:00", struct)
 
 
 def _read_back(data: bytes) -> Any:
