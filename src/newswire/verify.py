@@ -10,87 +10,25 @@ unique, every date with a zone, every link absolute, no namespace declared unuse
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
-from xml.sax import expatreader
 
 import feedparser
 from lxml import etree
 
+from . import feedparser_speedups
+from .bounds import from_utc_tuple
 from .model import Problem
 from .render import EntryStub, EntryView, FeedView
 from .render.xml import AT_NS, ATOM_NS, FH_NS
 from .text import html_text, is_absolute_iri, link_targets, one_line, relative_links
 
-
-class _ExpatWithWholeTexts(expatreader.ExpatParser):
-    """Python's expat SAX reader, reporting each run of text in one call (expat's ``buffer_text``).
-
-    Without it expat reports a text in pieces, a new one at every line end and character
-    reference: an escaped HTML body comes in hundreds of calls, each a trip through
-    feedparser's handler, which only appends the piece to a list it joins at the element's end.
-    """
-
-    def reset(self) -> None:
-        super().reset()
-        self._parser.buffer_text = True
-        self._parser.buffer_size = 1 << 16  # a longer text still comes whole or in pieces of this size
-
-
-def create_parser() -> expatreader.ExpatParser:
-    """The SAX driver feedparser is given (this module's name is its driver name; see below)."""
-    return _ExpatWithWholeTexts()
-
-
-def _give_feedparser_expat_with_whole_texts() -> None:
-    """Where feedparser would fall back to expat, give it expat at once, with whole texts.
-
-    feedparser asks for the SAX driver ``drv_libxml2`` first at every parse; where it is not
-    installed, Python searches every import path for it each time (a fifth of reading a small
-    document) before falling back to expat. There, feedparser is given this module as its
-    driver instead: the same expat reader, reporting whole texts. feedparser joins the pieces
-    of a text before it looks at them, so it reads the same (tests/test_verify.py) a fifth
-    quicker. Where ``drv_libxml2`` is installed, feedparser keeps it.
-    """
-    import importlib.util
-
-    import feedparser.api
-
-    if feedparser.api.PREFERRED_XML_PARSERS == ["drv_libxml2"] and importlib.util.find_spec("drv_libxml2") is None:
-        feedparser.api.PREFERRED_XML_PARSERS = [__name__]
-
-
-def _quicker_cp1252_mapping() -> dict[int, str] | None:
-    """Make feedparser's reading of text quicker without changing what it reads; returns its own table.
-
-    feedparser maps the 27 cp1252 code points among U+0080–U+009F in every string it reads,
-    with ``str.translate`` over a dict: for text that is not all ASCII, Python raises and
-    catches a ``KeyError`` for every character the dict lacks, a sixth of a cold publish. The
-    same mapping as a list of code points indexed by code point (the Basic Multilingual Plane;
-    above it the lookup fails as before, which leaves the character) translates alike
-    (tests/test_verify.py), three times quicker. Only a table of exactly that shape is replaced.
-    """
-    import feedparser.mixin
-
-    table = getattr(feedparser.mixin, "_cp1252", None)
-    if not (isinstance(table, dict) and all(isinstance(k, int) and 0 <= k < 0x10000 for k in table)
-            and all(isinstance(v, str) and len(v) == 1 for v in table.values())):
-        return None
-    quick = list(range(0x10000))
-    for code, char in table.items():
-        quick[code] = ord(char)
-    feedparser.mixin._cp1252 = quick  # type: ignore[assignment]
-    return table
-
-
-FEEDPARSER_CP1252 = _quicker_cp1252_mapping()
-_give_feedparser_expat_with_whole_texts()
 
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 _ZONED = re.compile(r"(Z|[+-]\d\d:\d\d)$")
@@ -149,7 +87,7 @@ class _Checker:
 
     def same(self, entry: str, field: str, expected: Any, got: Any) -> None:
         if expected != got:
-            self.problems.append(Problem(self.path, entry, field, str(expected), str(got)))
+            self.problems.append(Problem(self.path, entry, field, _shown(expected), _shown(got)))
 
     def same_text(self, entry: str, field: str, expected: str, got: Any) -> None:
         if not _same_text(expected, got):
@@ -159,12 +97,29 @@ class _Checker:
         self.problems.append(Problem(self.path, entry, field, expected, got))
 
 
-def _instant(when: datetime) -> int:
-    return int(when.timestamp())
+def _shown(value: Any) -> str:
+    """A value as a problem names it; an instant in ISO 8601 with its zone."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _parsed_instant(struct: Any) -> int | None:
-    return calendar.timegm(struct) if struct else None
+def _instant(when: datetime) -> datetime:
+    """An instant as the documents carry it: in whole seconds, shown in UTC."""
+    return when.astimezone(UTC).replace(microsecond=0)
+
+
+def _parsed_instant(struct: Any) -> datetime | str | None:
+    """feedparser's UTC time tuple as an instant; one out of datetime's range (none of ours)
+    as its text, so that it is shown as read."""
+    if not struct:
+        return None
+    return from_utc_tuple(struct) or time.strftime("%Y-%m-%dT%H:%M:%S+00:00", struct)
+
+
+def _read_back(data: bytes) -> Any:
+    """feedparser's reading of ``data`` (a reader's view), quicker: the speed-ups are in place
+    only meanwhile, so a feed imported in the same process is read by feedparser as it comes."""
+    with feedparser_speedups.installed():
+        return feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
 
 
 def _verify_xml(check: _Checker, fmt: str, data: bytes, feed: FeedView, entries: Sequence[EntryView]) -> None:
@@ -174,7 +129,7 @@ def _verify_xml(check: _Checker, fmt: str, data: bytes, feed: FeedView, entries:
         check.fail("", "document", "well-formed XML", str(exc))
         return
     _check_namespaces(check, root)
-    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    parsed = _read_back(data)
     if parsed.bozo:
         check.fail("", "document", "no parse errors", str(parsed.get("bozo_exception")))
         return
@@ -376,7 +331,7 @@ def check_any(data: bytes, name: str) -> tuple[str, list[Problem]]:
         except etree.XMLSyntaxError as exc:
             check.fail("", "document", "well-formed XML", str(exc))
             return "not XML", check.problems
-        parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+        parsed = _read_back(data)
         if parsed.bozo:
             check.fail("", "document", "no parse errors", str(parsed.get("bozo_exception")))
         ids = [e.get("id") for e in parsed.entries]
