@@ -20,14 +20,14 @@ import feedparser.mixin
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_render import EST, _post
+from test_render import _document as _render
 
 from newswire import feedparser_speedups, verify
 from newswire.feedparser_speedups import installed
 from newswire.job import check_published
 
 from conftest import Journal
-from test_render import EST, _post
-from test_render import _document as _render
 
 FEEDPARSER_CP1252 = feedparser.html._cp1252  # feedparser's own table
 IMPORT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"

@@ -37,8 +37,9 @@ class _ExpatWithWholeTexts(expatreader.ExpatParser):
 
     def reset(self) -> None:
         super().reset()
-        self._parser.buffer_text = True
-        self._parser.buffer_size = 1 << 16  # a longer text still comes whole or in pieces of this size
+        expat = self._parser  # type: ignore[attr-defined]  # the reader's pyexpat parser, not in the stubs
+        expat.buffer_text = True
+        expat.buffer_size = 1 << 16  # a longer text still comes whole or in pieces of this size
 
 
 def create_parser() -> expatreader.ExpatParser:

@@ -29,7 +29,6 @@ from .render import EntryStub, EntryView, FeedView
 from .render.xml import AT_NS, ATOM_NS, FH_NS
 from .text import html_text, is_absolute_iri, link_targets, one_line, relative_links
 
-
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 _ZONED = re.compile(r"(Z|[+-]\d\d:\d\d)$")
 _RFC822_ZONED = re.compile(r"([+-]\d{4}|GMT|UT|UTC)$")
@@ -252,7 +251,7 @@ def _schema_problem(check: _Checker, doc: Any) -> bool:
     return False
 
 
-def _json_instant(check: _Checker, eid: str, field: str, text: Any) -> int | None:
+def _json_instant(check: _Checker, eid: str, field: str, text: Any) -> datetime | None:
     if not isinstance(text, str) or not _ZONED.search(text):
         check.fail(eid, field, "an RFC 3339 date with a zone", str(text))
         return None
