@@ -57,7 +57,6 @@ class Daemon:
         # shutdown(wait=True) holds the job store's lock while it waits, and a job ending adds its
         # follow-ups under that lock, so the two would wait for each other for ever.
         self.busy = threading.Lock()
-        self.failures = 0
 
     # --- jobs -----------------------------------------------------------------------
 
@@ -82,8 +81,6 @@ class Daemon:
             if self.debug:
                 log.exception("%s: unexpected error", name)
             outcome, ok = f"failed: {type(exc).__name__}: {exc} (run with --debug for the traceback)", False
-        if not ok:
-            self.failures += 1
         log.info("%s: %s (%.1f s)", name, outcome, time.monotonic() - started)
         return ok
 

@@ -351,7 +351,7 @@ class _Run:
         state = self.states.get(path)
         return state is not None and state.fingerprint == fingerprint and on_disk_as_recorded(self.out, state)
 
-    def _take(self, job: tuple[PlannedFeed, str], outcome: proof.Outcome) -> None:
+    def _take(self, job: tuple[PlannedFeed, str], outcome: proof.DocumentOutcome) -> None:
         """Record what became of one document, and whether subscribers have news."""
         pf, fmt = job
         self.report.rendered += 1

@@ -62,7 +62,7 @@ class Proven:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DocumentOutcome:
     """What became of one document: written (or unchanged), failed, or a dry run's finding."""
 
     index: int
@@ -137,7 +137,7 @@ def spool(work: Work, results: Iterable[tuple[Key, bytes, datetime, tuple[Proble
         offset += len(fragment)
 
 
-def publish_documents(indices: list[int]) -> list[Outcome]:
+def publish_documents(indices: list[int]) -> list[DocumentOutcome]:
     """Pass 2: assemble and verify these documents of ``work.todo``, then write the sound ones together."""
     work = WORK[-1]
     checked = [_assemble(work, i) for i in indices]
@@ -148,7 +148,7 @@ def publish_documents(indices: list[int]) -> list[Outcome]:
     return [o if data is None else _written(o, next(written)) for o, data in checked]
 
 
-def _assemble(work: Work, index: int) -> tuple[Outcome, bytes | None]:
+def _assemble(work: Work, index: int) -> tuple[DocumentOutcome, bytes | None]:
     """One document's bytes, with its outcome so far: failed (no bytes) or ready to write."""
     pf, fmt = work.todo[index]
     path = pf.feed.path(fmt)
@@ -161,11 +161,11 @@ def _assemble(work: Work, index: int) -> tuple[Outcome, bytes | None]:
     problems = [replace(problem, path=path) for p in proofs for problem in p.problems]
     problems += verify_assembled(fmt, data, skeleton, fv, stubs, path)
     if problems:
-        return Outcome(index, path, "failed", tuple(problems)), None
-    return Outcome(index, path, "written"), data
+        return DocumentOutcome(index, path, "failed", tuple(problems)), None
+    return DocumentOutcome(index, path, "written"), data
 
 
-def _written(outcome: Outcome, result: Written | WriteError) -> Outcome:
+def _written(outcome: DocumentOutcome, result: Written | WriteError) -> DocumentOutcome:
     if isinstance(result, WriteError):
         return replace(outcome, status="failed", error=str(result))
     return replace(outcome, status="written" if result.changed else "unchanged", written=result)
