@@ -39,7 +39,7 @@ from newswire.config import load_config
 from newswire.errors import ConfigError
 from newswire.job import PublishReport, check_published, publish
 
-from conftest import CONFIG, Journal
+from harness import CONFIG, Journal
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_NS = "{http://purl.org/rss/1.0/modules/content/}encoded"

@@ -17,7 +17,7 @@ import html5lib
 import pytest
 from lxml import html as lxml_html
 
-from conftest import Journal
+from harness import Journal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # .ci/run sets this, so that a machine without Chromium fails there instead of skipping.

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import CONFIG, Journal, run_cli
+from harness import CONFIG, Journal, run_cli
 
 
 def test_init_then_publish_a_fresh_journal(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from newswire.config import load_config
 from newswire.errors import ConfigError
 
-from conftest import CONFIG, Journal
+from harness import CONFIG, Journal
 
 
 def test_example_config_loads(journal: Journal) -> None:

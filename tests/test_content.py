@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from newswire.content import SourceError, diff_listings, read_post, sync
 from newswire.job import open_store, publish
 
-from conftest import CONFIG, ROOT, Journal
+from harness import CONFIG, ROOT, Journal
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -178,8 +178,8 @@ def test_a_large_sync_reads_on_every_core_and_stores_what_a_small_one_would(
         journal: Journal, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     import newswire.content as content_module
 
-    from conftest import CONFIG
-    from conftest import Journal as J
+    from harness import CONFIG
+    from harness import Journal as J
 
     _many(journal, 260)
     parallel = _sync(journal)

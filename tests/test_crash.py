@@ -27,7 +27,7 @@ from lxml import etree
 
 from newswire.lock import journal_lock
 
-from conftest import Journal
+from harness import Journal
 
 KILL_ROUNDS = 8
 SEED = 20091106

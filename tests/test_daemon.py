@@ -27,7 +27,7 @@ import pytest
 from lxml import etree
 from werkzeug import Request, Response
 
-from conftest import CONFIG, Journal
+from harness import CONFIG, Journal
 from loopback import LoopbackServer
 
 QUIET_SCHEDULE = 'schedule: {timezone: UTC, publish: "0 0 29 2 *", verify: "0 0 29 2 *"}\n'

@@ -38,7 +38,7 @@ import newswire.writer as writer_module
 from newswire import upkeep
 from newswire.job import check_published, publish
 
-from conftest import CONFIG, Journal
+from harness import CONFIG, Journal
 from loopback import LoopbackServer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from lxml import etree
 
 from newswire.job import check_published, publish
 
-from conftest import ATOM_RNG, CONFIG, Journal
+from harness import ATOM_RNG, CONFIG, Journal
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 FEEDS_URL = "https://journal.test/feeds/"

@@ -36,7 +36,7 @@ from werkzeug import Request, Response
 from newswire.importer import import_source
 from newswire.job import open_store, publish, utcnow
 
-from conftest import CONFIG, Journal
+from harness import CONFIG, Journal
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"
 ATOM_NS = "{http://www.w3.org/2005/Atom}"

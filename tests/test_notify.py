@@ -34,7 +34,7 @@ from newswire import notify
 from newswire.job import publish
 from newswire.store import Notification, Store
 
-from conftest import CONFIG, Journal
+from harness import CONFIG, Journal
 from loopback import LoopbackServer
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

@@ -27,7 +27,7 @@ from newswire.text import clean, one_line, slugify, tag_uri
 from newswire.verify import _same_text as same_text
 from newswire.verify import verify_document
 
-import conftest
+import harness
 
 FORMATS = ("atom", "rss", "json")
 
@@ -211,9 +211,9 @@ def markdown_posts(draw: st.DrawFn) -> dict[str, object]:
 @given(st.lists(markdown_posts(), min_size=1, max_size=4))
 def test_publishing_any_markdown_gives_clean_feeds(drafts: list[dict[str, object]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        journal = conftest.Journal(Path(tmp) / "journal")
+        journal = harness.Journal(Path(tmp) / "journal")
         journal.root.mkdir()
-        journal.write_config(conftest.CONFIG)
+        journal.write_config(harness.CONFIG)
         journal.content.mkdir()
         for i, draft in enumerate(drafts):
             journal.post(f"post-{i}", **draft)

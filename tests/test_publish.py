@@ -17,7 +17,7 @@ import newswire.proof as proof_module
 from newswire.job import check_published, publish
 from newswire.verify import Problem
 
-from conftest import CONFIG, Journal
+from harness import CONFIG, Journal
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -25,7 +25,7 @@ from newswire.config import load_config
 from newswire.job import publish
 from newswire.plan import RENDER_VERSION
 
-from conftest import ROOT
+from harness import ROOT
 
 DIGESTS = Path(__file__).with_name("render_digests.json")
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)

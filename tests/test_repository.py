@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from harness import ROOT
 
 GIT = shutil.which("git")
 MAKE = shutil.which("make")

@@ -20,9 +20,9 @@ from lxml import etree
 
 from newswire.job import publish
 
-import conftest
+import harness
 
-ATOM_RNG = conftest.ATOM_RNG
+ATOM_RNG = harness.ATOM_RNG
 FEEDS_URL = "https://journal.test/feeds/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 NS = {"atom": ATOM_NS}
@@ -47,7 +47,7 @@ LABEL_DIRS = {"border-security", "immigration", "cyber-security", "etc-passwd"}
 AUTHOR_DIRS = {"jmorton", "napolitano"}
 
 
-def write_posts(journal: conftest.Journal) -> None:
+def write_posts(journal: harness.Journal) -> None:
     """Posts by 2 authors under 3 labels, plus an empty label and a path-like one."""
     journal.post("secure-communities", title="Secure Communities", author="jmorton",
                  labels=("Border Security", "Immigration"), date="2009-11-06T10:00:00-05:00",
@@ -73,7 +73,7 @@ def files_below(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
-def publish_ok(journal: conftest.Journal, now: datetime = NOW, **kw: bool):
+def publish_ok(journal: harness.Journal, now: datetime = NOW, **kw: bool):
     report = publish(journal.config(), now=now, **kw)
     assert report.ok, "publish failed:\n" + "\n".join(
         [str(p) for r in report.failed for p in r.problems] + report.errors
@@ -82,7 +82,7 @@ def publish_ok(journal: conftest.Journal, now: datetime = NOW, **kw: bool):
 
 
 @pytest.fixture
-def published(journal: conftest.Journal) -> conftest.Journal:
+def published(journal: harness.Journal) -> harness.Journal:
     before = files_below(journal.root)
     write_posts(journal)
     written = files_below(journal.root) - before
@@ -97,7 +97,7 @@ def published(journal: conftest.Journal) -> conftest.Journal:
 # --- reading the directory -----------------------------------------------------------
 
 
-def opml_feeds(journal: conftest.Journal) -> list[dict[str, object]]:
+def opml_feeds(journal: harness.Journal) -> list[dict[str, object]]:
     """Every feed index.opml lists: its URL, format, group and local file."""
     root = etree.parse(str(journal.feeds / "index.opml"), _SAFE).getroot()
     assert root.tag == "opml" and root.get("version") == "2.0"
@@ -111,7 +111,7 @@ def opml_feeds(journal: conftest.Journal) -> list[dict[str, object]]:
     return out
 
 
-def _document(journal: conftest.Journal, url: str | None) -> dict[str, object]:
+def _document(journal: harness.Journal, url: str | None) -> dict[str, object]:
     assert url and url.startswith(FEEDS_URL), url
     rel = url[len(FEEDS_URL):]
     local = (journal.feeds / rel).resolve()
@@ -119,7 +119,7 @@ def _document(journal: conftest.Journal, url: str | None) -> dict[str, object]:
     return {"url": url, "rel": rel, "path": local}
 
 
-def feeds_of(journal: conftest.Journal, fmt: str) -> list[dict[str, object]]:
+def feeds_of(journal: harness.Journal, fmt: str) -> list[dict[str, object]]:
     """Every document of this format: one per feed index.opml lists, beside the listed one."""
     found = [{**_document(journal, url), "format": fmt} for url in journal.listed_documents()
              if url.endswith("/" + FILE_NAMES[fmt])]
@@ -183,7 +183,7 @@ def unused_namespaces(data: bytes) -> list[str]:
 # --- tests --------------------------------------------------------------------------------
 
 
-def test_opml_lists_every_feed_once(published: conftest.Journal) -> None:
+def test_opml_lists_every_feed_once(published: harness.Journal) -> None:
     """One outline per feed, in the first configured XML format (Atom): a reader importing it
     subscribes to each feed once. Every document of every format is beside a listed one."""
     listed = opml_feeds(published)
@@ -211,10 +211,10 @@ def test_opml_lists_every_feed_once(published: conftest.Journal) -> None:
 
 @pytest.mark.parametrize("formats, listed", [("[rss, json, atom]", "rss"), ("[json, atom]", "atom"),
                                              ("[json]", "json")])
-def test_opml_subscribes_in_the_first_xml_format(journal: conftest.Journal, formats: str, listed: str) -> None:
+def test_opml_subscribes_in_the_first_xml_format(journal: harness.Journal, formats: str, listed: str) -> None:
     """JSON Feed outlines fail in readers, so the OPML lists the first XML format configured;
     only a journal that publishes JSON Feed alone lists its JSON Feed documents."""
-    journal.write_config(conftest.CONFIG.replace("formats: [atom, rss, json]", f"formats: {formats}"))
+    journal.write_config(harness.CONFIG.replace("formats: [atom, rss, json]", f"formats: {formats}"))
     write_posts(journal)
     publish_ok(journal)
     feeds = opml_feeds(journal)
@@ -224,7 +224,7 @@ def test_opml_subscribes_in_the_first_xml_format(journal: conftest.Journal, form
         assert f["path"].is_file() and f["rel"].endswith(FILE_NAMES[listed]), f["url"]
 
 
-def test_every_atom_document_is_valid_rfc4287(published: conftest.Journal) -> None:
+def test_every_atom_document_is_valid_rfc4287(published: harness.Journal) -> None:
     entries = 0
     for f in feeds_of(published, "atom"):
         root = assert_valid_atom(f["path"], f["url"])
@@ -232,7 +232,7 @@ def test_every_atom_document_is_valid_rfc4287(published: conftest.Journal) -> No
     assert entries > 0
 
 
-def test_journal_atom_has_every_post_with_author_and_zoned_dates(published: conftest.Journal) -> None:
+def test_journal_atom_has_every_post_with_author_and_zoned_dates(published: harness.Journal) -> None:
     root = assert_valid_atom(published.feeds / "atom.xml", FEEDS_URL + "atom.xml")
     entries = root.findall(f"{{{ATOM_NS}}}entry")
     assert len(entries) == 7
@@ -243,7 +243,7 @@ def test_journal_atom_has_every_post_with_author_and_zoned_dates(published: conf
             assert re.search(r"(Z|[+-]\d\d:\d\d)$", date.text), date.text
 
 
-def test_every_rss_document(published: conftest.Journal) -> None:
+def test_every_rss_document(published: harness.Journal) -> None:
     items = 0
     for f in feeds_of(published, "rss"):
         data = f["path"].read_bytes()
@@ -269,7 +269,7 @@ def test_every_rss_document(published: conftest.Journal) -> None:
     assert items > 0
 
 
-def test_every_json_feed(published: conftest.Journal) -> None:
+def test_every_json_feed(published: harness.Journal) -> None:
     items = 0
     for f in feeds_of(published, "json"):
         doc = json.loads(f["path"].read_text(encoding="utf-8"))
@@ -289,7 +289,7 @@ def test_every_json_feed(published: conftest.Journal) -> None:
     assert items > 0
 
 
-def test_label_emptied_by_deletion_still_gives_valid_atom(published: conftest.Journal) -> None:
+def test_label_emptied_by_deletion_still_gives_valid_atom(published: harness.Journal) -> None:
     label_atom = published.feeds / "labels" / "cyber-security" / "atom.xml"
     assert len(etree.parse(str(label_atom)).getroot().findall(f"{{{ATOM_NS}}}entry")) == 1
     (published.content / "cyber-month.md").unlink()
@@ -317,7 +317,7 @@ def test_label_emptied_by_deletion_still_gives_valid_atom(published: conftest.Jo
         assert doc["feed_url"] == f["url"] and isinstance(doc["items"], list)
 
 
-def test_every_atom_is_valid_with_every_post_gone(published: conftest.Journal) -> None:
+def test_every_atom_is_valid_with_every_post_gone(published: harness.Journal) -> None:
     """Every post deleted: every feed (journal, authors, labels) is empty and still valid."""
     for md in published.content.glob("*.md"):
         md.unlink()
@@ -348,7 +348,7 @@ def test_the_checks_reject_what_rfc4287_forbids() -> None:
     assert len(schematron_problems(related_only)) == 1
 
 
-def test_archive_pages_and_tombstones_declare_only_the_namespaces_they_use(published: conftest.Journal) -> None:
+def test_archive_pages_and_tombstones_declare_only_the_namespaces_they_use(published: harness.Journal) -> None:
     """With two entries a document, every feed has RFC 5005 archive pages; a deleted post leaves
     a tombstone. Every XML document, archive pages included, declares only what it uses."""
     published.write_config(published.config_path.read_text().replace("entries: 25", "entries: 2"))
@@ -378,7 +378,7 @@ def _html_text(markup: str) -> str:
     return "".join(html5lib.parseFragment(markup, namespaceHTMLElements=False).itertext())
 
 
-def test_example_journal_reads_as_written(example: conftest.Journal) -> None:
+def test_example_journal_reads_as_written(example: harness.Journal) -> None:
     """The repository's own journal, published: every Atom document is valid RFC 4287, no
     document declares a namespace it does not use, and every RSS description, read as the HTML
     readers take it for, shows the entry's summary exactly, with no bare '&' (the W3C validator's

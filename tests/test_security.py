@@ -46,7 +46,7 @@ from newswire.importer import import_source
 from newswire.job import open_store, publish
 from newswire.serve import make_server
 
-from conftest import CONFIG, Journal
+from harness import CONFIG, Journal
 from loopback import LoopbackServer
 
 WAIT = 10.0  # seconds: the upper bound on any single wait below

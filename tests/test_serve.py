@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG, Journal
+from harness import CONFIG, Journal
 
 WAIT = 15.0  # seconds: the bound on every wait below
 HUB = "https://hub.test/"

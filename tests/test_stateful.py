@@ -81,12 +81,12 @@ from newswire.job import check_published, publish
 from newswire.store import Store
 from newswire.text import one_line
 
-import conftest
+import harness
 
 UTC = UTC
 ENTRIES = 3  # small, so that archive pages (RFC 5005) come into play
 TOMBSTONE_DAYS = 1  # small, so that the clock's steps take tombstones out of their window
-CONFIG = conftest.CONFIG.replace("entries: 25", f"entries: {ENTRIES}\n  tombstone_days: {TOMBSTONE_DAYS}")
+CONFIG = harness.CONFIG.replace("entries: 25", f"entries: {ENTRIES}\n  tombstone_days: {TOMBSTONE_DAYS}")
 FEEDS_URL = "https://journal.test/feeds/"
 JOURNAL_TITLE = "Test Journal"
 START = datetime(2030, 1, 1, tzinfo=UTC)  # posts are dated 2009-2020, or re-dated a little after the clock

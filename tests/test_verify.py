@@ -27,7 +27,7 @@ from newswire import feedparser_speedups, verify
 from newswire.feedparser_speedups import installed
 from newswire.job import check_published
 
-from conftest import Journal
+from harness import Journal
 
 FEEDPARSER_CP1252 = feedparser.html._cp1252  # feedparser's own table
 IMPORT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"

@@ -38,7 +38,7 @@ from werkzeug.wrappers import Request, Response
 from newswire.serve import make_handler
 from newswire.serve import make_server as make_preview_server
 
-from conftest import CONFIG, Journal
+from harness import CONFIG, Journal
 
 WAIT = 15.0  # seconds: the bound on every wait below
 SECRET = "s3cret-for-the-label-feed"
