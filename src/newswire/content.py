@@ -522,8 +522,8 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
     def put(post: PostInput, stamp: str | None) -> None:
         moves.adopt(post)
         outcome = store.upsert_post(post, now)
-        if stamp is not None and outcome != "deleted":  # a post kept deleted did not take the file: read it again
-            store.set_source_stamp(post.source, stamp)  # when the post is restored
+        if stamp is not None:
+            store.set_source_stamp(post.source, stamp)
         report.count(outcome)
         if outcome == "deleted":
             report.deleted_files.append(post.source.removeprefix(SOURCE_PREFIX))
