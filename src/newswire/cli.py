@@ -325,7 +325,7 @@ def status(ctx: click.Context) -> None:
         waiting = store.outbox(("pending", "failed"))
         pending = [n for n in waiting if n.state == "pending"]
         _say(f"notifications: {len(pending)} pending, {len(waiting) - len(pending)} failed")
-        for line in notify.pending_summary(waiting):
+        for line in notify.pending_summary(config, waiting):
             _say(f"  {line}")
         upcoming = store.next_scheduled(utcnow())
         _say(f"next scheduled post: {upcoming.strftime('%Y-%m-%d %H:%M:%SZ') if upcoming else 'none'}")
