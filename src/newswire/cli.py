@@ -23,6 +23,7 @@ from .config import Config, load_config
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, NewswireError, UsageError, json_printable, os_trouble, printable
 from .job import PublishReport, check_published, open_store, publish, utcnow
 from .lock import journal_lock
+from .model import post_state
 from .store import from_utc_text, store_trouble
 
 
@@ -397,8 +398,7 @@ def post_list(ctx: click.Context) -> None:
         now = utcnow()
         for row in store.list_posts():
             published = from_utc_text(row["published"], row["published_offset"])
-            state = ("deleted" if row["deleted_at"] else "draft" if row["draft"]
-                     else "scheduled" if published > now else "live")
+            state = post_state(deleted=bool(row["deleted_at"]), draft=bool(row["draft"]), published=published, now=now)
             _say(f"{row['id']:>6}  {published:%Y-%m-%d}  {state:<9}  {row['author']}: {row['title']}")
 
 
@@ -418,7 +418,9 @@ def post_show(ctx: click.Context, ref: str) -> None:
     with open_store(config) as store:
         post_id = _post_id(store, ref)
         p = store.posts([post_id], config.journal.post_url)[post_id]
-    state = f"deleted {p.deleted_at.isoformat()}" if p.deleted_at else "draft" if p.draft else "live"
+    state: str = post_state(deleted=p.deleted_at is not None, draft=p.draft, published=p.published, now=utcnow())
+    if p.deleted_at is not None:
+        state += f" {p.deleted_at.isoformat()}"  # when it was taken out
     for name, value in (("number", post_id), ("id", p.entry_id), ("title", p.title), ("url", p.url),
                         ("source", p.source), ("author", p.author.signature),
                         ("labels", ", ".join(label.name for label in p.labels)),

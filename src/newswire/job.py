@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from . import content, notify
 from .config import Config
 from .lock import journal_lock
-from .model import STYLESHEET, Author, Post, Problem
+from .model import STYLESHEET, Author, DocumentStatus, Post, Problem
 from .plan import Plan, PlannedFeed, feed_folder, journal_feed, make_plan, settings_digest
 from .store import DocumentState, EntryRef, Store, from_utc_text, to_utc_text
 from .workers import run_tasks
@@ -42,7 +42,7 @@ Progress = Callable[[int, int], None]
 class DocumentResult:
     path: str
     feed: str
-    status: str  # written | unchanged | failed
+    status: DocumentStatus
     problems: list[Problem] = field(default_factory=list)
 
 

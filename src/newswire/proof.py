@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from .model import Feed, Post
+from .model import DocumentStatus, Feed, Post
 from .plan import PlannedFeed
 from .render import (
     EntryStub,
@@ -67,7 +67,7 @@ class DocumentOutcome:
 
     index: int
     path: str
-    status: str  # written | unchanged | failed
+    status: DocumentStatus
     problems: tuple[Problem, ...] = ()
     written: Written | None = None
     error: str = ""
