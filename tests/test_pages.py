@@ -56,7 +56,7 @@ def _post(n: int, title: str = "", author: Author = MORTON, labels: tuple[Label,
                 body_html=body or f"<p>The first paragraph of post {n}.</p><p>More.</p>", summary="", author=author,
                 labels=labels, published=published, updated=published, url=journal.post_url(slug, published),
                 content_hash=f"h{n}")
-    return replace(post, **changes)  # type: ignore[arg-type]
+    return replace(post, **changes)
 
 
 class World:
@@ -252,7 +252,7 @@ def test_read_back_catches_each_field_of_an_entry(world: World) -> None:
                "author": {"author": replace(item.author, text="Someone")}, "labels": {"labels": item.labels[:1]},
                "summary": {"summary": "Other words."}}
     for name, change in changes.items():
-        altered = replace(page, items=(replace(item, **change), *page.items[1:]))  # type: ignore[arg-type]
+        altered = replace(page, items=(replace(item, **change), *page.items[1:]))
         assert _problems(page, altered) == [(name, item.id)], name
 
 
@@ -265,7 +265,7 @@ def test_read_back_catches_the_page_s_own_fields(world: World) -> None:
     assert _problems(page, replace(page, canonical="")) == [("canonical", "")]
     post = post_page(world.posts[0], world.site, world.links)
     assert _problems(post, replace(post, body="<p>Other.</p>")) == [("body", "")]
-    assert _problems(post, replace(post, post=replace(post.post, labels=()))) == [("labels", post.post.id)]  # type: ignore[arg-type]
+    assert _problems(post, replace(post, post=replace(post.post, labels=()))) == [("labels", post.post.id)]
 
 
 def test_read_back_catches_a_malformed_page(world: World) -> None:
