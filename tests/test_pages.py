@@ -378,3 +378,13 @@ def test_a_body_is_well_formed_wherever_it_ends(world: World) -> None:
     html5lib.HTMLParser(strict=True).parse(data)
     assert read_back(data, page) == []
     assert _dom(data).xpath("count(//footer)") == 1  # the body did not swallow the rest of the page
+
+
+def test_a_body_s_headings_stay_below_the_post_s_title(world: World) -> None:
+    post = replace(world.posts[0], body_html="<h1>Part one</h1><p>a</p><h2>Detail</h2><h6>Small</h6>")
+    page = post_page(post, world.site, world.links)
+    data = render(page)
+    assert read_back(data, page) == []
+    dom = _dom(data)
+    assert [h.tag for h in dom.xpath("//h1|//h2|//h3|//h4|//h5|//h6")] == ["h1", "h2", "h3", "h6"]
+    assert dom.xpath("string(//h1)") == "Post number 3"

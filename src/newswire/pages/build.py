@@ -260,11 +260,20 @@ def gone_page(post: Post, site: Site, links: Links) -> Page:
 _PARSED_NEWLINE = ("pre", "textarea", "listing")  # a parser drops one newline at the start of these
 
 
+_HEADINGS = {f"h{level}": level for level in range(1, 7)}
+
+
 def normal_body(body: str) -> str:
     """A post's body as html5lib reads and writes it: well formed wherever the page puts it, and
-    what ``read_back`` gets from the page again."""
-    return serialize(html5lib.parseFragment(_NONCHARACTERS.sub("", body), container="div", treebuilder="etree",
-                                            namespaceHTMLElements=False))
+    what ``read_back`` gets from the page again. A body with an <h1> has its headings moved one
+    level down, below the page's own <h1> (the post's title), so the page's outline holds."""
+    fragment = html5lib.parseFragment(_NONCHARACTERS.sub("", body), container="div", treebuilder="etree",
+                                      namespaceHTMLElements=False)
+    headings = [el for el in fragment.iter() if el.tag in _HEADINGS]
+    if any(el.tag == "h1" for el in headings):
+        for el in headings:
+            el.tag = f"h{min(_HEADINGS[el.tag] + 1, 6)}"
+    return serialize(fragment)
 
 
 def serialize(tree: ET.Element) -> str:
