@@ -27,8 +27,8 @@ from .bounds import http_date, whole
 from .config import Config, hide_userinfo
 from .errors import printable
 from .fetch import Fetched, FetchError, request
-from .model import FILE_NAMES
-from .store import Notification, Store
+from .model import FILE_NAMES, Notification
+from .store import Store
 
 MAX_PARALLEL = 4
 BASE_DELAY = 30.0
@@ -97,7 +97,7 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
     journal's lock meanwhile): requests still running then are cut off and retried later,
     and notifications not yet tried stay due for the next round, and are counted as such.
     """
-    pending = store.outbox(("pending",), due_by=None if everything else now)
+    pending = store.outbox.list(("pending",), due_by=None if everything else now)
     report = DeliveryReport()
     if not pending:
         return report
@@ -130,14 +130,14 @@ def _settle(config: Config, store: Store, n: Notification, outcome: Outcome, now
     where = f"{n.kind} {hide_userinfo(n.target)}" + (f" ({n.topic})" if n.topic and n.kind == "websub" else "")
     outcome = replace(outcome, detail=printable(outcome.detail, MAX_DETAIL))  # kept in the store, shown by status
     if outcome.status == "delivered":
-        store.settle(n, "delivered", now)  # re-armed meanwhile by a fresh change, that one stays due
+        store.outbox.settle(n, "delivered", now)  # re-armed meanwhile by a fresh change, that one stays due
         report.delivered += 1
         return
     attempts = n.attempts + 1
     too_old = n.created_at is not None and now - n.created_at > timedelta(seconds=config.notify.max_age)
     if outcome.status == "failed" or attempts >= config.notify.max_attempts or too_old:
         why = outcome.detail if outcome.status == "failed" else f"{outcome.detail}; gave up after {attempts} attempts"
-        if store.settle(n, "failed", now, error=why):
+        if store.outbox.settle(n, "failed", now, error=why):
             report.failed += 1
             report.errors.append(f"{where}: {why}")
             return
@@ -146,7 +146,7 @@ def _settle(config: Config, store: Store, n: Notification, outcome: Outcome, now
         delay = outcome.delay if outcome.delay is not None else backoff(attempts)
         # Counted from the answer, and rounded up to the store's whole seconds: never early.
         next_at = now + timedelta(seconds=math.ceil(outcome.elapsed + delay + now.microsecond / 1e6))
-        settled = store.settle(n, "pending", now, error=outcome.detail, next_at=next_at.replace(microsecond=0))
+        settled = store.outbox.settle(n, "pending", now, error=outcome.detail, next_at=next_at.replace(microsecond=0))
         retry = f"retry in {delay:.0f} s" if settled else SUPERSEDED
     report.retrying += 1
     report.errors.append(f"{where}: {outcome.detail}; {retry}")
