@@ -11,7 +11,7 @@ is updated under the same id.
 Every entry passes through ``settle`` on its way in: each of its strings loses the
 characters XML 1.0 cannot carry (``text.clean``), and a body nested too deeply for
 parsers to take in bounded time is refused. An entry may change only a post its own
-source brought (``Store.upsert_post``): a clash is reported and the entry skipped.
+source brought (``PostStore.upsert``): a clash is reported and the entry skipped.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ queued and is retried with exponential backoff and jitter (honouring
 ``notify.max_age``, given up, visibly. A publish's notification is due at once: an
 older one for the same target and topic, even one backing off, is folded into it, so
 one request per topic goes out, carrying the news without waiting for the old retry
-time (see ``Store.enqueue``).
+time (see ``OutboxStore.enqueue``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ MAX_PARALLEL = 4
 BASE_DELAY = 30.0
 MAX_DELAY = 6 * 3600.0
 MAX_RESPONSE = 1024 * 1024
-# Why an attempt's outcome was not recorded (see Store.settle): nothing was given up.
+# Why an attempt's outcome was not recorded (see OutboxStore.settle): nothing was given up.
 SUPERSEDED = "superseded while this attempt ran (a newer change re-armed it, or another run settled it)"
 MAX_DETAIL = 300  # characters of an error kept and shown: a server's fault string can be any length
 

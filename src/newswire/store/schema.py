@@ -208,7 +208,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE announced (post_id INTEGER PRIMARY KEY, digest TEXT NOT NULL);
     INSERT INTO announced (post_id, digest) SELECT id, announced FROM posts WHERE announced IS NOT NULL;
     """,
-    # 8: the content directory as the last sync left it, file by file (see ``Store.content_scan``),
+    # 8: the content directory as the last sync left it, file by file (see ``StateStore.content_scan``),
     # so a sync after a small change compares the new scan with it rather than with every post's stamp.
     """
     CREATE TABLE content_scan (
@@ -236,7 +236,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE posts ADD COLUMN origin TEXT;
     UPDATE posts SET origin = '' WHERE source LIKE 'md:%';
     """,
-    # 12: the posts the feeds have shown (``Store.note_shown``), and when each that is hidden now (a
+    # 12: the posts the feeds have shown (``FeedStore.note_shown``), and when each that is hidden now (a
     # draft, deleted, dated after the clock) left them: its RFC 6721 tombstone. Taken as what the
     # posts said at the last publish.
     """
