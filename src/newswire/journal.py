@@ -6,17 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import content, notify, upkeep
 from .config import Config
 from .errors import StoreError, UsageError
-from .importer import ImportReport, import_source
 from .job import open_store, utcnow
 from .lock import journal_lock
 from .model import Notification, Post, PostSummary, PublishRecord
-from .pull import PullResult
-from .pull import pull as pull_sources
 from .store import Store, failure
+
+if TYPE_CHECKING:  # importing and pulling load feedparser and requests: only the commands that need them do
+    from .importer import ImportReport
+    from .pull import PullResult
 
 BATCH_LOCK_WAIT = 30  # seconds a sync, an import or a pull waits for a publish to finish
 
@@ -35,14 +37,16 @@ def sync(config: Config, *, allow_mass_delete: bool = False) -> content.SyncRepo
 def import_feed(config: Config, source: str, *, author_key: str | None = None,
                 labels: tuple[str, ...] = ()) -> ImportReport:
     """Import a feed or an export file (see ``importer.import_source``)."""
+    from .importer import import_source
+
     with journal_lock(config.lock_path, wait=BATCH_LOCK_WAIT), open_store(config) as store:
         return import_source(config, store, source, utcnow(), author_key=author_key, labels=labels)
 
 
 def pull(config: Config, *, force: bool = False) -> list[PullResult]:
-    """Pull the partner sources the config names (none: nothing to do)."""
-    if not config.sources:
-        return []
+    """Pull the partner sources the config names."""
+    from .pull import pull as pull_sources
+
     with journal_lock(config.lock_path, wait=BATCH_LOCK_WAIT), open_store(config) as store:
         return pull_sources(config, store, utcnow(), force=force)
 
