@@ -21,10 +21,10 @@ from werkzeug import Request, Response
 from newswire import notify
 from newswire.config import Config
 from newswire.job import publish
-from newswire.model import OutboxState
+from newswire.model import Notification, OutboxState
 from newswire.notify import Change, Outcome, registry
 from newswire.notify.notifier import Poster, http_outcome
-from newswire.store import Notification, Store
+from newswire.store import SqliteStore
 
 from harness import CONFIG, ROOT, Journal
 
@@ -72,15 +72,15 @@ def test_a_notifier_is_one_object_and_one_registry_line(journal: Journal, httpse
 
     report = publish(journal.config(), now=NOW, ping=False)
     assert report.ok and report.queued == 1, report.summary()
-    with Store(journal.root / "newswire.db") as store:
-        (queued,) = store.outbox(("pending",))
+    with SqliteStore(journal.root / "newswire.db") as store:
+        (queued,) = store.outbox.list(("pending",))
     assert (queued.kind, queued.target, queued.state) == ("chat", url, "pending")
     assert got == []  # queued only: nothing is sent before delivery
 
-    with Store(journal.root / "newswire.db") as store:
+    with SqliteStore(journal.root / "newswire.db") as store:
         delivered = notify.deliver(journal.config(), store, NOW)
         assert (delivered.delivered, delivered.failed, delivered.errors) == (1, 0, [])
-        assert [n.state for n in store.outbox(("pending", "delivered"))] == ["delivered"]
+        assert [n.state for n in store.outbox.list(("pending", "delivered"))] == ["delivered"]
     assert got == [{"text": "Test Journal changed", "feeds": ["https://journal.test/feeds/atom.xml"]}]
 
 
@@ -88,10 +88,10 @@ def test_a_notification_of_a_kind_no_notifier_sends_is_given_up_visibly(journal:
     """One queued by a notifier since taken out of the registry fails at once, saying why."""
     journal.post("atlas")
     publish(journal.config(), now=NOW)
-    with Store(journal.root / "newswire.db") as store:
-        store.enqueue(Notification("gone", "http://127.0.0.1:9/", "", {}), NOW)
+    with SqliteStore(journal.root / "newswire.db") as store:
+        store.outbox.enqueue(Notification("gone", "http://127.0.0.1:9/", "", {}), NOW)
         report = notify.deliver(journal.config(), store, NOW)
-        (failed,) = store.outbox(("failed",))
+        (failed,) = store.outbox.list(("failed",))
     assert report.failed == 1 and "unknown notification kind 'gone'" in report.errors[0], report.errors
     assert failed.last_error == "unknown notification kind 'gone'"
 
@@ -113,7 +113,7 @@ def test_every_outbox_state_written_to_the_store_is_an_outbox_state(journal: Jou
         journal.post("atlas", title=title)
         report = publish(journal.config(), now=NOW + timedelta(minutes=minute), ping=False)
         assert report.queued == 3  # the second time, each is merged into the one still pending
-    with Store(journal.root / "newswire.db") as store:
+    with SqliteStore(journal.root / "newswire.db") as store:
         written = [state for (state,) in store.db.execute("SELECT state FROM outbox")]
     assert set(written) <= set(typing.get_args(OutboxState)), written
     assert set(written) == {"pending", "delivered", "failed", "merged"}, written
@@ -128,18 +128,19 @@ from newswire.model import post_state
 from newswire.notify import Outcome
 from newswire.pull import PullResult
 from newswire.job import DocumentResult
-from newswire.store import Notification, Store
+from newswire.model import Notification
+from newswire.store import Store
 
 
 def uses(store: Store, n: Notification, now: datetime) -> None:
     Outcome("delivered")
     Outcome("fault")  # BAD
-    store.settle(n, "failed", now)
-    store.settle(n, "sent", now)  # BAD
-    store.outbox(("pending", "merged"))
-    store.outbox(("pending", "waiting"))  # BAD
-    store.log_publish(now, now, "ok", 0, 0, 0, {})
-    store.log_publish(now, now, "okay", 0, 0, 0, {})  # BAD
+    store.outbox.settle(n, "failed", now)
+    store.outbox.settle(n, "sent", now)  # BAD
+    store.outbox.list(("pending", "merged"))
+    store.outbox.list(("pending", "waiting"))  # BAD
+    store.documents.log_publish(now, now, "ok", 0, 0, 0, {})
+    store.documents.log_publish(now, now, "okay", 0, 0, 0, {})  # BAD
     PullResult("https://x.test/", "not modified")
     PullResult("https://x.test/", "unmodified")  # BAD
     DocumentResult("atom.xml", "journal", "written")

@@ -8,7 +8,7 @@ backoff and jitter (honouring ``Retry-After``) until it is delivered or, after
 ``notify.max_attempts`` tries or ``notify.max_age``, given up, visibly. A publish's
 notification is due at once: an older one for the same target and topic, even one
 backing off, is folded into it, so one request per topic goes out, carrying the news
-without waiting for the old retry time (see ``Store.enqueue``).
+without waiting for the old retry time (see ``OutboxStore.enqueue``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from ..config import Config, hide_userinfo
 from ..errors import printable
 from ..fetch import FetchError
-from ..store import Notification, Store
+from ..model import Notification
+from ..store import Store
 from . import registry
 from .notifier import BASE_DELAY, MAX_DELAY, Change, DeliveryStatus, Notifier, Outcome, Poster, backoff, retry_after
 from .webhook import signature
@@ -31,7 +32,7 @@ __all__ = ["BASE_DELAY", "MAX_DELAY", "Change", "DeliveryReport", "DeliveryStatu
            "backoff", "changes", "deliver", "pending_summary", "retry_after", "signature"]
 
 MAX_PARALLEL = 4
-# Why an attempt's outcome was not recorded (see Store.settle): nothing was given up.
+# Why an attempt's outcome was not recorded (see OutboxStore.settle): nothing was given up.
 SUPERSEDED = "superseded while this attempt ran (a newer change re-armed it, or another run settled it)"
 MAX_DETAIL = 300  # characters of an error kept and shown: a server's fault string can be any length
 
@@ -69,7 +70,7 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
     journal's lock meanwhile): requests still running then are cut off and retried later,
     and notifications not yet tried stay due for the next round, and are counted as such.
     """
-    pending = store.outbox(("pending",), due_by=None if everything else now)
+    pending = store.outbox.list(("pending",), due_by=None if everything else now)
     report = DeliveryReport()
     if not pending:
         return report
@@ -118,14 +119,14 @@ def _settle(config: Config, store: Store, n: Notification, outcome: Outcome, now
             report: DeliveryReport, where: str) -> None:
     outcome = replace(outcome, detail=printable(outcome.detail, MAX_DETAIL))  # kept in the store, shown by status
     if outcome.status == "delivered":
-        store.settle(n, "delivered", now)  # re-armed meanwhile by a fresh change, that one stays due
+        store.outbox.settle(n, "delivered", now)  # re-armed meanwhile by a fresh change, that one stays due
         report.delivered += 1
         return
     attempts = n.attempts + 1
     too_old = n.created_at is not None and now - n.created_at > timedelta(seconds=config.notify.max_age)
     if outcome.status == "failed" or attempts >= config.notify.max_attempts or too_old:
         why = outcome.detail if outcome.status == "failed" else f"{outcome.detail}; gave up after {attempts} attempts"
-        if store.settle(n, "failed", now, error=why):
+        if store.outbox.settle(n, "failed", now, error=why):
             report.failed += 1
             report.errors.append(f"{where}: {why}")
             return
@@ -134,7 +135,7 @@ def _settle(config: Config, store: Store, n: Notification, outcome: Outcome, now
         delay = outcome.delay if outcome.delay is not None else backoff(attempts)
         # Counted from the answer, and rounded up to the store's whole seconds: never early.
         next_at = now + timedelta(seconds=math.ceil(outcome.elapsed + delay + now.microsecond / 1e6))
-        settled = store.settle(n, "pending", now, error=outcome.detail, next_at=next_at.replace(microsecond=0))
+        settled = store.outbox.settle(n, "pending", now, error=outcome.detail, next_at=next_at.replace(microsecond=0))
         retry = f"retry in {delay:.0f} s" if settled else SUPERSEDED
     report.retrying += 1
     report.errors.append(f"{where}: {outcome.detail}; {retry}")

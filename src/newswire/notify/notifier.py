@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 
 from ..bounds import http_date, whole
 from ..fetch import Fetched, request
-from ..store import Notification
+from ..model import Notification
 
 BASE_DELAY = 30.0
 MAX_DELAY = 6 * 3600.0
@@ -83,7 +83,7 @@ class Notifier(Protocol):
         """The notifications ``change`` makes, one per target and topic (none without targets).
 
         The outbox folds one into a pending one for the same kind, target and topic,
-        uniting their lists (see ``Store.enqueue``): a payload's lists are what may merge.
+        uniting their lists (see ``OutboxStore.enqueue``): a payload's lists are what may merge.
         """
         ...
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..config import Config, WebhookConfig
-from ..store import Notification
+from ..model import Notification
 from .notifier import Change, Outcome, Poster, http_outcome
 
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..config import Config, JournalConfig
-from ..model import FILE_NAMES
-from ..store import Notification
+from ..model import FILE_NAMES, Notification
 from .notifier import Change, Outcome, Poster, http_outcome
 
 
