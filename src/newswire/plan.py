@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from .config import Config
-from .model import Author, Feed, FeedKind, Label
+from .model import Author, Feed, FeedKind, Label, feed_dir
 from .store import EntryRef, Store, to_utc_text
 
 # Bump when rendering changes in a way that alters bytes, so every feed is redone once.
@@ -80,19 +80,19 @@ class Plan:
 
 def journal_feed(config: Config) -> Feed:
     j = config.journal
-    return Feed(FeedKind.JOURNAL, "journal", "", j.tag("feed"), j.title, j.subtitle)
+    return Feed(FeedKind.JOURNAL, "journal", feed_dir(FeedKind.JOURNAL, ""), j.tag("feed"), j.title, j.subtitle)
 
 
 def author_feed(config: Config, author: Author, slug: str) -> Feed:
     j = config.journal
     subtitle = f"Posts by {author.name}" + (f" ({author.affiliation})" if author.affiliation else "")
-    return Feed(FeedKind.AUTHOR, author.key, f"authors/{slug}", j.tag(f"feed/author/{slug}"),
+    return Feed(FeedKind.AUTHOR, author.key, feed_dir(FeedKind.AUTHOR, slug), j.tag(f"feed/author/{slug}"),
                 f"{j.title}: {author.signature}", f"{subtitle} in {j.title}", author=author)
 
 
 def label_feed(config: Config, label: Label) -> Feed:
     j = config.journal
-    return Feed(FeedKind.LABEL, label.slug, f"labels/{label.slug}", j.tag(f"feed/label/{label.slug}"),
+    return Feed(FeedKind.LABEL, label.slug, feed_dir(FeedKind.LABEL, label.slug), j.tag(f"feed/label/{label.slug}"),
                 f"{j.title}: {label.name}", f"Posts labelled “{label.name}” in {j.title}", label=label)
 
 
@@ -148,11 +148,6 @@ def paginate(feed: Feed, slots: list[EntryRef], entries: int, content: str, cloc
     return out
 
 
-def feed_folder(feed: Feed) -> str:
-    """The name a feed goes by in the store's records of touched feeds and listings."""
-    return feed.dir or "journal"
-
-
 def count_key(feed: Feed) -> tuple[str, str]:
     return feed.kind.value, "" if feed.kind is FeedKind.JOURNAL else feed.key
 
@@ -160,7 +155,7 @@ def count_key(feed: Feed) -> tuple[str, str]:
 def make_plan(config: Config, store: Store, now: datetime, clock: datetime,
               skip: set[str] | frozenset[str] = frozenset()) -> Plan:
     """Every feed the journal has at ``now``, with its pages and tombstones as of ``clock``, from
-    one indexed query per feed, but for those in ``skip`` (feed folders, see ``feed_folder``):
+    one indexed query per feed, but for those in ``skip`` (feed folders, see ``Feed.folder``):
     feeds known to be as published.
 
     Without archives only each feed's newest places are read (one more than a
@@ -182,7 +177,7 @@ def make_plan(config: Config, store: Store, now: datetime, clock: datetime,
                           lambda newest, slug=label.slug: store.label_slots(slug, now, newest)))  # type: ignore[misc]
     planned: list[PlannedFeed] = []
     for feed, slots in feeds:
-        if feed_folder(feed) not in skip:
+        if feed.folder not in skip:
             kind = config.feeds.settings(feed.kind.value)
             newest = None if config.feeds.archives else kind.entries + 1
             planned.extend(paginate(feed, slots(newest), kind.entries, kind.content, clock,
