@@ -115,8 +115,9 @@ def open_store(config: Config) -> Store:
 
 def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: bool = True, ping: bool = True,
             now: datetime | None = None, wait: float = 0.0, progress: Progress | None = None,
-            allow_mass_delete: bool = False) -> PublishReport:
-    """Run one publish of the journal; see the module docstring for the guarantees.
+            allow_mass_delete: bool = False, sink: Sink | None = None) -> PublishReport:
+    """Run one publish of the journal into ``sink`` (the output folder unless given); see the module
+    docstring for the guarantees.
 
     Notifications for what changed are queued with the record of the documents, then
     (unless ``ping`` is false) whatever is due is delivered. A failed ping does not
@@ -127,8 +128,8 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
     with journal_lock(config.lock_path, wait), open_store(config) as store:
         clock = _not_before_last_publish(store, now)
         report = PublishReport(dry_run=dry_run, warnings=_clock_warnings(now, clock))
-        target = Directory(config.paths.output)
-        sink: Sink = DryRun(target) if dry_run else target
+        target = sink or Directory(config.paths.output)
+        sink = DryRun(target) if dry_run else target
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
             if sync:  # a missing content folder is reported, not taken for an empty one
                 report.sync = content.sync(config, store, clock, allow_mass_delete=allow_mass_delete)

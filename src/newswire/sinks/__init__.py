@@ -38,7 +38,7 @@ class Kind(enum.IntEnum):
 class Document:
     """One verified document to put in place."""
 
-    path: str  # relative to the output, '/'-separated: 'authors/jmorton/atom.xml'
+    path: str  # below the output, '/'-separated, as in a feed's URL
     data: bytes
     media_type: str
     kind: Kind
