@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from newswire import content
+from newswire import content, workers
 from newswire.workers import in_parts, run_tasks
 
 
@@ -74,29 +72,19 @@ def _who(shared: str, part: list[int]) -> list[tuple[int, str, int, int]]:
     return [(item, shared, os.getpid(), os.getppid()) for item in part]
 
 
-def _run_in_a_thread(fn: Callable[[], list[tuple[int, str, int, int]]]) -> list[tuple[int, str, int, int]]:
-    out: list[list[tuple[int, str, int, int]]] = []
-    thread = threading.Thread(target=lambda: out.append(fn()))
-    thread.start()
-    thread.join(120)
-    assert not thread.is_alive() and out, "the pool did not finish"
-    return out[0]
-
-
 def test_workers_get_their_input_through_the_pool_initializer_and_give_results_in_order(three_cores: None) -> None:
-    assert threading.active_count() == 1  # forked from this process: it runs no other thread
     results = list(run_tasks(_who, "shared input", list(range(60)), parallel=True, prepare=list))
     assert [r[0] for r in results] == list(range(60)) and {r[1] for r in results} == {"shared input"}
     assert os.getpid() not in {r[2] for r in results} and {r[3] for r in results} == {os.getpid()}
 
 
-def test_a_process_running_other_threads_starts_its_workers_from_a_fork_server(three_cores: None) -> None:
+def test_a_process_that_runs_threads_starts_its_workers_from_a_fork_server(
+        three_cores: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Forked from a process with threads, a worker can hang on a lock one of them held: such a
-    process forks nothing itself."""
-    results = _run_in_a_thread(lambda: list(run_tasks(_who, "shared input", list(range(60)), parallel=True,
-                                                      prepare=list)))
+    process (the daemon) forks nothing itself, and its workers get the same input."""
+    monkeypatch.setattr(workers, "_FORK_SERVER", [])
+    workers.start_from_fork_server()
+    results = list(run_tasks(_who, "shared input", list(range(60)), parallel=True, prepare=list))
     assert [r[0] for r in results] == list(range(60)) and {r[1] for r in results} == {"shared input"}
-    workers = {r[2] for r in results}
-    assert os.getpid() not in workers and os.getpid() not in {r[3] for r in results}  # a fork server's children
-    assert _run_in_a_thread(lambda: [(len(p), "", 0, 0) for p in in_parts(bytes, [1, 2, 3], minimum=1)]) == [
-        (3, "", 0, 0)]  # one part, done here: nothing forked
+    assert os.getpid() not in {r[2] for r in results} and os.getpid() not in {r[3] for r in results}
+    assert in_parts(bytes, [1, 2, 3], minimum=1) == [bytes([1, 2, 3])]  # one part, done here: nothing forked

@@ -2,10 +2,10 @@
 
 Used by the publish (render and prove) and by sync (Markdown). What every task needs
 (``shared``) reaches each worker once, through the pool's initializer; the tasks go as
-small lists. Workers are forked from this process when it runs no other thread (the
-command line: they start at once and inherit ``shared`` copy-on-write, unpickled), and
-otherwise started by a fork server (the daemon, whose jobs run on a scheduler thread:
-a child forked from a process with threads can hang on a lock one of them held). Each
+small lists. Workers are forked from this process (the command line: they start at once
+and inherit ``shared`` copy-on-write, unpickled), unless the process called
+``start_from_fork_server`` (the daemon, whose jobs run on a scheduler thread: a child
+forked from a process with threads can hang on a lock one of them held). Each
 worker closes inherited lock descriptors (it must never hold the journal's lock after
 its parent died) and is killed if its parent dies, so no orphan outlives a ``kill -9``
 of the job.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -76,9 +75,17 @@ def run_tasks(fn: Callable[[S, P], list[R]], shared: S, tasks: Sequence[T], *, p
         yield from fn(shared, prepare(chunk))
 
 
+_FORK_SERVER: list[bool] = []  # set once by a process that runs threads (see start_from_fork_server)
+
+
+def start_from_fork_server() -> None:
+    """From now on, this process forks no worker itself: a fork server (a fresh process, with
+    ``PRELOAD`` loaded once) does. For a process that runs threads; call it before they start."""
+    _FORK_SERVER[:] = [True]
+
+
 def start_context() -> BaseContext:
-    """How worker processes start: forked from this process if it runs no other thread, else
-    by a fork server (itself a fresh process, with ``PRELOAD`` loaded once)."""
+    """How worker processes start: forked from this process, or by the fork server."""
     import multiprocessing
 
     if forking_is_safe():
@@ -89,8 +96,7 @@ def start_context() -> BaseContext:
 
 
 def forking_is_safe() -> bool:
-    """True if this process runs no thread but this one: a forked child cannot find a lock held."""
-    return threading.active_count() == 1
+    return not _FORK_SERVER
 
 
 def in_parts(fn: Callable[[list[T]], bytes], items: list[T], *, minimum: int) -> list[bytes]:
