@@ -23,7 +23,17 @@ from . import content, memory, notify
 from .config import Config
 from .lock import journal_lock
 from .memory import FeedListing, Memory
-from .model import STYLESHEET, Author, FeedKind, Post, Problem, document_path, feed_dir, folder_name, named_folder
+from .model import (
+    STYLESHEET,
+    DocumentStatus,
+    FeedKind,
+    Post,
+    Problem,
+    document_path,
+    feed_dir,
+    folder_name,
+    named_folder,
+)
 from .plan import Plan, PlannedFeed, journal_feed, make_plan, settings_digest
 from .sinks import Kind, Placed, Refused, Sink, document
 from .sinks.directory import Directory
@@ -43,7 +53,7 @@ Progress = Callable[[int, int], None]
 class DocumentResult:
     path: str
     feed: str
-    status: str  # written | unchanged | failed
+    status: DocumentStatus
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -109,7 +119,7 @@ def site_of(config: Config) -> Site:
 
 def open_store(config: Config) -> Store:
     store = Store(config.paths.store, timeout=config.paths.store_wait)
-    store.sync_authors(Author(a.key, a.name, a.affiliation, a.email, a.uri) for a in config.authors)
+    store.sync_authors(config.authors)
     return store
 
 

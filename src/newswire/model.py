@@ -5,15 +5,20 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Literal
+
+from .settings import EMAIL, NAME, URL, setting
 
 
 @dataclass(frozen=True)
 class Author:
+    """An author as the config declares it (``authors: {key: {...}}``) and the store keeps it."""
+
     key: str
-    name: str
-    affiliation: str = ""
-    email: str | None = None
-    uri: str | None = None
+    name: str = setting(doc="The name the author signs with.", rule=NAME)
+    affiliation: str = setting("", "Shown after the name: 'John Morton, U.S. Immigration and Customs Enforcement'.")
+    email: str | None = setting(None, "The author's email address, published in Atom feeds.", rule=EMAIL)
+    uri: str | None = setting(None, "The author's home page, published in Atom and JSON feeds.", rule=URL)
 
     @property
     def signature(self) -> str:
@@ -45,6 +50,25 @@ class Post:
     content_hash: str
     draft: bool = False
     deleted_at: datetime | None = None
+
+
+PostState = Literal["live", "draft", "scheduled", "deleted"]
+"""Where a post stands: in the feeds, kept out as a draft, due later, or taken out."""
+
+
+def post_state(*, deleted: bool, draft: bool, published: datetime, now: datetime) -> PostState:
+    """A post's state at ``now``: deleted before draft before scheduled (a future date)."""
+    return "deleted" if deleted else "draft" if draft else "scheduled" if published > now else "live"
+
+
+OutboxState = Literal["pending", "delivered", "failed", "merged"]
+"""A queued notification: still to send (perhaps backing off), sent, given up, or folded into a newer one."""
+
+PublishStatus = Literal["ok", "failed"]
+"""How one publish ended, as the publish log keeps it."""
+
+DocumentStatus = Literal["written", "unchanged", "failed"]
+"""What one publish did with one document: wrote new bytes, left it as it was, or failed to prove it."""
 
 
 class FeedKind(str, enum.Enum):

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from .model import Feed, Post
+from .model import DocumentStatus, Feed, Post
 from .plan import PlannedFeed
 from .render import (
     EntryStub,
@@ -68,7 +68,7 @@ class DocumentOutcome:
 
     index: int
     path: str
-    status: str  # written | unchanged | failed
+    status: DocumentStatus
     problems: tuple[Problem, ...] = ()
     written: Placed | None = None
     error: str = ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Literal
 
 from .config import Config, SourceConfig
 from .errors import NewswireError
@@ -19,11 +20,14 @@ from .store import Store, from_utc_text
 
 MAX_BACKOFF = 86400.0
 
+PullStatus = Literal["imported", "not modified", "not due", "retry later", "failed"]
+"""What one pull of a source came to."""
+
 
 @dataclass
 class PullResult:
     url: str
-    status: str  # imported | not modified | not due | retry later | failed
+    status: PullStatus
     detail: str = ""
     report: ImportReport | None = None
 

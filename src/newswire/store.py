@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from .bounds import later, whole
 from .errors import STORE_PLACE, StoreError, os_trouble
-from .model import Author, Label, Post
+from .model import Author, Label, OutboxState, Post, PublishStatus
 from .text import clean_id, label_fold, slugify
 
 UTC = UTC
@@ -915,7 +915,7 @@ class Store:
                    published_at=excluded.published_at""",
                 [(s.path, s.fingerprint, s.sha256, s.size, s.mtime_ns, to_utc_text(now)) for s in states])
 
-    def log_publish(self, started: datetime, finished: datetime, status: str, feeds_total: int, written: int,
+    def log_publish(self, started: datetime, finished: datetime, status: PublishStatus, feeds_total: int, written: int,
                     failed: int, detail: object) -> None:
         with self.transaction() as db:
             db.execute("""INSERT INTO publish_log (started_at, finished_at, status, feeds_total, written, failed,
@@ -958,7 +958,7 @@ class Store:
                        (n.kind, n.target, n.topic, json.dumps(payload, sort_keys=True), to_utc_text(now),
                         to_utc_text(now), last_error))
 
-    def outbox(self, states: Sequence[str] = ("pending",), due_by: datetime | None = None) -> list[Notification]:
+    def outbox(self, states: Sequence[OutboxState] = ("pending",), due_by: datetime | None = None) -> list[Notification]:
         marks = ",".join("?" * len(states))
         sql = f"SELECT * FROM outbox WHERE state IN ({marks})"
         args: list[object] = list(states)
@@ -972,7 +972,7 @@ class Store:
         row = self.db.execute("SELECT min(next_at) FROM outbox WHERE state = 'pending'").fetchone()
         return from_utc_text(row[0]) if row and row[0] else None
 
-    def settle(self, n: Notification, state: str, now: datetime, *, error: str | None = None,
+    def settle(self, n: Notification, state: OutboxState, now: datetime, *, error: str | None = None,
                next_at: datetime | None = None) -> bool:
         """Record one delivery attempt: delivered, failed for good, or pending until ``next_at``.
 
@@ -1030,7 +1030,7 @@ class Notification:
     topic: str
     payload: dict[str, object]
     id: int = 0
-    state: str = "pending"
+    state: OutboxState = "pending"
     attempts: int = 0
     created_at: datetime | None = None
     next_at: datetime | None = None
