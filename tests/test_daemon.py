@@ -10,6 +10,7 @@ every daemon is killed in the fixture's finalizer whatever happens.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
@@ -45,13 +46,14 @@ POSTS = 150  # with 42 labels: a full publish of 45 feeds takes a few seconds
 class Daemon:
     """One ``newswire run`` process; its stdout and stderr go to ``log_path``."""
 
-    def __init__(self, journal: Journal, log_path: Path, *args: str):
+    def __init__(self, journal: Journal, log_path: Path, *args: str, env: dict[str, str] | None = None):
         self.journal = journal
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - the daemon writes to it until stop() closes it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "newswire", "--config", str(journal.config_path), "run", *args],
-            cwd=journal.root, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+            cwd=journal.root, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            env={**os.environ, **(env or {})})
 
     @property
     def pid(self) -> int:
@@ -110,8 +112,8 @@ def daemon(tmp_path: Path):
     """Start daemons with ``daemon(journal, *args)``; all of them are killed at the end."""
     started: list[Daemon] = []
 
-    def start(journal: Journal, *args: str) -> Daemon:
-        d = Daemon(journal, tmp_path / f"daemon-{len(started)}.log", *args)
+    def start(journal: Journal, *args: str, env: dict[str, str] | None = None) -> Daemon:
+        d = Daemon(journal, tmp_path / f"daemon-{len(started)}.log", *args, env=env)
         started.append(d)
         return d
 
@@ -556,3 +558,40 @@ def test_a_stop_during_a_job_that_schedules_follow_ups_exits_promptly(journal: J
         assert d.wait_exit(20) == 0, d.log()
     assert d.count(PUBLISH_LINE) == 1, d.log()  # the publish finished, and nothing ran after it
     assert " INFO run: stopped" in d.log(), d.log()
+
+
+# --- worker processes in the daemon ----------------------------------------------------------
+
+
+FORK_HOOK = """\
+import os, threading
+def _note():
+    with open(os.environ["NEWSWIRE_TEST_FORKS"], "a") as fh:
+        fh.write(f"{os.getpid()} {threading.active_count()}\\n")
+os.register_at_fork(before=_note)
+"""
+
+
+def test_a_daemon_publish_uses_worker_processes_without_forking_the_threaded_daemon(
+        journal: Journal, daemon, tmp_path: Path) -> None:
+    """The daemon's jobs run on a scheduler thread; a child forked from a process running other threads
+    can hang on a lock one of them held (Python 3.12 warns of it). Every fork is logged here, with the
+    threads its process ran: the publish's workers come from a process running one thread only."""
+    hooks, forks = tmp_path / "hooks", tmp_path / "forks.log"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(FORK_HOOK, encoding="utf-8")
+    journal.write_config(QUIET_CONFIG)
+    _generate(journal, POSTS)  # 150 posts in three formats: enough entries to share among workers
+    d = daemon(journal, env={"PYTHONPATH": str(hooks), "NEWSWIRE_TEST_FORKS": str(forks),
+                             "PYTHONWARNINGS": "default::DeprecationWarning"})
+    line = d.wait_for(PUBLISH_LINE, timeout=120)
+    assert re.search(r"publish: published (\d+) of \1 feeds .*, 0 failed", line), d.log()
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(30) == 0, d.log()
+    forked = [line.split() for line in forks.read_text(encoding="utf-8").splitlines()] if forks.exists() else []
+    assert forked, f"the publish started no worker process\n{d.log()}"
+    assert [f for f in forked if f[0] == str(d.pid) or f[1] != "1"] == [], forked
+    assert "Warning" not in d.log() and "Traceback" not in d.log(), d.log()
+    _check_feeds_whole(journal)
+    verify = journal.cli("verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr

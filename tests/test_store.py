@@ -76,10 +76,10 @@ def test_a_post_moves_the_generation_only_when_a_column_feeds_show_changes(tmp_p
         before = store.state.generation()
         store.posts.set_source_stamp("md:a.md", "1:2")  # a file's stamp is no part of any feed
         assert store.state.generation() == before
-        assert store.feeds.take_touched()[1] == {"all", "journal", "authors/a", "labels/x"}
+        assert store.feeds.take_touched()[1] == {("all", ""), ("journal", ""), ("author", "a"), ("label", "x")}
         store.posts.upsert(PostInput("md:a.md", "a", "T2", "<p>B</p>", "a", NOW, labels=("x",)), NOW)
         assert store.state.generation() > before
-        assert store.feeds.take_touched()[1] == {"all", "journal", "authors/a", "labels/x"}
+        assert store.feeds.take_touched()[1] == {("all", ""), ("journal", ""), ("author", "a"), ("label", "x")}
 
 
 # --- failures, by result code -------------------------------------------------------------

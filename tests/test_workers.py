@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from newswire import content
-from newswire.workers import in_parts
+from newswire import content, workers
+from newswire.workers import in_parts, run_tasks
 
 
 def _with_pid(items: list[int]) -> bytes:
@@ -65,3 +65,26 @@ def test_a_scan_shared_among_cores_lists_what_a_scan_in_one_process_does(
     monkeypatch.setattr(content, "PARALLEL_STATS", 1)
     assert content.scan(tmp_path).listing == alone
     assert alone.count(0) == 80 and b".hidden" not in alone and b"notes" not in alone
+
+
+def _who(shared: str, part: list[int]) -> list[tuple[int, str, int, int]]:
+    """Each item with what the worker was given at its start, and which process (and parent) handled it."""
+    return [(item, shared, os.getpid(), os.getppid()) for item in part]
+
+
+def test_workers_get_their_input_through_the_pool_initializer_and_give_results_in_order(three_cores: None) -> None:
+    results = list(run_tasks(_who, "shared input", list(range(60)), parallel=True, prepare=list))
+    assert [r[0] for r in results] == list(range(60)) and {r[1] for r in results} == {"shared input"}
+    assert os.getpid() not in {r[2] for r in results} and {r[3] for r in results} == {os.getpid()}
+
+
+def test_a_process_that_runs_threads_starts_its_workers_from_a_fork_server(
+        three_cores: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forked from a process with threads, a worker can hang on a lock one of them held: such a
+    process (the daemon) forks nothing itself, and its workers get the same input."""
+    monkeypatch.setattr(workers, "_FORK_SERVER", [])
+    workers.start_from_fork_server()
+    results = list(run_tasks(_who, "shared input", list(range(60)), parallel=True, prepare=list))
+    assert [r[0] for r in results] == list(range(60)) and {r[1] for r in results} == {"shared input"}
+    assert os.getpid() not in {r[2] for r in results} and os.getpid() not in {r[3] for r in results}
+    assert in_parts(bytes, [1, 2, 3], minimum=1) == [bytes([1, 2, 3])]  # one part, done here: nothing forked

@@ -530,8 +530,8 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
         if outcome == "deleted":
             report.deleted_files.append(post.source.removeprefix(SOURCE_PREFIX))
 
-    for rel, stamp, parsed in run_tasks(_parse_files, todo, parallel=len(todo) >= PARALLEL_FILES,
-                                        prepare=lambda chunk: (config, author_keys, chunk)):
+    for rel, stamp, parsed in run_tasks(_parse_files, (config, author_keys), todo,
+                                        parallel=len(todo) >= PARALLEL_FILES, prepare=list):
         try:
             if isinstance(parsed, SourceError):
                 raise parsed
@@ -659,9 +659,9 @@ def _name(source: str) -> str:
     return source.rsplit("/", 1)[-1]
 
 
-def _parse_files(work: tuple[Config, set[str], list[tuple[str, str, str | None]]]
+def _parse_files(shared: tuple[Config, set[str]], chunk: list[tuple[str, str, str | None]]
                  ) -> list[tuple[str, str | None, Parsed | SourceError]]:
-    config, author_keys, chunk = work
+    config, author_keys = shared
     out: list[tuple[str, str | None, Parsed | SourceError]] = []
     for path, rel, stamp in chunk:
         try:

@@ -34,6 +34,7 @@ from .errors import LockedError, NewswireError, os_trouble, printable
 from .job import check_published, open_store, publish, utcnow
 from .lock import journal_lock
 from .pull import pull
+from .workers import start_from_fork_server
 
 log = logging.getLogger("newswire.run")
 MISFIRE_GRACE = 300
@@ -48,6 +49,7 @@ class Daemon:
         self.config_path = config_path
         self.debug = debug  # log an unexpected error's traceback, not only its line
         self.config: Config = load_config(config_path)
+        start_from_fork_server()  # jobs run on the scheduler's thread: no worker is forked from here
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": MISFIRE_GRACE},

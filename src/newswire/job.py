@@ -12,27 +12,40 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import content, notify
+from . import content, memory, notify
 from .config import Config
 from .lock import journal_lock
-from .model import STYLESHEET, DocumentState, DocumentStatus, EntryRef, Post, Problem
-from .plan import Plan, PlannedFeed, feed_folder, journal_feed, make_plan, settings_digest
+from .memory import FeedListing, Memory
+from .model import (
+    STYLESHEET,
+    DocumentState,
+    DocumentStatus,
+    EntryRef,
+    FeedKind,
+    Post,
+    Problem,
+    document_path,
+    feed_dir,
+    folder_name,
+    named_folder,
+)
+from .plan import Plan, PlannedFeed, journal_feed, make_plan, settings_digest
+from .sinks import Kind, Placed, Refused, Sink, document
+from .sinks.directory import Directory
+from .sinks.dryrun import Check, DryRun
 from .store import SqliteStore, Store, from_utc_text, to_utc_text
 from .workers import run_tasks
 
 if TYPE_CHECKING:
     from . import proof
     from .render import Site
-from .writer import WriteError, Written, clean_temporaries, digest, file_digest, remove, write_atomic
 
 INDEX_FILES = ("index.opml", "index.html", STYLESHEET)
 Progress = Callable[[int, int], None]
@@ -107,15 +120,16 @@ def site_of(config: Config) -> Site:
 
 
 def open_store(config: Config) -> Store:
-    store = SqliteStore(config.paths.store, timeout=config.paths.store_wait)
+    store: Store = SqliteStore(config.paths.store, timeout=config.paths.store_wait)
     store.authors.sync(config.authors)
     return store
 
 
 def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: bool = True, ping: bool = True,
             now: datetime | None = None, wait: float = 0.0, progress: Progress | None = None,
-            allow_mass_delete: bool = False) -> PublishReport:
-    """Run one publish of the journal; see the module docstring for the guarantees.
+            allow_mass_delete: bool = False, sink: Sink | None = None) -> PublishReport:
+    """Run one publish of the journal into ``sink`` (the output folder unless given); see the module
+    docstring for the guarantees.
 
     Notifications for what changed are queued with the record of the documents, then
     (unless ``ping`` is false) whatever is due is delivered. A failed ping does not
@@ -126,17 +140,21 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
     with journal_lock(config.lock_path, wait), open_store(config) as store:
         clock = _not_before_last_publish(store, now)
         report = PublishReport(dry_run=dry_run, warnings=_clock_warnings(now, clock))
+        target = sink or Directory(config.paths.output)
+        sink = DryRun(target) if dry_run else target
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
             if sync:  # a missing content folder is reported, not taken for an empty one
                 report.sync = content.sync(config, store, clock, allow_mass_delete=allow_mass_delete)
             generation = store.state.generation()
-            if full or dry_run or not _nothing_changed(config, store, now, generation, report):
+            last = _last_good_publish(config, store, now, clock)
+            if full or dry_run or not _nothing_changed(config, store, sink, last, generation, report):
                 store.feeds.note_shown(now, clock)
                 states = store.documents.all()  # read once: for the feeds to skip and for the run
                 mark, touched = (None, None) if dry_run else store.feeds.take_touched()
-                skip = set() if full or touched is None else _untouched_feeds(config, store, now, touched, states)
+                skip = (set() if full or touched is None or last is None
+                        else _untouched_feeds(config, sink, last, touched, states))
                 plan = make_plan(config, store, now, clock, skip)
-                _publish_plan(config, store, plan, report, full, dry_run, progress, generation, mark, states)
+                _publish_plan(config, store, plan, report, full, sink, progress, generation, mark, states, last)
         if ping and not dry_run:
             report.pings = notify.deliver(config, store, now + timedelta(seconds=time.monotonic() - started))
         report.seconds = time.monotonic() - started
@@ -151,97 +169,80 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
 FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-def _last_good_publish(config: Config, store: Store, now: datetime) -> dict[str, object] | None:
-    """What the last publish that succeeded recorded, if a publish at ``now`` can build on it: it
-    finished (no killed publish since), the settings are the same, no post has come due nor
-    tombstone expired since, and the clock is not behind a post it showed ('since')."""
-    mark = store.state.get("published")
-    if (not isinstance(mark, dict) or store.state.get("running") or mark.get("settings") != settings_digest(config)
-            or not mark.get("since", "~") <= to_utc_text(now) < mark.get("until", "")
-            or to_utc_text(_not_before_last_publish(store, now)) >= mark.get("expires", "")):
-        return None
-    return mark
+def _last_good_publish(config: Config, store: Store, now: datetime, clock: datetime) -> Memory | None:
+    """What the last publish that succeeded left (see ``memory``), if a publish at ``now`` dating by
+    ``clock`` can build on it."""
+    last = memory.load(store)
+    return last if last is not None and last.holds(settings_digest(config), now, clock) else None
 
 
-def _nothing_changed(config: Config, store: Store, now: datetime, generation: int, report: PublishReport) -> bool:
+def _nothing_changed(config: Config, store: Store, sink: Sink, last: Memory | None, generation: int,
+                     report: PublishReport) -> bool:
     """True when the last publish left every document good and nothing they show can have changed.
 
     Nothing changed when the store's generation (moved by every change to posts, labels
-    or authors) and the output on disk are as the last good publish left them. Then
+    or authors) and what is in the sink are as the last good publish left them. Then
     there is nothing to plan.
     """
-    mark = _last_good_publish(config, store, now)
-    if mark is None or mark.get("generation") != generation:
+    if last is None or last.generation != generation:
         return False
     states = store.documents.all()
-    if not all(on_disk_as_recorded(config.paths.output, state) for state in states.values()):
+    if not all(sink.as_recorded(state) for state in states.values()):
         return False  # drift: the full path restores the file
-    report.feeds, report.documents = mark["feeds"], mark["documents"]  # type: ignore[assignment]
-    report.results = [DocumentResult(path, _feed_of(path), "unchanged") for path in sorted(states)]
+    report.feeds, report.documents = last.feeds, last.documents
+    report.results = sorted([DocumentResult(path, folder, "unchanged") for folder in last.listings
+                             for path in _recorded(folder, config.feeds.formats, states)]
+                            + [DocumentResult(path, "index", "unchanged") for path in INDEX_FILES if path in states],
+                            key=lambda r: r.path)
     return True
 
 
-def _untouched_feeds(config: Config, store: Store, now: datetime, touched: set[str],
+def _untouched_feeds(config: Config, sink: Sink, last: Memory, touched: set[tuple[str, str]],
                      states: dict[str, DocumentState]) -> set[str]:
     """The feeds (folders) a publish need not plan: those the last good publish listed, less those a
-    change touched since and those whose files are not as it recorded them. Empty when every feed
+    change touched since and those whose documents are not as it recorded them. Empty when every feed
     must be planned."""
-    listed = store.state.get("listings")
-    if "all" in touched or not isinstance(listed, dict) or _last_good_publish(config, store, now) is None:
+    if any(kind == "all" for kind, _ in touched):
         return set()
-    out = config.paths.output
-    drifted = {_feed_of(s.path) for s in states.values() if not on_disk_as_recorded(out, s)}
-    return set(listed) - touched - drifted
+    changed = {folder_name(feed_dir(FeedKind(kind), slug)) for kind, slug in touched}
+    formats = config.feeds.formats
+    return {folder for folder in set(last.listings) - changed
+            if (paths := _recorded(folder, formats, states)) and all(sink.as_recorded(states[p]) for p in paths)}
 
 
-def _feed_of(path: str) -> str:
-    """The feed a document belongs to, from its path: its folder, less any archive page."""
-    if path in INDEX_FILES:
-        return "index"
-    folder = path.rpartition("/")[0]
-    if "archive/" in folder:
-        folder = re.sub(r"/?archive/\d+$", "", folder)
-    return folder or "journal"
+def _recorded(folder: str, formats: tuple[str, ...], states: dict[str, DocumentState]) -> list[str]:
+    """The documents the store records for the feed named ``folder``: its main documents and its
+    archive pages (numbered from 1 with no gap), in every format."""
+    out: list[str] = []
+    page = 0
+    while paths := [path for fmt in formats if (path := document_path(named_folder(folder), fmt, page)) in states]:
+        out += paths
+        page += 1
+    return out
 
 
-def _publish_plan(config: Config, store: Store, plan: Plan, report: PublishReport, full: bool, dry_run: bool,
+def _publish_plan(config: Config, store: Store, plan: Plan, report: PublishReport, full: bool, sink: Sink,
                   progress: Progress | None, generation: int, touched: int | None,
-                  states: dict[str, DocumentState]) -> None:
-    """Render, verify and write what the plan says changed; remember a clean result for the next run
-    (and forget the feeds touched up to ``touched``, which it has published)."""
-    if dry_run:
-        _Run(config, store, plan, report, full, dry_run, progress, states=states).run()
+                  states: dict[str, DocumentState], last: Memory | None) -> None:
+    """Render, verify and put in place what the plan says changed; if the sink records, remember a
+    clean result for the next run (and forget the feeds touched up to ``touched``, which it has published)."""
+    run = _Run(config, store, plan, report, full, sink, progress, states, last)
+    if not sink.records:
+        run.run()
         return
-    if store.state.get("running"):  # the last publish was killed: its temporary files may be lying about
-        clean_temporaries(config.paths.output)
+    if store.state.get("running"):  # the last publish was killed: it may have left things half done
+        sink.recover()
     store.state.set("running", True)
-    run = _Run(config, store, plan, report, full, dry_run, progress, states=states)
     run.run()
     store.state.set("running", False)
     if not report.failed and not report.errors:
-        days = config.feeds.tombstone_days
-        expires = store.feeds.next_tombstone_expiry(plan.clock, days) or FAR
+        expires = store.feeds.next_tombstone_expiry(plan.clock, config.feeds.tombstone_days) or FAR
         with store.transaction():
-            store.state.set("published", {"generation": generation, "settings": settings_digest(config),
-                                          "since": store.feeds.newest_live(plan.now),
-                                          "until": to_utc_text(store.feeds.next_scheduled(plan.now) or FAR),
-                                          "expires": to_utc_text(expires), "feeds": report.feeds,
-                                          "documents": report.documents})
-            store.state.set("listings", run.listings)
+            memory.save(store, Memory(generation, settings_digest(config), store.feeds.newest_live(plan.now),
+                                      to_utc_text(store.feeds.next_scheduled(plan.now) or FAR), to_utc_text(expires),
+                                      report.feeds, report.documents, run.listings))
             if touched is not None:
                 store.feeds.clear_touched(touched)
-
-
-def on_disk_as_recorded(out: Path, state: DocumentState) -> bool:
-    """The file is the one the store recorded: same size and mtime, or else the same bytes."""
-    path = os.path.join(out, state.path)  # not pathlib: this runs for every document of a journal
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    if st.st_size != state.size:
-        return False
-    return st.st_mtime_ns == state.mtime_ns or file_digest(Path(path)) == state.sha256
 
 
 def _not_before_last_publish(store: Store, now: datetime) -> datetime:
@@ -271,28 +272,30 @@ def check_published(config: Config, *, now: datetime | None = None) -> PublishRe
         now = now or utcnow()
         report = PublishReport(dry_run=True)
         plan = make_plan(config, store, now, _not_before_last_publish(store, now))
-        _Run(config, store, plan, report, full=True, dry_run=True, progress=None, check=True).run()
+        states = store.documents.all()
+        sink = Check(Directory(config.paths.output), states)
+        _Run(config, store, plan, report, True, sink, None, states, None).run()
         report.seconds = time.monotonic() - started
         return report
 
 
 class _Run:
-    """One publish's state: what to render, what was written, what changed for subscribers."""
+    """One publish's state: what to render, what was put in place, what changed for subscribers.
+    Where documents go, and whether that is recorded, is its sink's affair."""
 
-    def __init__(self, config: Config, store: Store, plan: Plan, report: PublishReport, full: bool,
-                 dry_run: bool, progress: Progress | None, check: bool = False,
-                 states: dict[str, DocumentState] | None = None):
+    def __init__(self, config: Config, store: Store, plan: Plan, report: PublishReport, full: bool, sink: Sink,
+                 progress: Progress | None, states: dict[str, DocumentState], last: Memory | None):
         self.config, self.store, self.plan, self.report = config, store, plan, report
-        self.full, self.dry_run, self.progress, self.check = full, dry_run, progress, check
-        self.out = config.paths.output
-        self.states = store.documents.all() if states is None else states
+        self.full, self.sink, self.progress, self.states = full, sink, progress, states
         self.recorded: list[DocumentState] = []
         self.changed: dict[str, dict[str, str]] = {}
         self.changed_entries: dict[int, EntryRef] = {}
-        self.listings: dict[str, list[object]] = {}  # every feed's [live posts, newest update] for the index pages
+        self.listings: dict[str, FeedListing] = {}  # every feed's listing, for the index pages
+        self.before = last.listings if last is not None else {}  # the listings of feeds a partial plan skips
         # Documents of feeds a partial plan leaves alone: kept as they are
-        untouched = {feed_folder(feed) for feed in plan.every} - {feed_folder(pf.main) for pf in plan.feeds}
-        self.kept = sorted(path for path in self.states if _feed_of(path) in untouched) if plan.partial else []
+        untouched = {feed.folder for feed in plan.every} - {pf.main.folder for pf in plan.feeds}
+        self.kept = ([(path, folder) for folder in sorted(untouched)
+                      for path in _recorded(folder, config.feeds.formats, states)] if plan.partial else [])
 
     def run(self) -> None:
         todo = []
@@ -301,143 +304,125 @@ class _Run:
                 if self.full or not self._in_place(pf.feed.path(fmt), pf.fingerprint):
                     todo.append((pf, fmt))
                 else:
-                    self.report.results.append(DocumentResult(pf.feed.path(fmt), pf.main.dir or "journal",
-                                                              "unchanged"))
-        self.report.results += [DocumentResult(path, _feed_of(path), "unchanged") for path in self.kept]
+                    self.report.results.append(DocumentResult(pf.feed.path(fmt), pf.main.folder, "unchanged"))
+        self.report.results += [DocumentResult(path, folder, "unchanged") for path, folder in self.kept]
         self.report.feeds = len(self.plan.every)
         self.report.documents = (len(self.plan.feeds) * len(self.config.feeds.formats) + len(self.kept)
                                  + len(INDEX_FILES))
         self._render(todo)
         self._publish_indexes()
         self._remove_orphans()
-        if not self.dry_run and self.recorded:
+        if self.sink.records and self.recorded:
             fresh = self.store.documents.unannounced(self.changed_entries.values())
             notes = notify.changes(self.config, sorted(self.changed.items()), [ref.entry_id for ref in fresh])
             self.store.documents.record(self.recorded, self.plan.now, notes, fresh)
             self.report.queued = len(notes)
 
     def _render(self, todo: list[tuple[PlannedFeed, str]]) -> None:
-        """Prove every entry the documents hold, then assemble, verify and write them (see ``proof``)."""
+        """Prove every entry the documents hold, then assemble, verify and put them in place (see
+        ``proof``): archive pages first, then main documents, so no main document links to a page
+        that is not in place yet."""
         from . import proof  # rendering and parsing libraries: loaded only when something is rendered
 
         keys = sorted({(ref.post_id, fmt, pf.content) for pf, fmt in todo for ref in pf.entries})
         parallel = len(keys) >= proof.PARALLEL_THRESHOLD
         total, done = len(keys) + len(todo), 0
-        work = proof.Work(site_of(self.config), journal_feed(self.config), self.config.feeds.formats, self.out,
-                          proof.open_spool(self.config.paths.store.parent), todo, dry_run=self.dry_run)
-        proof.WORK.append(work)
+        work = proof.Work(site_of(self.config), journal_feed(self.config), self.config.feeds.formats, self.sink,
+                          proof.open_spool(self.config.paths.store.parent), todo)
         try:
-            for result in run_tasks(proof.prove_posts, keys, parallel=parallel, prepare=self._with_posts):
+            for result in run_tasks(proof.prove_posts, work, keys, parallel=parallel, prepare=self._with_posts):
                 proof.spool(work, [result])
                 done += 1
                 if self.progress:
                     self.progress(done, total)
-            for outcome in run_tasks(proof.publish_documents, range(len(todo)), parallel=parallel,
-                                     prepare=list, waits=True):
-                self._take(todo[outcome.index], outcome)
-                done += 1
-                if self.progress:
-                    self.progress(done, total)
+            for kind in (Kind.PAGE, Kind.MAIN):
+                indices = [i for i, (pf, _) in enumerate(todo) if (Kind.MAIN if pf.is_main else Kind.PAGE) is kind]
+                for outcome in run_tasks(proof.publish_documents, work, indices, parallel=parallel,
+                                         prepare=list, waits=True):
+                    self._take(todo[outcome.index], outcome)
+                    done += 1
+                    if self.progress:
+                        self.progress(done, total)
         finally:
-            proof.WORK.remove(work)
-            os.close(work.spool)
+            os.close(work.spool.fd)
 
     def _with_posts(self, keys: list[tuple[int, str, str]]) -> list[tuple[tuple[int, str, str], Post]]:
         posts = self.store.posts.load({key[0] for key in keys}, self.config.journal.post_url)
         return [(key, posts[key[0]]) for key in keys]
 
     def _in_place(self, path: str, fingerprint: str) -> bool:
-        """True if the recorded document has this fingerprint and its file is as written."""
+        """True if the recorded document has this fingerprint and is in place as recorded."""
         state = self.states.get(path)
-        return state is not None and state.fingerprint == fingerprint and on_disk_as_recorded(self.out, state)
+        return state is not None and state.fingerprint == fingerprint and self.sink.as_recorded(state)
 
     def _take(self, job: tuple[PlannedFeed, str], outcome: proof.DocumentOutcome) -> None:
         """Record what became of one document, and whether subscribers have news."""
         pf, fmt = job
         self.report.rendered += 1
-        if outcome.error:
-            self.report.errors.append(outcome.error)
-        if outcome.status == "failed":
-            self.report.results.append(DocumentResult(outcome.path, pf.main.dir or "journal", "failed",
-                                                      list(outcome.problems)))
+        if outcome.status == "failed" or outcome.written is None:
+            self._failed(outcome.path, pf.main.folder, outcome.error, outcome.problems)
             return
-        self._note(outcome.path, pf.main.dir or "journal", pf.fingerprint, outcome.status == "written",
-                   outcome.written)
+        self._note(pf.main.folder, pf.fingerprint, outcome.written)
         previous = self.states.get(outcome.path)
-        if pf.is_main and outcome.written and (previous is None or previous.sha256 != outcome.written.sha256):
+        if pf.is_main and outcome.written.changed and (previous is None
+                                                       or previous.sha256 != outcome.written.sha256):
             # New bytes for subscribers (a restored hand-edited file is not news).
             self.changed.setdefault(pf.feed.dir, {})[fmt] = self.config.journal.feed_url(outcome.path)
             self.changed_entries.update((ref.post_id, ref) for ref in pf.entries)
 
-    def _note(self, path: str, feed: str, fingerprint: str, changed: bool, written: Written | None) -> None:
-        """A document that is in place (or, in a dry run, would be): report it, and record it once written."""
-        if self.dry_run and self.check and changed:
-            self.report.results.append(DocumentResult(path, feed, "failed", [self._drift(path)]))
-            return
-        if written is not None:
-            self.recorded.append(DocumentState(path, fingerprint, written.sha256, written.size, written.mtime_ns))
-        self.report.results.append(DocumentResult(path, feed, "written" if changed else "unchanged"))
-        self.report.written += changed
+    def _failed(self, path: str, feed: str, error: str, problems: tuple[Problem, ...]) -> None:
+        if error:
+            self.report.errors.append(error)
+        self.report.results.append(DocumentResult(path, feed, "failed", list(problems)))
 
-    def _write(self, path: str, feed: str, data: bytes, fingerprint: str) -> None:
-        """Write one of the index files (small, made here rather than by the workers)."""
-        if self.dry_run:
-            self._note(path, feed, fingerprint, file_digest(self.out / path) != digest(data), None)
-            return
-        try:
-            written = write_atomic(self.out, path, data)
-        except WriteError as exc:
-            self.report.errors.append(str(exc))
-            self.report.results.append(DocumentResult(path, feed, "failed"))
-            return
-        self._note(path, feed, fingerprint, written.changed, written)
+    def _note(self, feed: str, fingerprint: str, placed: Placed) -> None:
+        """A document that is in place (or would be): report it, and record it if the sink records."""
+        if self.sink.records:
+            self.recorded.append(DocumentState(placed.path, fingerprint, placed.sha256, placed.size,
+                                               placed.mtime_ns))
+        self.report.results.append(DocumentResult(placed.path, feed, "written" if placed.changed else "unchanged"))
+        self.report.written += placed.changed
 
-    def _drift(self, path: str) -> Problem:
-        """How a published file differs from what the store says it should be."""
-        state = self.states.get(path)
-        on_disk = file_digest(self.out / path)
-        if on_disk is None:
-            return Problem(path, "", "file", "present", "missing")
-        if state is not None and state.sha256 != on_disk:
-            return Problem(path, "", "file", "the bytes newswire wrote", "changed on disk since then")
-        return Problem(path, "", "file", "up to date with the store", "older (run 'newswire publish')")
+    def _put_index(self, path: str, data: bytes, fingerprint: str) -> None:
+        """Put one of the index files (small, made here rather than by the workers)."""
+        result = self.sink.put([document(path, data, Kind.INDEX)])[0]
+        if isinstance(result, Refused):
+            self._failed(path, "index", result.error, result.problems)
+        else:
+            self._note("index", fingerprint, result)
 
     def _publish_indexes(self) -> None:
         from .render.index import Listing, feed_stylesheet, html_page, opml
 
         for pf in self.plan.mains:
             newest = max((ref.updated for ref in pf.entries), default=None)
-            self.listings[feed_folder(pf.feed)] = [self.plan.live_posts(pf.feed), newest]
+            self.listings[pf.feed.folder] = FeedListing(self.plan.live_posts(pf.feed), newest)
         if self.plan.partial:  # the other feeds are as the last good publish listed them
-            before = self.store.state.get("listings")
-            assert isinstance(before, dict)
-            self.listings = {folder: self.listings.get(folder) or before[folder]
-                             for folder in map(feed_folder, self.plan.every)}
-        listings = [Listing(feed, posts, from_utc_text(newest) if newest else None)  # type: ignore[arg-type]
-                    for feed, (posts, newest) in ((feed, self.listings[feed_folder(feed)]) for feed in self.plan.every)]
+            self.listings = {feed.folder: self.listings.get(feed.folder) or self.before[feed.folder]
+                             for feed in self.plan.every}
+        listings = [Listing(feed, listed.live_posts, from_utc_text(listed.newest) if listed.newest else None)
+                    for feed, listed in ((feed, self.listings[feed.folder]) for feed in self.plan.every)]
         fingerprint = hashlib.sha256(json.dumps(
             [settings_digest(self.config)] + [[lst.feed.dir, lst.feed.title, lst.posts, str(lst.updated)]
                                               for lst in listings]).encode()).hexdigest()
         makers = {"index.opml": opml, "index.html": html_page, STYLESHEET: feed_stylesheet}
         for name in INDEX_FILES:
             if self.full or not self._in_place(name, fingerprint):
-                self._write(name, "index", makers[name](self.config.journal, listings, self.config.feeds.formats),
-                            fingerprint)
+                self._put_index(name, makers[name](self.config.journal, listings, self.config.feeds.formats),
+                                fingerprint)
 
     def _remove_orphans(self) -> None:
-        """Documents of feeds or formats that no longer exist are taken down."""
+        """Documents of feeds or formats that no longer exist are taken down, once all that is new is in place."""
         wanted = ({pf.feed.path(fmt) for pf in self.plan.feeds for fmt in self.config.feeds.formats}
-                  | set(INDEX_FILES) | set(self.kept))
+                  | set(INDEX_FILES) | {path for path, _ in self.kept})
         gone = [path for path in self.states if path not in wanted]
-        if gone and not self.dry_run:
-            removed = []
-            for path in gone:
-                try:
-                    remove(self.out, path)
-                except WriteError as exc:
-                    self.report.errors.append(str(exc))
-                else:
-                    removed.append(path)
+        removed = []
+        for path in gone:
+            error = self.sink.remove(path)
+            if error:
+                self.report.errors.append(error)
+            else:
+                removed.append(path)
+        if self.sink.records and removed:
             self.store.documents.forget(removed)
         self.report.removed = len(gone)
-

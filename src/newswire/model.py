@@ -84,8 +84,8 @@ class FeedKind(str, enum.Enum):
 class Feed:
     """One feed: a selection of posts published in every configured format.
 
-    ``dir`` is the folder below the output directory ('' for the journal, 'authors/x',
-    'labels/y'); each format's document lives in it under a fixed file name.
+    ``dir`` is the folder below the output directory (see ``feed_dir``); each format's
+    document lives in it under a fixed file name.
     """
 
     kind: FeedKind
@@ -98,12 +98,45 @@ class Feed:
     label: Label | None = None
 
     def path(self, fmt: str) -> str:
-        name = FILE_NAMES[fmt]
-        return f"{self.dir}/{name}" if self.dir else name
+        return document_path(self.dir, fmt)
+
+    @property
+    def folder(self) -> str:
+        """The name the feed goes by in reports and in the store's records: its folder, 'journal' for the journal."""
+        return folder_name(self.dir)
 
     def archive(self, page: int) -> Feed:
         """The same feed's archive page ``page`` (1 is the oldest), in its own folder."""
-        return replace(self, dir=f"{self.dir}/archive/{page}" if self.dir else f"archive/{page}")
+        return replace(self, dir=_within(self.dir, f"archive/{page}"))
+
+
+JOURNAL_FOLDER = "journal"
+
+
+def feed_dir(kind: FeedKind, slug: str) -> str:
+    """The folder below the output directory that holds a feed's documents: '' for the journal,
+    'authors/<slug>', 'labels/<slug>'. The one place a feed's folder is named."""
+    return {FeedKind.JOURNAL: "", FeedKind.AUTHOR: f"authors/{slug}", FeedKind.LABEL: f"labels/{slug}"}[kind]
+
+
+def document_path(folder: str, fmt: str, page: int = 0) -> str:
+    """Where a feed's document in ``fmt`` lives below the output, given the feed's folder
+    (``feed_dir``): in it, or for archive page ``page`` (1 is the oldest) in its 'archive/<page>'."""
+    return _within(_within(folder, f"archive/{page}") if page else folder, FILE_NAMES[fmt])
+
+
+def _within(folder: str, rel: str) -> str:
+    return f"{folder}/{rel}" if folder else rel
+
+
+def folder_name(folder: str) -> str:
+    """How a feed folder is named in reports and records: the journal's ('') as 'journal'."""
+    return folder or JOURNAL_FOLDER
+
+
+def named_folder(name: str) -> str:
+    """The folder a feed named ``name`` (see ``folder_name``) has below the output."""
+    return "" if name == JOURNAL_FOLDER else name
 
 
 FILE_NAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}

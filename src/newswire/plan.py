@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from .config import Config
-from .model import Author, EntryRef, Feed, FeedKind, Label
+from .model import Author, EntryRef, Feed, FeedKind, Label, feed_dir
 from .store import Store, to_utc_text
 
 # Bump when rendering changes in a way that alters bytes, so every feed is redone once.
@@ -80,19 +80,19 @@ class Plan:
 
 def journal_feed(config: Config) -> Feed:
     j = config.journal
-    return Feed(FeedKind.JOURNAL, "journal", "", j.tag("feed"), j.title, j.subtitle)
+    return Feed(FeedKind.JOURNAL, "journal", feed_dir(FeedKind.JOURNAL, ""), j.tag("feed"), j.title, j.subtitle)
 
 
 def author_feed(config: Config, author: Author, slug: str) -> Feed:
     j = config.journal
     subtitle = f"Posts by {author.name}" + (f" ({author.affiliation})" if author.affiliation else "")
-    return Feed(FeedKind.AUTHOR, author.key, f"authors/{slug}", j.tag(f"feed/author/{slug}"),
+    return Feed(FeedKind.AUTHOR, author.key, feed_dir(FeedKind.AUTHOR, slug), j.tag(f"feed/author/{slug}"),
                 f"{j.title}: {author.signature}", f"{subtitle} in {j.title}", author=author)
 
 
 def label_feed(config: Config, label: Label) -> Feed:
     j = config.journal
-    return Feed(FeedKind.LABEL, label.slug, f"labels/{label.slug}", j.tag(f"feed/label/{label.slug}"),
+    return Feed(FeedKind.LABEL, label.slug, feed_dir(FeedKind.LABEL, label.slug), j.tag(f"feed/label/{label.slug}"),
                 f"{j.title}: {label.name}", f"Posts labelled “{label.name}” in {j.title}", label=label)
 
 
@@ -148,11 +148,6 @@ def paginate(feed: Feed, slots: list[EntryRef], entries: int, content: str, cloc
     return out
 
 
-def feed_folder(feed: Feed) -> str:
-    """The name a feed goes by in the store's records of touched feeds and listings."""
-    return feed.dir or "journal"
-
-
 def count_key(feed: Feed) -> tuple[str, str]:
     return feed.kind.value, "" if feed.kind is FeedKind.JOURNAL else feed.key
 
@@ -160,7 +155,7 @@ def count_key(feed: Feed) -> tuple[str, str]:
 def make_plan(config: Config, store: Store, now: datetime, clock: datetime,
               skip: set[str] | frozenset[str] = frozenset()) -> Plan:
     """Every feed the journal has at ``now``, with its pages and tombstones as of ``clock``, from
-    one indexed query per feed, but for those in ``skip`` (feed folders, see ``feed_folder``):
+    one indexed query per feed, but for those in ``skip`` (feed folders, see ``Feed.folder``):
     feeds known to be as published.
 
     Without archives only each feed's newest places are read (one more than a
@@ -169,20 +164,20 @@ def make_plan(config: Config, store: Store, now: datetime, clock: datetime,
     """
     settings = settings_digest(config)
     feeds: list[tuple[Feed, Callable[[int | None], list[EntryRef]]]] = [
-        (journal_feed(config), lambda newest: store.feeds.journal_slots(now, newest))]
+        (journal_feed(config), functools.partial(store.feeds.journal_slots, now))]
     if config.feeds.authors:
         authors = store.authors.all()
         for key in store.feeds.feed_authors(now):
             author, slug = authors[key]
             feeds.append((author_feed(config, author, slug),
-                          lambda newest, key=key: store.feeds.author_slots(key, now, newest)))  # type: ignore[misc]
+                          functools.partial(store.feeds.author_slots, key, now)))
     if config.feeds.labels:
         for label in store.feeds.feed_labels(now):
             feeds.append((label_feed(config, label),
-                          lambda newest, slug=label.slug: store.feeds.label_slots(slug, now, newest)))  # type: ignore[misc]
+                          functools.partial(store.feeds.label_slots, label.slug, now)))
     planned: list[PlannedFeed] = []
     for feed, slots in feeds:
-        if feed_folder(feed) not in skip:
+        if feed.folder not in skip:
             kind = config.feeds.settings(feed.kind.value)
             newest = None if config.feeds.archives else kind.entries + 1
             planned.extend(paginate(feed, slots(newest), kind.entries, kind.content, clock,

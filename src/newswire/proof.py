@@ -11,22 +11,23 @@ Two passes over the work a publish has planned:
    holds offsets, not bytes.
 2. **Documents.** Each document is assembled from spooled fragments, checked with
    ``verify_assembled`` (its skeleton read back in full, its entry sequence with lxml)
-   and written atomically.
+   and handed to the publish's sink (see ``sinks``).
 
 Both passes run on every core (``workers.run_tasks``) when the work is large, and
 in the calling process otherwise; either way the same functions do the work, so
-the two can never differ. Workers get their inputs by fork (copy-on-write) or as
-small task lists, never the store's connection.
+the two can never differ. Workers get the ``Work`` through their pool's initializer
+and small task lists, never the store's connection.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from .model import DocumentStatus, Feed, Post
 from .plan import PlannedFeed
@@ -41,9 +42,9 @@ from .render import (
     render_entry,
     render_skeleton,
 )
+from .sinks import Kind, Placed, Refused, Sink, document
 from .store import from_utc_text
 from .verify import Problem, verify_assembled, verify_document
-from .writer import WriteError, Written, digest, file_digest, write_many
 
 PROOF_BATCH = 100  # entries read back per document: amortises the parser's start-up; a failed batch is split
 PARALLEL_THRESHOLD = 400  # entries; below this, starting worker processes costs more than it saves
@@ -69,7 +70,7 @@ class DocumentOutcome:
     path: str
     status: DocumentStatus
     problems: tuple[Problem, ...] = ()
-    written: Written | None = None
+    written: Placed | None = None
     error: str = ""
 
 
@@ -90,26 +91,42 @@ def prove_entries(site: Site, wrapper: Feed, formats: Sequence[str], fmt: str, v
     return [tuple(by_entry.get(v.id, ())) for v in views]
 
 
+@dataclass(frozen=True)
+class Spool:
+    """The spool's file descriptor. A worker that does not fork from the publish gets a duplicate
+    as it starts (pickled only then, see ``multiprocessing.reduction.DupFd``)."""
+
+    fd: int
+
+    def __reduce__(self) -> tuple[Callable[[_Duplicate], Spool], tuple[_Duplicate]]:
+        from multiprocessing import reduction
+
+        return _attached, (reduction.DupFd(self.fd),)
+
+
+class _Duplicate(Protocol):
+    def detach(self) -> int: ...
+
+
+def _attached(dup: _Duplicate) -> Spool:
+    return Spool(dup.detach())
+
+
 @dataclass
 class Work:
-    """Everything both passes need; set in the parent before the workers fork."""
+    """Everything both passes need: each worker gets it once, as it starts (``workers.run_tasks``)."""
 
     site: Site
     wrapper: Feed
     formats: tuple[str, ...]
-    out: Path
-    spool: int  # a file descriptor
+    sink: Sink
+    spool: Spool
     todo: list[tuple[PlannedFeed, str]] = field(default_factory=list)
     proven: dict[Key, Proven] = field(default_factory=dict)
-    dry_run: bool = False
 
 
-WORK: list[Work] = []  # the current publish's work, inherited by forked workers
-
-
-def prove_posts(batch: list[tuple[Key, Post]]) -> list[tuple[Key, bytes, datetime, tuple[Problem, ...]]]:
+def prove_posts(work: Work, batch: list[tuple[Key, Post]]) -> list[tuple[Key, bytes, datetime, tuple[Problem, ...]]]:
     """Pass 1: render and prove these entries; returns each fragment with its proof."""
-    work = WORK[-1]
     views: dict[tuple[int, str], EntryView] = {}  # one view per post and content mode, for every format
     groups: dict[tuple[str, str], list[tuple[Key, EntryView]]] = {}
     for key, post in batch:
@@ -130,22 +147,19 @@ def prove_posts(batch: list[tuple[Key, Post]]) -> list[tuple[Key, bytes, datetim
 
 def spool(work: Work, results: Iterable[tuple[Key, bytes, datetime, tuple[Problem, ...]]]) -> None:
     """In the parent: append proven fragments to the spool and remember where they are."""
-    offset = os.lseek(work.spool, 0, os.SEEK_END)
+    offset = os.lseek(work.spool.fd, 0, os.SEEK_END)
     for key, fragment, updated, problems in results:
-        os.write(work.spool, fragment)
+        os.write(work.spool.fd, fragment)
         work.proven[key] = Proven(offset, len(fragment), updated, problems)
         offset += len(fragment)
 
 
-def publish_documents(indices: list[int]) -> list[DocumentOutcome]:
-    """Pass 2: assemble and verify these documents of ``work.todo``, then write the sound ones together."""
-    work = WORK[-1]
+def publish_documents(work: Work, indices: list[int]) -> list[DocumentOutcome]:
+    """Pass 2: assemble and verify these documents of ``work.todo``, then put the sound ones in place together."""
     checked = [_assemble(work, i) for i in indices]
-    if work.dry_run:
-        return [o if data is None else replace(o, status="written" if file_digest(work.out / o.path) != digest(data)
-                                               else "unchanged") for o, data in checked]
-    written = iter(write_many(work.out, [(o.path, data) for o, data in checked if data is not None]))
-    return [o if data is None else _written(o, next(written)) for o, data in checked]
+    placed = iter(work.sink.put([document(o.path, data, Kind.MAIN if work.todo[o.index][0].is_main else Kind.PAGE)
+                                 for o, data in checked if data is not None]))
+    return [o if data is None else _placed(o, next(placed)) for o, data in checked]
 
 
 def _assemble(work: Work, index: int) -> tuple[DocumentOutcome, bytes | None]:
@@ -157,7 +171,7 @@ def _assemble(work: Work, index: int) -> tuple[DocumentOutcome, bytes | None]:
     fv = feed_view(pf.feed, stubs, work.site, work.formats, main=pf.main, page=pf.page, pages=pf.pages,
                    complete=pf.complete, tombstones=[(t.entry_id, from_utc_text(t.when)) for t in pf.tombstones])
     skeleton = render_skeleton(fmt, fv)
-    data = fill_skeleton(fmt, skeleton, [os.pread(work.spool, p.length, p.offset) for p in proofs])
+    data = fill_skeleton(fmt, skeleton, [os.pread(work.spool.fd, p.length, p.offset) for p in proofs])
     problems = [replace(problem, path=path) for p in proofs for problem in p.problems]
     problems += verify_assembled(fmt, data, skeleton, fv, stubs, path)
     if problems:
@@ -165,20 +179,20 @@ def _assemble(work: Work, index: int) -> tuple[DocumentOutcome, bytes | None]:
     return DocumentOutcome(index, path, "written"), data
 
 
-def _written(outcome: DocumentOutcome, result: Written | WriteError) -> DocumentOutcome:
-    if isinstance(result, WriteError):
-        return replace(outcome, status="failed", error=str(result))
+def _placed(outcome: DocumentOutcome, result: Placed | Refused) -> DocumentOutcome:
+    if isinstance(result, Refused):
+        return replace(outcome, status="failed", error=result.error, problems=result.problems)
     return replace(outcome, status="written" if result.changed else "unchanged", written=result)
 
 
-def open_spool(near: Path) -> int:
+def open_spool(near: Path) -> Spool:
     """An anonymous file beside the store: never visible, gone when the publish ends or dies.
 
     Made nameless (O_TMPFILE) where the system can: a named one, unlinked at once, is left
     behind by a publish killed in between."""
     try:
-        return os.open(near, os.O_TMPFILE | os.O_RDWR, 0o600)
+        return Spool(os.open(near, os.O_TMPFILE | os.O_RDWR, 0o600))
     except (AttributeError, OSError):  # not Linux, or a file system without O_TMPFILE
         fd, name = tempfile.mkstemp(dir=near, prefix=".newswire-spool-")
         os.unlink(name)
-        return fd
+        return Spool(fd)

@@ -1,10 +1,14 @@
-"""Work on every core: a function over many tasks, in forked worker processes.
+"""Work on every core: a function over many tasks, in worker processes.
 
-Used by the publish (render and prove) and by sync (Markdown). Workers are forked,
-so they inherit what the parent set up (copy-on-write) without pickling it; each
-closes the inherited lock descriptors (a worker must never hold the journal's lock
-after its parent died) and is killed if its parent dies, so no orphan outlives a
-``kill -9`` of the job.
+Used by the publish (render and prove) and by sync (Markdown). What every task needs
+(``shared``) reaches each worker once, through the pool's initializer; the tasks go as
+small lists. Workers are forked from this process (the command line: they start at once
+and inherit ``shared`` copy-on-write, unpickled), unless the process called
+``start_from_fork_server`` (the daemon, whose jobs run on a scheduler thread: a child
+forked from a process with threads can hang on a lock one of them held). Each
+worker closes inherited lock descriptors (it must never hold the journal's lock after
+its parent died) and is killed if its parent dies, so no orphan outlives a ``kill -9``
+of the job.
 """
 
 from __future__ import annotations
@@ -12,21 +16,26 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from .lock import forget_inherited_locks
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+    from multiprocessing.context import BaseContext
 
 T = TypeVar("T")
 P = TypeVar("P")
 R = TypeVar("R")
+S = TypeVar("S")
+
+# Modules a fork server loads once, before it forks any worker: what the workers' functions need.
+PRELOAD = ["newswire.proof", "newswire.content"]
 
 
-def run_tasks(fn: Callable[[P], list[R]], tasks: Sequence[T], *, parallel: bool,
+def run_tasks(fn: Callable[[S, P], list[R]], shared: S, tasks: Sequence[T], *, parallel: bool,
               prepare: Callable[[list[T]], P], waits: bool = False) -> Iterator[R]:
-    """``fn`` over ``tasks`` in chunks, on every core when ``parallel``, else in this process.
+    """``fn(shared, part)`` over ``tasks`` in chunks, on every core when ``parallel``, else in this process.
 
     ``prepare`` turns a chunk of tasks into what ``fn`` takes, in this process and
     only as the chunk is handed out (at most two per worker in flight), so data
@@ -40,19 +49,18 @@ def run_tasks(fn: Callable[[P], list[R]], tasks: Sequence[T], *, parallel: bool,
     chunks = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
     delivered = 0
     if parallel and workers > 1 and len(chunks) > 1:
-        import multiprocessing  # the pool's machinery: only when there is work to share
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # only when work is shared
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                     initializer=_worker_init) as pool:
+            with ProcessPoolExecutor(workers, mp_context=start_context(), initializer=_worker_init,
+                                     initargs=(shared,)) as pool:
                 pending: dict[Future[list[R]], int] = {}
                 ready: dict[int, list[R]] = {}
                 submitted = 0
                 while delivered < len(chunks):
                     while len(pending) + len(ready) < workers * 2 and submitted < len(chunks):
-                        pending[pool.submit(fn, prepare(chunks[submitted]))] = submitted
+                        pending[pool.submit(_in_worker, fn, prepare(chunks[submitted]))] = submitted
                         submitted += 1
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
@@ -64,7 +72,31 @@ def run_tasks(fn: Callable[[P], list[R]], tasks: Sequence[T], *, parallel: bool,
         except (OSError, BrokenProcessPool):
             pass  # what is not delivered yet is done here
     for chunk in chunks[delivered:]:
-        yield from fn(prepare(chunk))
+        yield from fn(shared, prepare(chunk))
+
+
+_FORK_SERVER: list[bool] = []  # set once by a process that runs threads (see start_from_fork_server)
+
+
+def start_from_fork_server() -> None:
+    """From now on, this process forks no worker itself: a fork server (a fresh process, with
+    ``PRELOAD`` loaded once) does. For a process that runs threads; call it before they start."""
+    _FORK_SERVER[:] = [True]
+
+
+def start_context() -> BaseContext:
+    """How worker processes start: forked from this process, or by the fork server."""
+    import multiprocessing
+
+    if forking_is_safe():
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def forking_is_safe() -> bool:
+    return not _FORK_SERVER
 
 
 def in_parts(fn: Callable[[list[T]], bytes], items: list[T], *, minimum: int) -> list[bytes]:
@@ -72,10 +104,11 @@ def in_parts(fn: Callable[[list[T]], bytes], items: list[T], *, minimum: int) ->
     children that send their bytes back through a pipe; the results in the order of the parts.
 
     For quick work over very many items (a ``stat`` of every file), where a pool's start-up
-    and pickling would cost more than sharing saves. A part whose child fails is done here.
+    and pickling would cost more than sharing saves. A part whose child fails is done here;
+    everything is, where forking is not safe (see ``forking_is_safe``).
     """
     cores = os.cpu_count() or 1
-    if cores < 2 or len(items) < minimum:
+    if cores < 2 or len(items) < minimum or not forking_is_safe():
         return [fn(items)]
     size = -(-len(items) // cores)
     parts = [items[i:i + size] for i in range(0, len(items), size)]
@@ -112,9 +145,17 @@ def in_parts(fn: Callable[[list[T]], bytes], items: list[T], *, minimum: int) ->
     return results
 
 
-def _worker_init() -> None:
+_SHARED: list[object] = []  # in a worker: what its pool's initializer received
+
+
+def _worker_init(shared: object) -> None:
     forget_inherited_locks()
     _die_with_parent()
+    _SHARED[:] = [shared]
+
+
+def _in_worker(fn: Callable[[S, P], list[R]], part: P) -> list[R]:
+    return fn(cast(S, _SHARED[0]), part)
 
 
 def _die_with_parent() -> None:

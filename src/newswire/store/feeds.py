@@ -100,18 +100,18 @@ class SqliteFeeds:
         row = self.db.execute(sql, {"key": key, "now": to_utc_text(now)}).fetchone()
         return int(row[0]) if row else 0
 
-    def take_touched(self) -> tuple[int, set[str]]:
-        """The folders of the feeds touched since the last ``clear_touched`` ('all' for every feed),
-        and a mark to clear them by; changes made after this call are kept past that clear."""
+    def take_touched(self) -> tuple[int, set[tuple[str, str]]]:
+        """The feeds touched since the last ``clear_touched``, as (kind, author or label slug; '' for
+        the journal), ('all', '') for every feed, and a mark to clear them by; changes made after this
+        call are kept past that clear."""
         with self.conn.transaction() as db:
             mark = int(db.execute("SELECT value FROM state WHERE key = 'dirty_seq'").fetchone()[0])
             db.execute("UPDATE state SET value = ? WHERE key = 'dirty_seq'", (mark + 1,))
             rows = db.execute(
-                """SELECT CASE d.kind WHEN 'journal' THEN 'journal' WHEN 'all' THEN 'all'
-                                      WHEN 'author' THEN 'authors/' || a.slug WHEN 'label' THEN 'labels/' || l.slug END
+                """SELECT d.kind, CASE d.kind WHEN 'author' THEN a.slug WHEN 'label' THEN l.slug ELSE '' END
                    FROM dirty d LEFT JOIN authors a ON d.kind = 'author' AND a.key = d.key
                                 LEFT JOIN labels l ON d.kind = 'label' AND l.id = d.key""").fetchall()
-        return mark, {r[0] for r in rows if r[0] is not None}  # a feed whose author or label is gone has no folder
+        return mark, {(r[0], r[1]) for r in rows if r[1] is not None}  # a feed whose author or label is gone
 
     def clear_touched(self, mark: int) -> None:
         with self.conn.transaction() as db:
