@@ -22,6 +22,7 @@ import yaml
 
 from .bounds import whole
 from .errors import ConfigError
+from .formats import FORMATS as KNOWN_FORMATS
 from .text import tag_uri
 from .yamlio import Located, compose, error_line, is_text, shown
 
@@ -379,8 +380,8 @@ def _feeds(r: _Reader) -> FeedsConfig:
                   "author_feeds", "label_feeds"})
     formats = r.strings("formats", FORMATS)
     for f in formats:
-        if f not in FORMATS:
-            r.fail("feeds.formats", r.line_of("formats"), f"unknown format {f!r} (use atom, rss, json)")
+        if f not in KNOWN_FORMATS:
+            r.fail("feeds.formats", r.line_of("formats"), f"unknown format {f!r} (use {', '.join(KNOWN_FORMATS)})")
     if not formats:
         r.fail("feeds.formats", r.line_of("formats"), "must name at least one format")
     base = _page_settings(r)

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from .formats import FORMATS
+
 
 @dataclass(frozen=True)
 class Author:
@@ -71,7 +73,7 @@ class Feed:
     label: Label | None = None
 
     def path(self, fmt: str) -> str:
-        name = FILE_NAMES[fmt]
+        name = FORMATS[fmt].file_name
         return f"{self.dir}/{name}" if self.dir else name
 
     def archive(self, page: int) -> Feed:
@@ -79,13 +81,7 @@ class Feed:
         return replace(self, dir=f"{self.dir}/archive/{page}" if self.dir else f"archive/{page}")
 
 
-FILE_NAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}
 STYLESHEET = "feed.xsl"  # beside the journal's feeds; every feed links to it
-MEDIA_TYPES = {
-    "atom": "application/atom+xml",
-    "rss": "application/rss+xml",
-    "json": "application/feed+json",
-}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from .bounds import http_date, whole
 from .config import Config, hide_userinfo
 from .errors import printable
 from .fetch import Fetched, FetchError, request
-from .model import FILE_NAMES
+from .formats import FORMATS
 from .store import Notification, Store
 
 MAX_PARALLEL = 4
@@ -80,7 +80,7 @@ def changes(config: Config, changed_feeds: Sequence[tuple[str, dict[str, str]]],
     if journal is not None:
         j = config.journal
         main_format = "rss" if "rss" in config.feeds.formats else config.feeds.formats[0]
-        rss = j.feed_url(FILE_NAMES[main_format])  # the journal's feed, RSS when it is published
+        rss = j.feed_url(FORMATS[main_format].file_name)  # the journal's feed, RSS when it is published
         changed = journal.get(main_format) or next(iter(journal.values()))
         payload: dict[str, object] = {"name": j.title, "site": j.site_url, "changed": changed, "rss": rss}
         out += [Notification("weblogs", service, j.site_url, payload) for service in n.weblogs]
