@@ -6,7 +6,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..text import is_absolute_iri
@@ -133,6 +132,8 @@ class JsonFeed:
 @lru_cache(maxsize=1)
 def _schema() -> Any:
     """The JSON Feed 1.1 schema, compiled to a Python function (quick enough to check every entry)."""
+    from importlib import resources
+
     import fastjsonschema  # only JSON Feed documents need it
 
     schema = json.loads(resources.files("newswire").joinpath("schemas/jsonfeed-1.1.json").read_text("utf-8"))
