@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: publish test lint bench serve clean
+.PHONY: publish test lint docs bench serve clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,12 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
+
+# README's command and configuration tables, from the commands' help and the settings' declarations
+docs: $(BIN)/.installed
+	$(BIN)/python scripts/readme.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --sizes 10000 --runs 3 --archives

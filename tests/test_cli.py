@@ -194,7 +194,7 @@ BAD_INVOCATIONS: list[tuple[tuple[str, ...], Any, int, str]] = [
     (("post", "show", "99999999999999999999999"), None, 2, "no post"),
     (("post", "delete", "99999999999999999999999"), None, 2, "no post"),
     (("post", "restore", "١٢"), None, 2, "no post"),
-    (("post", "show"), None, 2, "REF"),
+    (("post", "show"), None, 2, "Missing argument 'ID'"),
     (("publish", "--wait", "nan"), None, 2, "--wait"),
     (("publish", "--wait", "inf"), None, 2, "--wait"),
     (("publish", "--wait", "-1"), None, 2, "--wait"),

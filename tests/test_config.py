@@ -250,3 +250,37 @@ def test_status_and_ping_never_show_a_password_queued_before_the_config_refused_
     assert httpserver.log == [], "a request went to a target with a password"
     for result in (ping, status):
         assert PASSWORD not in result.stdout + result.stderr, result
+
+
+def test_every_default_written_out_loads_as_the_default(journal: Journal) -> None:
+    """Each setting's default, written into config.yaml as the README shows it, passes its own
+    check and loads as the very value a config that leaves it out gets."""
+    from dataclasses import MISSING
+
+    from newswire.config import (
+        FeedsConfig,
+        JournalConfig,
+        Limits,
+        NotifyConfig,
+        PathsConfig,
+        ScheduleConfig,
+        SyncConfig,
+    )
+    from newswire.settings import settings_of, written
+
+    journal.write_config("journal: {title: T, site_url: 'https://j.test/'}\n")
+    implicit = journal.config()
+    sections = {"journal": JournalConfig, "feeds": FeedsConfig, "paths": PathsConfig, "notify": NotifyConfig,
+                "schedule": ScheduleConfig, "fetch": Limits, "sync": SyncConfig}
+    lines = []
+    for name, kind in sections.items():
+        lines.append(f"{name}:" + ("\n  title: T\n  site_url: 'https://j.test/'" if name == "journal" else ""))
+        for f, s in settings_of(kind):
+            if f.default not in (MISSING, None) and not s.derived:  # strings quoted: '*/15 * * * *' is no alias
+                lines.append(f"  {f.name}: " + (json.dumps(f.default) if isinstance(f.default, str)
+                                                else written(f.default, s.rule)))
+    journal.write_config("\n".join(lines) + "\n")
+    explicit = journal.config()
+    assert len(lines) > 30  # every section, and most keys in it
+    for name in sections:
+        assert getattr(explicit, name) == getattr(implicit, name), name

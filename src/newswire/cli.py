@@ -117,9 +117,9 @@ def main(ctx: click.Context, config_path: str, debug: bool) -> None:
 
 
 @main.command()
-@click.argument("directory", type=click.Path(file_okay=False), default=".")
+@click.argument("directory", type=click.Path(file_okay=False), default=".", metavar="DIR")
 def init(directory: str) -> None:
-    """Create a ready config.yaml and content/ with one example post in DIRECTORY."""
+    """Write a ready config.yaml and content/hello-world.md into DIR (it never overwrites a file)."""
     from .scaffold import init_journal
 
     for path in init_journal(Path(directory)):
@@ -136,11 +136,12 @@ _ALLOW_MASS_DELETE = click.option(
 @_ALLOW_MASS_DELETE
 @click.pass_context
 def sync(ctx: click.Context, allow_mass_delete: bool) -> None:
-    """Bring the Markdown content directory into the store.
+    """Bring content/ into the store: add, update and delete posts.
 
-    New files are added, changed ones updated (a post keeps its id), removed ones
-    deleted. A file with an error is reported as file:line and skipped; the post
-    the store already holds for it stays as it was.
+    A changed file updates its post, which keeps its id. A bad file is reported as
+    file:line: what and skipped; the post the store already holds for it stays as it
+    was. A sync that would delete every post, or more than the config's sync: settings
+    allow, changes nothing and exits 1 unless --allow-mass-delete.
     """
     config = _config(ctx)
     with journal_lock(config.lock_path, wait=30), open_store(config) as store:
@@ -166,10 +167,15 @@ def sync(ctx: click.Context, allow_mass_delete: bool) -> None:
 @click.pass_context
 def publish_cmd(ctx: click.Context, full: bool, dry_run: bool, no_ping: bool, no_sync: bool, wait: float,
                 quiet: bool, as_json: bool, allow_mass_delete: bool) -> None:
-    """Render what changed, verify every document, write atomically, record.
+    """The job: sync, then render what changed, verify, write, record and notify.
 
-    Reads the content directory first (unless --no-sync). Prints one summary line;
-    each failed document is named with its feed, entry, field, expected and got.
+    Brings content/ into the store first (unless --no-sync), renders what changed,
+    reads every document back, writes it atomically, records it, and notifies
+    subscribers (--no-ping only queues the notifications). --full re-renders every
+    document (it still writes only bytes that differ). --dry-run writes nothing. -q
+    prints nothing unless something failed. --json prints the per-document report.
+    --wait waits up to SECONDS for another publish to finish. Each failed document
+    is named with its feed, entry, field, expected and got.
     """
     config = _config(ctx)
     with _ProgressBar(enabled=not quiet and not as_json) as bar:
@@ -228,14 +234,15 @@ def _print_report(report: PublishReport, *, quiet: bool, as_json: bool) -> None:
 
 
 @main.command("verify")
-@click.argument("sources", nargs=-1)
+@click.argument("sources", nargs=-1, metavar="PATH_OR_URL")
 @click.pass_context
 def verify_cmd(ctx: click.Context, sources: tuple[str, ...]) -> None:
     """Read back what is published (or any feed files or URLs) and report.
 
-    Without arguments, every published document is compared with what the store
-    says it should be: missing or edited files and field differences are reported.
-    With arguments, each feed is parsed and checked (ids, dates, schema).
+    With no arguments, checks every published document against the store and reports
+    missing, edited or stale files and field differences. With arguments, parses each
+    feed file or http(s) URL and checks it (ids unique, dates with zones, JSON Feed
+    schema).
     """
     if not sources:
         report = check_published(_config(ctx))
@@ -271,10 +278,11 @@ def verify_cmd(ctx: click.Context, sources: tuple[str, ...]) -> None:
 @click.option("--label", "labels", multiple=True, metavar="NAME", help="Add this label to every entry (repeatable).")
 @click.pass_context
 def import_cmd(ctx: click.Context, source: str, author_key: str | None, labels: tuple[str, ...]) -> None:
-    """Import posts from an Atom, RSS or JSON feed, or a Blogger or WordPress export.
+    """Import posts from a feed or a blog export, as a file or an http(s) URL.
 
-    SOURCE is a file or an http(s) URL. Ids, dates, authors and categories are kept;
-    HTML is sanitised. Importing twice changes nothing; an entry that changed at the
+    SOURCE is an Atom, RSS (0.9x, 1.0, 2.0) or JSON feed, a Blogger export or a
+    WordPress (WXR) export. Ids, dates, authors and categories are kept, and HTML is
+    sanitised. Importing twice changes nothing; an entry that changed at the
     source is updated under its id. A source that cannot be read imports nothing. An
     entry whose id is a post from content/ or from another source is reported and
     skipped (exit 1), as is an entry too deeply nested to read.
@@ -294,7 +302,11 @@ def import_cmd(ctx: click.Context, source: str, author_key: str | None, labels: 
 @click.option("--force", is_flag=True, help="Pull every source now, whatever its interval or backoff.")
 @click.pass_context
 def pull(ctx: click.Context, force: bool) -> None:
-    """Fetch the partner sources named in the config (conditional GET, backoff)."""
+    """Fetch the partner sources that are due.
+
+    Uses conditional GET and Retry-After, and backs off on errors. New and changed
+    entries reach the feeds at the next publish.
+    """
     from .pull import pull as pull_sources
 
     config = _config(ctx)
@@ -313,7 +325,10 @@ def pull(ctx: click.Context, force: bool) -> None:
 @main.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
-    """Last publish, pending and failed notifications, and the next scheduled post."""
+    """Show the last publish, the notifications waiting and the next scheduled post.
+
+    Pending and failed notifications are listed with their last error and next attempt.
+    """
     config = _config(ctx)
     with open_store(config) as store:
         last = store.last_publish()
@@ -335,7 +350,10 @@ def status(ctx: click.Context) -> None:
 @click.option("--all", "everything", is_flag=True, help="Try every pending notification now, whatever its backoff.")
 @click.pass_context
 def ping(ctx: click.Context, everything: bool) -> None:
-    """Deliver the notifications that are due (WebSub, weblogUpdates, webhooks)."""
+    """Deliver the notifications that are due (WebSub, weblogUpdates, webhooks).
+
+    With --all, every pending one whatever its backoff. Exits 1 if one was given up.
+    """
     config = _config(ctx)
     with open_store(config) as store:
         report = notify.deliver(config, store, utcnow(), everything=everything)
@@ -349,10 +367,11 @@ def ping(ctx: click.Context, everything: bool) -> None:
 @click.option("--once", is_flag=True, help="Run every job once (publish, verify, ping) and exit.")
 @click.pass_context
 def run(ctx: click.Context, once: bool) -> None:
-    """Run the scheduler daemon: publish and verify on the config's schedule,
-    publish scheduled posts at their time, retry notifications when due.
+    """Run the scheduler daemon: publish and verify on the config's schedule.
 
-    Logs one line per job to stderr. SIGTERM or SIGINT finish the running job and
+    It also publishes scheduled posts within seconds of their time and retries
+    notifications when due. --once runs each job once and exits. Logs one line per
+    job to stderr. SIGTERM or SIGINT finish the running job and
     exit 0; SIGHUP reloads the config (a broken config is reported, the old one kept).
     """
     from .daemon import Daemon, configure_logging  # APScheduler is only needed here
@@ -363,11 +382,16 @@ def run(ctx: click.Context, once: bool) -> None:
 
 
 @main.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on.")
-@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, metavar="N",
+              help="Port to listen on.")
+@click.option("--bind", default="127.0.0.1", show_default=True, metavar="ADDR", help="Address to listen on.")
 @click.pass_context
 def serve(ctx: click.Context, port: int, bind: str) -> None:
-    """Preview the output folder over HTTP with feed media types, Link headers and 304s."""
+    """Preview the output folder over HTTP.
+
+    Listens on 127.0.0.1 (port 8080 unless --port) and answers with feed media types,
+    Link headers, ETag/Last-Modified and 304s; nothing outside the folder is served.
+    """
     from .serve import make_server
 
     config = _config(ctx)
@@ -392,7 +416,7 @@ def post() -> None:
 @post.command("list")
 @click.pass_context
 def post_list(ctx: click.Context) -> None:
-    """Every post, newest first: number, date, state, author and title."""
+    """Every post, newest first: number, date, state (live, draft, scheduled, deleted), author, title."""
     with open_store(_config(ctx)) as store:
         now = utcnow()
         for row in store.list_posts():
@@ -410,10 +434,13 @@ def _post_id(store: Any, ref: str) -> int:
 
 
 @post.command("show")
-@click.argument("ref")
+@click.argument("ref", metavar="ID")
 @click.pass_context
 def post_show(ctx: click.Context, ref: str) -> None:
-    """One post in full: id, dates, author, labels, state and body."""
+    """One post in full: id, dates, author, labels, state and body.
+
+    ID is a post number, an entry id, a slug or a content file name.
+    """
     config = _config(ctx)
     with open_store(config) as store:
         post_id = _post_id(store, ref)
@@ -428,10 +455,13 @@ def post_show(ctx: click.Context, ref: str) -> None:
 
 
 @post.command("delete")
-@click.argument("ref")
+@click.argument("ref", metavar="ID")
 @click.pass_context
 def post_delete(ctx: click.Context, ref: str) -> None:
-    """Take a post out of the feeds (kept in the store; 'restore' brings it back)."""
+    """Take a post out of the feeds; 'post restore' brings it back.
+
+    The post stays in the store and keeps its id and dates.
+    """
     config = _config(ctx)
     with open_store(config) as store:
         done = store.mark_deleted(_post_id(store, ref), utcnow(), by="user")
@@ -439,10 +469,10 @@ def post_delete(ctx: click.Context, ref: str) -> None:
 
 
 @post.command("restore")
-@click.argument("ref")
+@click.argument("ref", metavar="ID")
 @click.pass_context
 def post_restore(ctx: click.Context, ref: str) -> None:
-    """Bring a deleted post back, with its id and dates unchanged."""
+    """Bring a deleted post back into the feeds, with its id and dates unchanged."""
     config = _config(ctx)
     with open_store(config) as store:
         done = store.restore(_post_id(store, ref))
@@ -457,7 +487,11 @@ def store() -> None:
 @store.command("check")
 @click.pass_context
 def store_check(ctx: click.Context) -> None:
-    """Read the whole store and report any damage (exit 1 if there is some)."""
+    """Read the whole store and report any damage.
+
+    Runs SQLite's integrity_check and foreign_key_check and prints the store's counts;
+    exits 1 and lists the damage if there is any.
+    """
     health = upkeep.check(_config(ctx).paths.store)
     if health.ok:
         counts = ", ".join(f"{n} {table}" for table, n in health.counts.items())
@@ -471,20 +505,28 @@ def store_check(ctx: click.Context) -> None:
 
 
 @store.command("backup")
-@click.argument("destination", type=click.Path(path_type=Path))
+@click.argument("destination", type=click.Path(path_type=Path), metavar="PATH")
 @click.pass_context
 def store_backup(ctx: click.Context, destination: Path) -> None:
-    """Copy the store to DESTINATION (a new file, or a folder for a dated copy), safely while it is in use."""
+    """Copy the store to PATH, safely while it is in use.
+
+    Uses SQLite's online backup API while publishes go on, into a new file or (if PATH
+    is a folder) a dated file in it; checks the copy and never overwrites.
+    """
     written = upkeep.backup(_config(ctx).paths.store, destination)
     _say(f"backed up to {written}")
 
 
 @store.command("restore")
-@click.argument("backup", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("backup", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE")
 @click.option("--wait", type=WAIT, default=0.0, metavar="SECONDS", help="Wait up to SECONDS for a running publish.")
 @click.pass_context
 def store_restore(ctx: click.Context, backup: Path, wait: float) -> None:
-    """Replace the store with BACKUP (checked first), under the journal's lock."""
+    """Put the backup FILE in the store's place.
+
+    The backup is checked first, the swap is made under the journal's lock, and
+    leftover WAL files are removed.
+    """
     config = _config(ctx)
     with journal_lock(config.lock_path, wait):
         upkeep.restore(backup, config.paths.store)

@@ -3,18 +3,22 @@
 Every problem is reported as one line, ``file:line: key: what is wrong``, so an
 operator can fix it without reading code. Unknown keys are errors too: a typo in a
 key name would otherwise silently fall back to a default.
+
+Each setting is declared once, on its dataclass field (``settings.setting``): its
+default, its check and a sentence for people. The reader below takes them from there,
+and so do the README's configuration tables.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import MISSING, dataclass, field, is_dataclass, replace
 from datetime import datetime
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, get_args, get_origin, get_type_hints
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +27,9 @@ import yaml
 from .bounds import whole
 from .errors import ConfigError
 from .formats import FORMATS as KNOWN_FORMATS
+from .model import Author
+from .settings import FOLDER_URL, NAME, PATH, URL, URLS, Invalid, Rule, Setting, plain, setting, settings_of
+from .settings import hide_userinfo as hide_userinfo  # where fetch and notify take it from
 from .text import tag_uri
 from .yamlio import Located, compose, error_line, is_text, shown
 
@@ -33,17 +40,137 @@ CONTENT_MODES = ("full", "summary")
 AUTHOR_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+# --- the rules that check what only some settings hold ---------------------------------
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"unknown time zone {name!r} (use an IANA name such as America/New_York)") from None
+    return name
+
+
+def _tag_authority(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.-]+|[^@\s]+@[A-Za-z0-9.-]+", text):
+        raise Invalid("must be a domain name or an email address (RFC 4151)")
+    return text
+
+
+def _tag_date(text: str) -> str:
+    """A real date as RFC 4151 writes it: YYYY, YYYY-MM or YYYY-MM-DD."""
+    problem = Invalid(f"must be a date: YYYY, YYYY-MM or YYYY-MM-DD, not {text!r}")
+    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", text):
+        raise problem
+    try:
+        datetime.strptime(text, {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d"}[len(text)])
+    except ValueError:
+        raise problem from None
+    return text
+
+
+def _permalink(text: str) -> str:
+    if "{slug}" not in text:
+        raise Invalid("must contain {slug}")
+    try:
+        text.format(year="2000", month="01", day="01", slug="x")
+    except (KeyError, IndexError, ValueError):
+        raise Invalid("may use only {year}, {month}, {day} and {slug}") from None
+    return text
+
+
+def _language(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", text):
+        raise Invalid("must be a language tag such as 'en' or 'en-US'")
+    return text
+
+
+def _listed(names: Iterable[str]) -> str:
+    """Names as a sentence lists them: 'atom, rss and json'."""
+    *head, last = names
+    return f"{', '.join(head)} and {last}" if head else last
+
+
+def _formats(names: tuple[str, ...]) -> tuple[str, ...]:
+    for f in names:
+        if f not in KNOWN_FORMATS:
+            raise Invalid(f"unknown format {f!r} (use {', '.join(KNOWN_FORMATS)})")
+    if not names:
+        raise Invalid("must name at least one format")
+    return tuple(dict.fromkeys(names))
+
+
+def _secret_env(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise Invalid("must be the name of an environment variable, not the secret itself")
+    if not os.environ.get(name):
+        # A value that does not look like a variable's name may be a pasted secret: never echo it.
+        shown = name if re.fullmatch(r"[A-Z][A-Z0-9_]{0,63}", name) else "named here"
+        raise Invalid(f"environment variable {shown} is not set (export it with the webhook's secret; "
+                      "secret_env holds the variable's name, never the secret)")
+    return name
+
+
+def _cron(text: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger  # imported only to check an expression the config writes
+
+    try:
+        CronTrigger.from_crontab(text, timezone="UTC")
+    except ValueError as exc:
+        raise Invalid(f"not a cron expression ({exc}); e.g. '30 6 * * *' for 06:30 every day") from None
+    return text
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+MAX_DURATION = 365 * 86400  # a year: past it a duration is a typo, and the dates it moves could overflow
+
+
+def _duration(text: str) -> float:
+    """A duration such as 90s, 30m, 1h or 2d, in seconds: at least a second, at most a year."""
+    text = text.strip()
+    written = re.fullmatch(r"([0-9]+)([smhd])", text)  # ASCII digits: \d would take '²' and '١'
+    amount = whole(written[1], MAX_DURATION + 1) if written else None  # more digits: still too long
+    if not amount:
+        raise Invalid(f"must be a duration such as 30m, 1h or 2d, not {text!r}")
+    seconds = amount * _UNITS[text[-1]]
+    if seconds > MAX_DURATION:
+        raise Invalid(f"{text} is too long: at most a year (365d)")
+    return float(seconds)
+
+
+def _duration_text(seconds: float) -> str:
+    """Seconds as a duration is written, in the largest unit that holds them whole."""
+    unit = next(u for u in "dhms" if seconds % _UNITS[u] == 0)
+    return f"{int(seconds) // _UNITS[unit]}{unit}"
+
+
+ZONE = Rule("an IANA time zone such as America/New_York", _zone)
+DURATION = Rule("a duration from 1s to 365d, such as 90s, 30m, 1h or 2d", _duration, reads=str, show=_duration_text)
+CRON = Rule("a 5-field cron expression", _cron)
+
+
+# --- the settings ------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class JournalConfig:
-    title: str
-    site_url: str
-    feeds_url: str
-    id_authority: str
-    id_date: str
-    subtitle: str = ""
-    language: str = "en"
-    timezone: str = "UTC"
-    permalink: str = "{year}/{month}/{slug}.html"
+    title: str = setting(doc="The journal's name: the title of its feeds.", rule=NAME)
+    site_url: str = setting(doc="Where the posts' HTML pages live.", rule=FOLDER_URL)
+    feeds_url: str = setting(doc="Where the output folder is served.", rule=FOLDER_URL,
+                             derive=lambda read: read["site_url"] + "feeds/", derived="site_url + feeds/")
+    id_authority: str = setting(doc="The authority of every id's tag URI (RFC 4151).",
+                                rule=Rule("a domain name or an email address", _tag_authority),
+                                derive=lambda read: urlsplit(read["site_url"]).hostname, derived="site_url's host")
+    id_date: str = setting("2000", "The date of every id's tag URI; once feeds are out, never change it.",
+                           rule=Rule("YYYY, YYYY-MM or YYYY-MM-DD", _tag_date))
+    subtitle: str = setting("", "A line under the title.")
+    language: str = setting("en", "The language the posts are written in.",
+                            rule=Rule("a language tag such as en or en-US", _language))
+    timezone: str = setting("UTC", "The zone of dates written without one.", rule=ZONE)
+    permalink: str = setting("{year}/{month}/{slug}.html", "A post's URL below site_url.",
+                             rule=Rule("a path using {slug}, and maybe {year}, {month} and {day}", _permalink))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -63,34 +190,39 @@ class JournalConfig:
         return self.feeds_url + quote(path)
 
 
-@dataclass(frozen=True)
-class AuthorConfig:
-    key: str
-    name: str
-    affiliation: str = ""
-    email: str | None = None
-    uri: str | None = None
+def _entries() -> Any:
+    """A feed's entries: one declaration for the journal's and for a kind's own (``PageSettings``)."""
+    return setting(25, "How many of the newest entries a document (and each archive page) holds.", low=1, high=1000)
+
+
+def _content() -> Any:
+    return setting("full", "full: each entry's full text and summary; summary: the summary only.",
+                   choices=CONTENT_MODES)
 
 
 @dataclass(frozen=True)
 class PageSettings:
     """How many entries a feed's main document (and each archive page) holds, and what of them."""
 
-    entries: int = 25
-    content: str = "full"
+    entries: int = _entries()
+    content: str = _content()
 
 
 @dataclass(frozen=True)
 class FeedsConfig:
-    formats: tuple[str, ...] = FORMATS
-    entries: int = 25
-    content: str = "full"
-    authors: bool = True
-    labels: bool = True
-    tombstone_days: int = 30
-    archives: bool = True  # RFC 5005 archive pages holding every older entry
-    author_feeds: PageSettings | None = None
-    label_feeds: PageSettings | None = None
+    formats: tuple[str, ...] = setting(FORMATS, "The documents each feed has.",
+                                       rule=Rule(f"a list of {_listed(KNOWN_FORMATS)}", _formats))
+    entries: int = _entries()
+    content: str = _content()
+    authors: bool = setting(True, "A feed for each author.")
+    labels: bool = setting(True, "A feed for each label.")
+    tombstone_days: int = setting(30, "How many days a deleted post's tombstone stays in the Atom documents "
+                                      "that carried it.", low=0, high=3650)
+    archives: bool = setting(True, "RFC 5005 archive pages holding every older entry (false: the newest only).")
+    author_feeds: PageSettings | None = setting(None, "The author feeds' own entries and content.",
+                                                derived="the journal's")
+    label_feeds: PageSettings | None = setting(None, "The label feeds' own entries and content.",
+                                               derived="the journal's")
 
     def settings(self, kind: str) -> PageSettings:
         """The settings for a feed kind ('journal', 'author', 'label'): its own, or the journal's."""
@@ -104,51 +236,58 @@ STORE_COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
 
 @dataclass(frozen=True)
 class PathsConfig:
-    store: Path
-    content: Path
-    output: Path
-    store_wait: float = 10.0  # seconds to wait for a store another process is writing
+    store: Path = setting(Path("newswire.db"), "The SQLite store; never inside the output folder.", rule=PATH)
+    content: Path = setting(Path("content"), "The folder of Markdown posts.", rule=PATH)
+    output: Path = setting(Path("feeds"), "The folder the feeds are written to, served to the world.", rule=PATH)
+    store_wait: float = setting(10.0, "Seconds to wait for a store another process is writing.",
+                                low=0, high=3600, unit="seconds")
 
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    url: str
-    secret_env: str
+    url: str = setting(doc="Where the signed JSON is POSTed.", rule=URL)
+    secret_env: str = setting(doc="The environment variable holding the signing secret (never the secret itself).",
+                              rule=Rule("the name of a set environment variable", _secret_env),
+                              required="the name of an environment variable holding the secret")
 
 
 @dataclass(frozen=True)
 class NotifyConfig:
-    websub: tuple[str, ...] = ()
-    weblogs: tuple[str, ...] = ()
-    webhooks: tuple[WebhookConfig, ...] = ()
-    timeout: float = 10.0  # seconds for one request in all: connect, headers and answer
-    max_attempts: int = 8
-    max_age: float = 2 * 86400.0
-    round_timeout: float = 60.0  # seconds one round of deliveries may take; the rest wait for the next
+    websub: tuple[str, ...] = setting((), "WebSub hubs, advertised as rel=\"hub\" in every document.", rule=URLS)
+    weblogs: tuple[str, ...] = setting((), "weblogUpdates ping services (XML-RPC).", rule=URLS)
+    webhooks: tuple[WebhookConfig, ...] = setting((), "Signed JSON POSTs to partners.")
+    timeout: float = setting(10.0, "Seconds for one request in all: connect, headers and answer.",
+                             low=0, above=True, high=300, unit="seconds")
+    max_attempts: int = setting(8, "Attempts before a notification is given up (visibly).", low=1, high=100)
+    max_age: float = setting(2 * 86400.0, "The age at which an undelivered notification is given up.", rule=DURATION)
+    round_timeout: float = setting(60.0, "Seconds one round of deliveries may take; the rest wait for the next.",
+                                   low=1, high=3600, unit="seconds")
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    timezone: str = "UTC"
-    publish: str = "*/15 * * * *"
-    verify: str = "0 * * * *"
+    timezone: str = setting("UTC", "The zone the cron expressions are read in.", rule=ZONE)
+    publish: str = setting("*/15 * * * *", "When `newswire run` publishes.", rule=CRON)
+    verify: str = setting("0 * * * *", "When `newswire run` verifies every published document.", rule=CRON)
 
 
 @dataclass(frozen=True)
 class SourceConfig:
-    url: str
-    label: str | None = None
-    author: str | None = None
-    every: float = 3600.0
+    url: str = setting(doc="The partner feed to pull.", rule=URL)
+    label: str | None = setting(None, "A label given to every entry pulled from it.")
+    author: str | None = setting(None, "The key of the author given to its entries.")
+    every: float = setting(3600.0, "How often it is pulled.", rule=DURATION)
 
 
 @dataclass(frozen=True)
 class Limits:
     """Bounds on everything fetched from outside (imports, pulls)."""
 
-    max_bytes: int = 20 * 1024 * 1024
-    timeout: float = 10.0
-    max_redirects: int = 5
+    max_bytes: int = setting(20 * 1024 * 1024, "The largest answer read; a larger one is refused.",
+                             low=1024, high=2**30, note="(1 GiB)")
+    timeout: float = setting(10.0, "Seconds for a whole fetch: connect, headers, body and redirects.",
+                             low=0, above=True, high=300, unit="seconds")
+    max_redirects: int = setting(5, "How many redirects a fetch follows.", low=0, high=20)
 
 
 @dataclass(frozen=True)
@@ -157,16 +296,18 @@ class SyncConfig:
     posts, or ``max_delete_share`` of them if that is more, and never every post (an unmounted
     disk or a failed checkout looks like that); read no file larger than ``max_file_bytes``."""
 
-    max_delete_share: float = 0.25
-    max_delete_count: int = 5
-    max_file_bytes: int = 16 * 1024 * 1024
+    max_delete_count: int = setting(5, "How many posts one sync may delete on its own ...", low=0)
+    max_delete_share: float = setting(0.25, "... or this share of them, if that is more; never every post.",
+                                      low=0, high=1, note="(0.25 is a quarter)")
+    max_file_bytes: int = setting(16 * 1024 * 1024, "The largest content file read; a larger one is refused unread.",
+                                  low=1024, high=2**30, note="(1 GiB)")
 
 
 @dataclass(frozen=True)
 class Config:
     path: Path
     journal: JournalConfig
-    authors: tuple[AuthorConfig, ...]
+    authors: tuple[Author, ...]
     feeds: FeedsConfig
     paths: PathsConfig
     notify: NotifyConfig = field(default_factory=NotifyConfig)
@@ -204,14 +345,10 @@ class _Reader:
                 tip = f" (did you mean '{hint[0]}'?)" if hint else f" (known keys: {', '.join(sorted(allowed))})"
                 self.fail(self.prefix + key, node.line, "unknown key" + tip)
 
-    def get(self, key: str, kind: Callable[[Any], T] | type, default: Any = ..., what: str = "") -> Any:
-        node = self.items.get(key)
-        full = self.prefix + key
-        if node is None or node.value is None:
-            if default is ...:
-                self.fail(full, self.node.line, f"is required{what and ' (' + what + ')'}")
-            return default
-        value = node.value
+    def get(self, key: str, kind: type) -> Any:
+        """The value written for ``key``, which must be of ``kind`` (str, int, float or bool)."""
+        node = self.items[key]
+        full, value = self.prefix + key, node.value
         if kind is str:
             if not is_text(value):
                 self.fail(full, node.line, "must be a text value")
@@ -224,11 +361,9 @@ class _Reader:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.fail(full, node.line, f"must be a number, not {shown(value)}")
             return float(value)
-        if kind is bool:
-            if not isinstance(value, bool):
-                self.fail(full, node.line, f"must be true or false, not {shown(value)}")
-            return value
-        return kind(node)
+        if not isinstance(value, bool):
+            self.fail(full, node.line, f"must be true or false, not {shown(value)}")
+        return value
 
     def line_of(self, key: str) -> int:
         node = self.items.get(key)
@@ -240,311 +375,110 @@ class _Reader:
             node = Located({}, self.node.line)
         return _Reader(self.file, node, self.prefix + key + ".")
 
-    def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        node = self.items.get(key)
-        if node is None or node.value is None:
-            return default
+    def strings(self, key: str) -> tuple[str, ...]:
+        node = self.items[key]
         if isinstance(node.value, str):
             return (node.value,)
         if not isinstance(node.value, list) or not all(is_text(n.value) for n in node.value):
             self.fail(self.prefix + key, node.line, "must be a list of text values")
         return tuple(str(n.value) for n in node.value)
 
+    def items_of(self, key: str, kind: type[T]) -> tuple[T, ...]:
+        """A list of mappings, each read as a ``kind``."""
+        node = self.items.get(key)
+        if node is None or node.value is None:
+            return ()
+        if not isinstance(node.value, list):
+            names = ", ".join(f.name for f, _ in settings_of(kind))
+            self.fail(self.prefix + key, node.line, f"must be a list of {{{names}}}")
+        return tuple(read(_Reader(self.file, item, f"{self.prefix}{key}[{i}]."), kind)
+                     for i, item in enumerate(node.value))
 
-def hide_userinfo(url: str) -> str:
-    """``url`` as it may be shown: all before its last '@' but the scheme masked, so that a user
-    name and password (``https://user:pw@host/``) are never shown, however the URL is mangled."""
-    return re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?/*).*@", r"\1***@", url, count=1, flags=re.S)
 
+def read(r: _Reader, kind: type[T], inherited: dict[str, Any] | None = None, **fixed: Any) -> T:
+    """A ``kind`` from the mapping ``r`` reads: each setting typed and checked as its field declares.
 
-def _check_url(reader: _Reader, key: str, url: str, *, slash: bool = False) -> str:
-    """An absolute http(s) URL that every client can use as written (feeds carry it verbatim).
-
-    A user name or password in it is refused: the hubs' and the journal's URLs are
-    published in every feed, and the others are shown by ``status``, ``pull`` and the
-    logs. No message repeats one.
+    A setting not written takes ``inherited``'s value if it has one (a feed kind's own settings
+    inherit the journal's), else the one derived from the settings read before it, else its default.
+    ``fixed`` gives the fields that are not written under keys (an author's key).
     """
-    full, line, shown = reader.prefix + key, reader.line_of(key), hide_userinfo(url)
-    if re.search(r"[\s\x00-\x1f\x7f-\x9f]", url):
-        reader.fail(full, line, f"{shown!r} contains spaces or control characters (write a space as %20)")
+    declared = settings_of(kind)
+    r.check_keys({f.name for f, _ in declared})
+    hints = get_type_hints(kind)
+    values: dict[str, Any] = {}
+    for f, s in declared:
+        key, node = f.name, r.items.get(f.name)
+        if node is not None and node.value is not None:
+            values[key] = _value(r, key, plain(hints[key]), s, values)
+        elif inherited and key in inherited:
+            values[key] = inherited[key]
+        elif s.derive is not None:
+            values[key] = _checked(r, key, s, s.derive(values))
+        elif f.default is MISSING:
+            r.fail(r.prefix + key, r.node.line, "is required" + (f" ({s.required})" if s.required else ""))
+    return kind(**values, **fixed)
+
+
+def _value(r: _Reader, key: str, hint: Any, s: Setting, before: dict[str, Any]) -> Any:
+    """The value written for ``key``, of the field's type (a nested mapping, a list, or one value), checked."""
+    if _is_section(hint):
+        own = {f.name for f, _ in settings_of(hint)}
+        return read(r.sub(key), hint, {k: v for k, v in before.items() if k in own})
+    if get_origin(hint) is tuple:
+        item = get_args(hint)[0]
+        if _is_section(item):
+            return r.items_of(key, item)
+        return _checked(r, key, s, r.strings(key))
+    return _checked(r, key, s, r.get(key, s.rule.reads if s.rule and s.rule.reads else hint))
+
+
+def _is_section(hint: Any) -> bool:
+    """Whether a field holds a mapping of settings of its own (a dataclass), rather than one value."""
+    return is_dataclass(hint)
+
+
+def _checked(r: _Reader, key: str, s: Setting, value: Any) -> Any:
     try:
-        parts = urlsplit(url)
-        port = parts.port  # parsed on access: raises for a port that is not a number from 0 to 65535
-    except ValueError as exc:
-        reader.fail(full, line, f"{shown!r} is not a valid URL ({hide_userinfo(str(exc))})")
-    if "@" in parts.netloc:
-        reader.fail(full, line, f"{shown!r} holds a user name or password; a URL in the config must not, as it "
-                                "would be published in the feeds or shown in status output and logs "
-                                "(webhooks are authenticated by their secret_env signature)")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        reader.fail(full, line, f"must be an absolute http(s) URL, not {shown!r}")
-    if port == 0:
-        reader.fail(full, line, f"{shown!r} has port 0 (a port is a number from 1 to 65535)")
-    if slash and not url.endswith("/"):
-        reader.fail(full, line, f"must end with '/' (write {shown + '/'!r})")
-    return url
+        return s.check(value)
+    except Invalid as exc:
+        r.fail(r.prefix + key, r.line_of(key), str(exc))
 
 
-def _is_tag_date(text: str) -> bool:
-    """A real date as RFC 4151 writes it: YYYY, YYYY-MM or YYYY-MM-DD."""
-    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", text):
-        return False
-    try:
-        datetime.strptime(text, {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d"}[len(text)])
-    except ValueError:
-        return False
-    return True
-
-
-def _journal(r: _Reader) -> JournalConfig:
-    r.check_keys({"title", "subtitle", "site_url", "feeds_url", "language", "timezone",
-                  "id_authority", "id_date", "permalink"})
-    site_url = _check_url(r, "site_url", r.get("site_url", str), slash=True)
-    feeds_url = _check_url(r, "feeds_url", r.get("feeds_url", str, site_url + "feeds/"), slash=True)
-    timezone = r.get("timezone", str, "UTC")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        r.fail("journal.timezone", r.line_of("timezone"),
-               f"unknown time zone {timezone!r} (use an IANA name such as America/New_York)")
-    authority = r.get("id_authority", str, urlsplit(site_url).hostname)
-    if not re.fullmatch(r"[A-Za-z0-9.-]+|[^@\s]+@[A-Za-z0-9.-]+", authority):
-        r.fail("journal.id_authority", r.line_of("id_authority"),
-               "must be a domain name or an email address (RFC 4151)")
-    id_date = r.get("id_date", str, "2000")
-    if not _is_tag_date(id_date):
-        r.fail("journal.id_date", r.line_of("id_date"), f"must be a date: YYYY, YYYY-MM or YYYY-MM-DD, not {id_date!r}")
-    permalink = r.get("permalink", str, "{year}/{month}/{slug}.html")
-    if "{slug}" not in permalink:
-        r.fail("journal.permalink", r.line_of("permalink"), "must contain {slug}")
-    try:
-        permalink.format(year="2000", month="01", day="01", slug="x")
-    except (KeyError, IndexError, ValueError):
-        r.fail("journal.permalink", r.line_of("permalink"),
-               "may use only {year}, {month}, {day} and {slug}")
-    language = r.get("language", str, "en")
-    if not re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", language):
-        r.fail("journal.language", r.line_of("language"), "must be a language tag such as 'en' or 'en-US'")
-    title = r.get("title", str).strip()
-    if not title:
-        r.fail("journal.title", r.line_of("title"), "must not be empty")
-    return JournalConfig(
-        title=title,
-        subtitle=r.get("subtitle", str, ""),
-        site_url=site_url,
-        feeds_url=feeds_url,
-        language=language,
-        timezone=timezone,
-        id_authority=authority,
-        id_date=id_date,
-        permalink=permalink,
-    )
-
-
-def _authors(r: _Reader) -> tuple[AuthorConfig, ...]:
+def _authors(r: _Reader) -> tuple[Author, ...]:
     out = []
     for key, node in r.items.items():
         if not AUTHOR_KEY.match(key):
             r.fail("authors." + key, node.line, "an author key may use letters, digits, '_', '.' and '-'")
         if isinstance(node.value, str) and node.value.strip():
-            out.append(AuthorConfig(key=key, name=node.value.strip()))
-            continue
-        a = _Reader(r.file, node, f"authors.{key}.")
-        a.check_keys({"name", "affiliation", "email", "uri"})
-        uri = a.get("uri", str, None)
-        if uri is not None:
-            _check_url(a, "uri", uri)
-        email = a.get("email", str, None)
-        if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", email):
-            a.fail(f"authors.{key}.email", a.line_of("email"), f"{email!r} is not an email address")
-        name = a.get("name", str).strip()
-        if not name:
-            a.fail(f"authors.{key}.name", a.line_of("name"), "must not be empty")
-        out.append(AuthorConfig(key=key, name=name, affiliation=a.get("affiliation", str, ""),
-                                email=email, uri=uri))
+            out.append(Author(key=key, name=node.value.strip()))  # key: Name
+        else:
+            out.append(read(_Reader(r.file, node, f"authors.{key}."), Author, key=key))
     return tuple(out)
-
-
-def _page_settings(r: _Reader, default: PageSettings | None = None) -> PageSettings:
-    entries = r.get("entries", int, default.entries if default else 25)
-    if not 1 <= entries <= 1000:
-        r.fail(r.prefix + "entries", r.line_of("entries"), "must be between 1 and 1000")
-    content = r.get("content", str, default.content if default else "full")
-    if content not in CONTENT_MODES:
-        r.fail(r.prefix + "content", r.line_of("content"), "must be 'full' or 'summary'")
-    return PageSettings(entries, content)
-
-
-def _feeds(r: _Reader) -> FeedsConfig:
-    r.check_keys({"formats", "entries", "content", "authors", "labels", "tombstone_days", "archives",
-                  "author_feeds", "label_feeds"})
-    formats = r.strings("formats", FORMATS)
-    for f in formats:
-        if f not in KNOWN_FORMATS:
-            r.fail("feeds.formats", r.line_of("formats"), f"unknown format {f!r} (use {', '.join(KNOWN_FORMATS)})")
-    if not formats:
-        r.fail("feeds.formats", r.line_of("formats"), "must name at least one format")
-    base = _page_settings(r)
-    tombstone_days = r.get("tombstone_days", int, 30)
-    if not 0 <= tombstone_days <= 3650:
-        r.fail("feeds.tombstone_days", r.line_of("tombstone_days"), "must be between 0 and 3650")
-    per_kind = {}
-    for key in ("author_feeds", "label_feeds"):
-        if key in r.items:
-            sub = r.sub(key)
-            sub.check_keys({"entries", "content"})
-            per_kind[key] = _page_settings(sub, base)
-    return FeedsConfig(formats=tuple(dict.fromkeys(formats)), entries=base.entries, content=base.content,
-                       authors=r.get("authors", bool, True), labels=r.get("labels", bool, True),
-                       tombstone_days=tombstone_days, archives=r.get("archives", bool, True), **per_kind)
 
 
 def _paths(r: _Reader, base: Path) -> PathsConfig:
-    r.check_keys({"store", "content", "output", "store_wait"})
-    wait = r.get("store_wait", float, 10.0)
-    if not 0 <= wait <= 3600:
-        r.fail("paths.store_wait", r.line_of("store_wait"), "must be between 0 and 3600 seconds")
-    paths = {}
-    for key, default in (("store", "newswire.db"), ("content", "content"), ("output", "feeds")):
-        value = r.get(key, str, default)
-        if not value.strip():  # '' would be the config's own folder
-            r.fail("paths." + key, r.line_of(key), "must not be empty")
-        paths[key] = base / value
+    """The paths, taken from the config's folder; the output folder holds nothing private."""
+    paths = read(r, PathsConfig)
+    paths = replace(paths, store=base / paths.store, content=base / paths.content, output=base / paths.output)
     # A publish owns its output folder (it writes, replaces and cleans up there): it must hold
     # nothing of the journal's own.
-    output = paths["output"].resolve()
+    output = paths.output.resolve()
     if output.exists() and not output.is_dir():
-        r.fail("paths.output", r.line_of("output"), f"{paths['output']} is a file, not a folder")
-    for what, folder in (("the config's folder", base), ("the content folder (paths.content)", paths["content"])):
+        r.fail("paths.output", r.line_of("output"), f"{paths.output} is a file, not a folder")
+    for what, folder in (("the config's folder", base), ("the content folder (paths.content)", paths.content)):
         if folder.resolve().is_relative_to(output):
             r.fail("paths.output", r.line_of("output"),
-                   f"{paths['output']} is or contains {what}; give the feeds a folder of their own, such as 'feeds'")
+                   f"{paths.output} is or contains {what}; give the feeds a folder of their own, such as "
+                   f"'{PathsConfig.output}'")
     # Whatever is in the output folder is served to the world: the store (drafts, deleted posts,
     # the outbox) and the files SQLite and the lock keep beside it must be elsewhere.
-    store = paths["store"]
+    store = paths.store
     for private in (store, *(store.with_name(store.name + suffix) for suffix in STORE_COMPANIONS)):
         if private.resolve().is_relative_to(output):
             r.fail("paths.store", r.line_of("store"),
-                   f"{private} is inside the output folder {paths['output']} (paths.output), which is served "
-                   "to the world; keep the store out of it, such as 'newswire.db' beside the config")
-    return PathsConfig(store_wait=wait, **paths)
-
-
-def _notify(r: _Reader) -> NotifyConfig:
-    r.check_keys({"websub", "weblogs", "webhooks", "timeout", "max_attempts", "max_age", "round_timeout"})
-    websub = tuple(_check_url(r, "websub", u) for u in r.strings("websub"))
-    weblogs = tuple(_check_url(r, "weblogs", u) for u in r.strings("weblogs"))
-    hooks = []
-    node = r.items.get("webhooks")
-    if node is not None and node.value is not None:
-        if not isinstance(node.value, list):
-            r.fail("notify.webhooks", node.line, "must be a list of {url, secret_env}")
-        for i, item in enumerate(node.value):
-            h = _Reader(r.file, item, f"notify.webhooks[{i}].")
-            h.check_keys({"url", "secret_env"})
-            env = h.get("secret_env", str, what="the name of an environment variable holding the secret")
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
-                h.fail(h.prefix + "secret_env", h.line_of("secret_env"),
-                       "must be the name of an environment variable, not the secret itself")
-            if not os.environ.get(env):
-                # A value that does not look like a variable's name may be a pasted secret: never echo it.
-                shown = env if re.fullmatch(r"[A-Z][A-Z0-9_]{0,63}", env) else "named here"
-                h.fail(h.prefix + "secret_env", h.line_of("secret_env"),
-                       f"environment variable {shown} is not set (export it with the webhook's secret; "
-                       "secret_env holds the variable's name, never the secret)")
-            hooks.append(WebhookConfig(url=_check_url(h, "url", h.get("url", str)), secret_env=env))
-    timeout = r.get("timeout", float, 10.0)
-    if not 0 < timeout <= 300:
-        r.fail("notify.timeout", r.line_of("timeout"), "must be between 0 and 300 seconds")
-    attempts = r.get("max_attempts", int, 8)
-    if not 1 <= attempts <= 100:
-        r.fail("notify.max_attempts", r.line_of("max_attempts"), "must be between 1 and 100")
-    round_timeout = r.get("round_timeout", float, 60.0)
-    if not 1 <= round_timeout <= 3600:
-        r.fail("notify.round_timeout", r.line_of("round_timeout"), "must be between 1 and 3600 seconds")
-    return NotifyConfig(websub=websub, weblogs=weblogs, webhooks=tuple(hooks), timeout=timeout,
-                        max_attempts=attempts, max_age=_duration(r, "max_age", "2d"), round_timeout=round_timeout)
-
-
-def _fetch(r: _Reader) -> Limits:
-    r.check_keys({"max_bytes", "timeout", "max_redirects"})
-    limits = Limits(max_bytes=r.get("max_bytes", int, 20 * 1024 * 1024), timeout=r.get("timeout", float, 10.0),
-                    max_redirects=r.get("max_redirects", int, 5))
-    if not 1024 <= limits.max_bytes <= 2**30:
-        r.fail("fetch.max_bytes", r.line_of("max_bytes"), "must be between 1024 and 1073741824 (1 GiB)")
-    if not 0 < limits.timeout <= 300:
-        r.fail("fetch.timeout", r.line_of("timeout"), "must be between 0 and 300 seconds")
-    if not 0 <= limits.max_redirects <= 20:
-        r.fail("fetch.max_redirects", r.line_of("max_redirects"), "must be between 0 and 20")
-    return limits
-
-
-def _sync(r: _Reader) -> SyncConfig:
-    r.check_keys({"max_delete_share", "max_delete_count", "max_file_bytes"})
-    limits = SyncConfig(max_delete_share=r.get("max_delete_share", float, 0.25),
-                        max_delete_count=r.get("max_delete_count", int, 5),
-                        max_file_bytes=r.get("max_file_bytes", int, 16 * 1024 * 1024))
-    if not 0 <= limits.max_delete_share <= 1:
-        r.fail("sync.max_delete_share", r.line_of("max_delete_share"), "must be between 0 and 1 (0.25 is a quarter)")
-    if limits.max_delete_count < 0:
-        r.fail("sync.max_delete_count", r.line_of("max_delete_count"), "must be 0 or more")
-    if not 1024 <= limits.max_file_bytes <= 2**30:
-        r.fail("sync.max_file_bytes", r.line_of("max_file_bytes"), "must be between 1024 and 1073741824 (1 GB)")
-    return limits
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-MAX_DURATION = 365 * 86400  # a year: past it a duration is a typo, and the dates it moves could overflow
-
-
-def _duration(r: _Reader, key: str, default: str) -> float:
-    """A duration such as 90s, 30m, 1h or 2d, in seconds: at least a second, at most a year."""
-    text = r.get(key, str, default).strip()
-    written = re.fullmatch(r"([0-9]+)([smhd])", text)  # ASCII digits: \d would take '²' and '١'
-    amount = whole(written[1], MAX_DURATION + 1) if written else None  # more digits: still too long
-    if not amount:
-        r.fail(r.prefix + key, r.line_of(key), f"must be a duration such as 30m, 1h or 2d, not {text!r}")
-    seconds = amount * _UNITS[text[-1]]
-    if seconds > MAX_DURATION:
-        r.fail(r.prefix + key, r.line_of(key), f"{text} is too long: at most a year (365d)")
-    return float(seconds)
-
-
-def _schedule(r: _Reader) -> ScheduleConfig:
-    r.check_keys({"timezone", "publish", "verify"})
-    zone = r.get("timezone", str, "UTC")
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        r.fail("schedule.timezone", r.line_of("timezone"), f"unknown time zone {zone!r}")
-    values = {}
-    for key, default in (("publish", "*/15 * * * *"), ("verify", "0 * * * *")):
-        values[key] = r.get(key, str, default)
-        if key not in r.items:
-            continue  # the default is known good; APScheduler is imported only to check a written one
-        from apscheduler.triggers.cron import CronTrigger
-
-        try:
-            CronTrigger.from_crontab(values[key], timezone=zone)
-        except ValueError as exc:
-            r.fail(r.prefix + key, r.line_of(key), f"not a cron expression ({exc}); e.g. '*/15 * * * *'")
-    return ScheduleConfig(timezone=zone, **values)
-
-
-def _sources(file: Path, node: Located | None) -> tuple[SourceConfig, ...]:
-    if node is None or node.value is None:
-        return ()
-    if not isinstance(node.value, list):
-        raise ConfigError(f"{file}:{node.line}: sources: must be a list of {{url, label, author, every}}")
-    out = []
-    for i, item in enumerate(node.value):
-        s = _Reader(file, item, f"sources[{i}].")
-        s.check_keys({"url", "label", "author", "every"})
-        out.append(SourceConfig(url=_check_url(s, "url", s.get("url", str)), label=s.get("label", str, None),
-                                author=s.get("author", str, None), every=_duration(s, "every", "1h")))
-    return tuple(out)
+                   f"{private} is inside the output folder {paths.output} (paths.output), which is served "
+                   f"to the world; keep the store out of it, such as '{PathsConfig.store}' beside the config")
+    return paths
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -571,13 +505,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     authors = _authors(top.sub("authors"))
     return Config(
         path=file,
-        journal=_journal(top.sub("journal")),
+        journal=read(top.sub("journal"), JournalConfig),
         authors=authors,
-        feeds=_feeds(top.sub("feeds")),
+        feeds=read(top.sub("feeds"), FeedsConfig),
         paths=_paths(top.sub("paths"), base),
-        notify=_notify(top.sub("notify")),
-        schedule=_schedule(top.sub("schedule")),
-        sources=_sources(file, top.items.get("sources")),
-        fetch=_fetch(top.sub("fetch")),
-        sync=_sync(top.sub("sync")),
+        notify=read(top.sub("notify"), NotifyConfig),
+        schedule=read(top.sub("schedule"), ScheduleConfig),
+        sources=top.items_of("sources", SourceConfig),
+        fetch=read(top.sub("fetch"), Limits),
+        sync=read(top.sub("sync"), SyncConfig),
     )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from . import content, notify
 from .config import Config
 from .lock import journal_lock
-from .model import STYLESHEET, Author, Post, Problem
+from .model import STYLESHEET, Post, Problem
 from .plan import Plan, PlannedFeed, feed_folder, journal_feed, make_plan, settings_digest
 from .store import DocumentState, EntryRef, Store, from_utc_text, to_utc_text
 from .workers import run_tasks
@@ -108,7 +108,7 @@ def site_of(config: Config) -> Site:
 
 def open_store(config: Config) -> Store:
     store = Store(config.paths.store, timeout=config.paths.store_wait)
-    store.sync_authors(Author(a.key, a.name, a.affiliation, a.email, a.uri) for a in config.authors)
+    store.sync_authors(config.authors)
     return store
 
 

@@ -7,15 +7,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .formats import FORMATS
+from .settings import EMAIL, NAME, URL, setting
 
 
 @dataclass(frozen=True)
 class Author:
+    """An author as the config declares it (``authors: {key: {...}}``) and the store keeps it."""
+
     key: str
-    name: str
-    affiliation: str = ""
-    email: str | None = None
-    uri: str | None = None
+    name: str = setting(doc="The name the author signs with.", rule=NAME)
+    affiliation: str = setting("", "Shown after the name: 'John Morton, U.S. Immigration and Customs Enforcement'.")
+    email: str | None = setting(None, "The author's email address, published in Atom feeds.", rule=EMAIL)
+    uri: str | None = setting(None, "The author's home page, published in Atom and JSON feeds.", rule=URL)
 
     @property
     def signature(self) -> str:
