@@ -1288,17 +1288,18 @@ def test_distinct_labels_and_authors_get_distinct_slugs_that_fit(tmp_path_factor
                                                                  names: list[str]) -> None:
     from datetime import datetime
 
-    from newswire.store import PostInput, Store
+    from newswire.model import PostInput
+    from newswire.store import SqliteStore
     from newswire.text import label_fold, label_text, one_line
 
     labels = [label for label in map(label_text, names) if label]
     people = [person for person in map(one_line, names) if person]
-    with Store(tmp_path_factory.mktemp("slugs") / "s.db") as store:
+    with SqliteStore(tmp_path_factory.mktemp("slugs") / "s.db") as store:
         store.db.execute("INSERT INTO authors (key, name, slug) VALUES ('k', 'K', 'k')")
         when = datetime(2009, 11, 6, tzinfo=UTC)
-        store.upsert_post(PostInput(source="md:p.md", key="p", title="P", body="", author_key="k", published=when,
+        store.posts.upsert(PostInput(source="md:p.md", key="p", title="P", body="", author_key="k", published=when,
                                     labels=tuple(labels)), when)
-        keys = {store.ensure_author(person, None) for person in people}
+        keys = {store.authors.ensure(person, None) for person in people}
         label_slugs = [r[0] for r in store.db.execute("SELECT slug FROM labels")]
         author_slugs = [r[0] for r in store.db.execute("SELECT slug FROM authors WHERE key != 'k'")]
     assert len(label_slugs) == len({label_fold(label) for label in labels}) == len(set(label_slugs))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -68,6 +69,24 @@ def test_post_delete_and_restore_keep_the_id(journal: Journal) -> None:
     assert [(e.title, e.id) for e in entries][1] == ("Alpha", entry_id)
     missing = journal.cli("post", "show", "nope")
     assert missing.returncode == 2 and "no post 'nope'" in missing.stderr
+
+
+def test_post_list_and_show_name_the_same_state_for_each_post(journal: Journal) -> None:
+    """live, draft, scheduled (a date still to come) and deleted, alike in the list and in ``post show``."""
+    journal.post("live", title="Live", date="2009-01-01")
+    journal.post("draft", title="Draft", date="2009-01-02", draft=True)
+    journal.post("later", title="Later", date="2999-01-01T00:00:00Z")
+    journal.post("gone", title="Gone", date="2009-01-03")
+    journal.cli("publish", check=True)
+    journal.cli("post", "delete", "gone", check=True)
+    listing = journal.cli("post", "list", check=True).stdout
+    listed = {line.split(": ", 1)[1]: line.split()[2] for line in listing.splitlines()}
+    assert listed == {"Live": "live", "Draft": "draft", "Later": "scheduled", "Gone": "deleted"}, listing
+    for slug, title in (("live", "Live"), ("draft", "Draft"), ("later", "Later"), ("gone", "Gone")):
+        shown = journal.cli("post", "show", slug, check=True).stdout
+        state = next(line.split(None, 1)[1] for line in shown.splitlines() if line.startswith("state:"))
+        assert state.split()[0] == listed[title], shown
+    assert re.search(r"^state: +deleted \d{4}-\d\d-\d\dT", journal.cli("post", "show", "gone").stdout, re.M)
 
 
 def test_verify_published_and_any_file(journal: Journal, tmp_path: Path) -> None:

@@ -235,12 +235,12 @@ def test_status_and_ping_never_show_a_password_queued_before_the_config_refused_
     unsent (no request carries the password), and status and the delivery's messages show the
     target without it."""
     from newswire.job import open_store
-    from newswire.store import Notification
+    from newswire.model import Notification
 
     httpserver.expect_request("/RPC2").respond_with_data("down", status=503)
     target = f"http://ping:{PASSWORD}@127.0.0.1:{httpserver.port}/RPC2"
     with open_store(journal.config()) as store:
-        store.enqueue(Notification("weblogs", target, "https://journal.test/", {
+        store.outbox.enqueue(Notification("weblogs", target, "https://journal.test/", {
             "name": "Test Journal", "site": "https://journal.test/", "changed": "https://journal.test/feeds/atom.xml",
             "rss": "https://journal.test/feeds/rss.xml"}), datetime.now(UTC))
     ping = journal.cli("ping", "--all")

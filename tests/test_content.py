@@ -51,7 +51,7 @@ def test_unknown_author_name_is_added(journal: Journal) -> None:
     assert report.added == 1
     config = journal.config()
     with open_store(config) as store:
-        author, slug = store.authors()["rand-beers"]
+        author, slug = store.authors.all()["rand-beers"]
     assert author.name == "Rand Beers" and author.affiliation == "Under Secretary" and slug == "rand-beers"
 
 
@@ -237,7 +237,7 @@ def test_a_post_deleted_by_the_user_is_not_revived_by_the_next_sync(journal: Jou
     _sync(journal)
     config = journal.config()
     with open_store(config) as store:
-        assert store.mark_deleted(_rows(journal)[0]["id"], NOW, by="user")
+        assert store.posts.mark_deleted(_rows(journal)[0]["id"], NOW, by="user")
     report = _sync(journal)
     assert (report.added, report.updated, report.restored) == (0, 0, 0)
     assert _rows(journal)[0]["deleted_by"] == "user"
@@ -251,12 +251,12 @@ def test_a_file_edited_while_its_post_was_deleted_is_taken_when_the_post_is_rest
     config = journal.config()
     post_id = _by_source(journal)["a.md"]["id"]
     with open_store(config) as store:
-        assert store.mark_deleted(post_id, NOW, by="user")
+        assert store.posts.mark_deleted(post_id, NOW, by="user")
     journal.post("a", title="A, edited while deleted")
     assert _sync(journal).kept_deleted == 1
     assert _by_source(journal)["a.md"]["title"] == "A"
     with open_store(config) as store:
-        assert store.restore(post_id)
+        assert store.posts.restore(post_id)
     assert _sync(journal).updated == 1
     assert _by_source(journal)["a.md"]["title"] == "A, edited while deleted"
 
@@ -663,7 +663,7 @@ def test_a_moved_post_deleted_by_the_user_stays_deleted_and_makes_no_new_post(jo
     _sync(journal)
     config = journal.config()
     with open_store(config) as store:
-        assert store.mark_deleted(_by_source(journal)["a.md"]["id"], NOW, by="user")
+        assert store.posts.mark_deleted(_by_source(journal)["a.md"]["id"], NOW, by="user")
     _move(journal, "a.md", "x/a.md")
     report = _sync(journal)
     assert (report.added, report.deleted, report.moved) == (0, 0, 1)

@@ -305,12 +305,12 @@ def test_disk_full_through_the_cli_is_one_message_per_document_and_exit_1(journa
 
 STORE_FULL_PRELUDE = r'''
 import newswire.store as _store
-_init = _store.Store.__init__
+_init = _store.SqliteStore.__init__
 def _full_store(self, path, **kwargs):
     _init(self, path, **kwargs)
     pages = self.db.execute("PRAGMA page_count").fetchone()[0]
     self.db.execute(f"PRAGMA max_page_count = {pages}")  # the store cannot grow: SQLITE_FULL
-_store.Store.__init__ = _full_store
+_store.SqliteStore.__init__ = _full_store
 '''
 
 
@@ -863,9 +863,9 @@ def test_a_post_deleted_while_the_clock_is_behind_gets_its_tombstone(journal: Jo
     _seed(journal)
     assert publish(journal.config(), now=NOW + timedelta(days=3)).ok
     with open_store(journal.config()) as store:
-        post_id = store.find_post("md:p0.md")
+        post_id = store.posts.find("md:p0.md")
         assert post_id is not None
-        assert store.mark_deleted(post_id, NOW, by="user")  # three days behind; tombstones last one
+        assert store.posts.mark_deleted(post_id, NOW, by="user")  # three days behind; tombstones last one
     assert publish(journal.config(), now=NOW - timedelta(days=30)).ok  # further behind still
     root = etree.fromstring((journal.feeds / "atom.xml").read_bytes())
     stones = root.findall("{http://purl.org/atompub/tombstones/1.0}deleted-entry")

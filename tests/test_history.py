@@ -332,14 +332,14 @@ def _hide_by_store(journal: Journal, when: datetime) -> None:
     from newswire.job import open_store
 
     with open_store(journal.config()) as store:
-        assert store.mark_deleted(store.find_post("md:p03.md"), when, by="user")  # type: ignore[arg-type]
+        assert store.posts.mark_deleted(store.posts.find("md:p03.md"), when, by="user")  # type: ignore[arg-type]
 
 
 def _restore_by_store(journal: Journal, when: datetime) -> None:
     from newswire.job import open_store
 
     with open_store(journal.config()) as store:
-        assert store.restore(store.find_post("md:p03.md"))  # type: ignore[arg-type]
+        assert store.posts.restore(store.posts.find("md:p03.md"))  # type: ignore[arg-type]
 
 
 # Ways a live post leaves the feeds while it stays in the store, each followed by a way back. Every

@@ -32,7 +32,8 @@ from werkzeug import Request, Response
 
 from newswire import notify
 from newswire.job import publish
-from newswire.store import Notification, Store
+from newswire.model import Notification
+from newswire.store import SqliteStore
 
 from harness import CONFIG, Journal
 from loopback import LoopbackServer
@@ -171,14 +172,14 @@ def store_path(journal: Journal) -> Path:
 
 
 def outbox(journal: Journal, *states: str) -> list[Notification]:
-    with Store(store_path(journal)) as store:
-        return store.outbox(states or ("pending",))
+    with SqliteStore(store_path(journal)) as store:
+        return store.outbox.list(states or ("pending",))
 
 
 def entry_ids(journal: Journal) -> dict[str, str]:
     """Entry id by post title, from the store."""
-    with Store(store_path(journal)) as store:
-        return {row["title"]: row["entry_id"] for row in store.list_posts()}
+    with SqliteStore(store_path(journal)) as store:
+        return {p.title: p.entry_id for p in store.posts.summaries()}
 
 
 def expected_signature(secret: str, body: bytes) -> str:
@@ -580,7 +581,7 @@ def test_a_re_armed_notification_has_a_fresh_budget_of_attempts_and_age(journal:
     assert "503" in (rearmed.last_error or "")
 
     # Its own second failure uses up max_attempts: given up, visibly.
-    with Store(store_path(journal)) as store:
+    with SqliteStore(store_path(journal)) as store:
         report = notify.deliver(journal.config(), store, later + timedelta(minutes=5), everything=True)
     assert report.failed == 1 and "gave up after 2 attempts" in report.errors[0]
     assert outbox(journal) == []
@@ -605,22 +606,22 @@ def test_an_attempt_overtaken_by_a_fresh_change_leaves_the_fresh_one_due(
         """The hook's answer, given while a publish (another process, as far as SQLite sees) re-arms."""
         bodies.append(json.loads(request.get_data()))
         if len(bodies) == 1:
-            with Store(store_path(journal)) as other:
-                other.enqueue(Notification("webhook", hook, "", {"feeds": [], "entries": ["urn:fresh"]}), later)
+            with SqliteStore(store_path(journal)) as other:
+                other.outbox.enqueue(Notification("webhook", hook, "", {"feeds": [], "entries": ["urn:fresh"]}), later)
         return Response(b"", status=status if len(bodies) == 1 else 204)
 
     receiver.server.expect_request("/hook", method="POST").respond_with_handler(publish_meanwhile)
-    with Store(store_path(journal)) as store:
+    with SqliteStore(store_path(journal)) as store:
         report = notify.deliver(journal.config(), store, later)
         assert report.failed == 0, report.errors
-        [fresh] = store.outbox(due_by=later)
+        [fresh] = store.outbox.list(due_by=later)
         assert (fresh.attempts, fresh.next_at) == (0, later)
         assert fresh.payload["entries"] == [*bodies[0]["entries"], "urn:fresh"]  # type: ignore[misc]
 
         again = notify.deliver(journal.config(), store, later)
         assert again.delivered == 1
         assert bodies[1]["entries"] == fresh.payload["entries"]
-        assert store.outbox() == []
+        assert store.outbox.list() == []
 
 
 # --- 6. --no-ping then ping -----------------------------------------------------------------
@@ -707,9 +708,9 @@ def test_any_retry_after_leaves_the_publish_recorded_and_the_ping_pending_once(j
     assert len(receiver.hits) == 1, "the hub was pinged again: the first answer was never recorded"
     [n] = outbox(journal)
     assert (n.state, n.attempts) == ("pending", 1)
-    with Store(store_path(journal)) as store:
-        last = store.last_publish()
-        assert last is not None and last["status"] == "ok"
+    with SqliteStore(store_path(journal)) as store:
+        last = store.documents.last_publish()
+        assert last is not None and last.status == "ok"
     assert n.next_at is not None and n.created_at is not None
     assert n.next_at - n.created_at <= timedelta(seconds=notify.MAX_DELAY + 60)
 

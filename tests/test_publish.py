@@ -257,7 +257,7 @@ def test_a_publish_with_nothing_changed_does_not_even_plan_but_every_change_is_s
     assert publish(journal.config(), now=NOW + timedelta(hours=1)).written == 0 and planned == []
     # A store change (a deletion outside any file) is seen...
     with open_store(journal.config()) as store:
-        assert store.mark_deleted(store.find_post("gone-soon"), NOW + timedelta(hours=2), by="user")
+        assert store.posts.mark_deleted(store.posts.find("gone-soon"), NOW + timedelta(hours=2), by="user")
     assert publish(journal.config(), now=NOW + timedelta(hours=2)).written > 0 and len(planned) == 1
     assert titles() == ["Old"]
     # ... a hand-edited document is put back ...
@@ -324,7 +324,7 @@ def test_a_change_plans_only_the_feeds_it_touches_and_publishes_what_a_full_publ
     publish_and_compare(None)
     # A killed publish leaves the running mark: the next one plans everything.
     with job_module.open_store(journal.config()) as store:
-        store.set_state("running", True)
+        store.state.set("running", True)
     journal.post("after", title="After a crash", date="2009-12-26", author="jmorton", labels=("Ports",))
     publish_and_compare(None)
 
@@ -344,14 +344,14 @@ def test_one_feed_counted_alone_has_the_count_all_feeds_counted_together_give(jo
     with open_store(config) as store:
         sync(config, store, NOW)
         gone = store.db.execute("SELECT id FROM posts WHERE title = 'Deleted'").fetchone()[0]
-        assert store.mark_deleted(gone, NOW, by="user")
+        assert store.posts.mark_deleted(gone, NOW, by="user")
         slugs = [r[0] for r in store.db.execute("SELECT slug FROM labels")]
         authors = [r[0] for r in store.db.execute("SELECT key FROM authors")]
         for when in (NOW, NOW + timedelta(days=365 * 5)):
-            together = store.visible_counts(when)
-            alone = {("journal", ""): store.live_count("journal", "", when)}
-            alone.update((("author", key), store.live_count("author", key, when)) for key in authors)
-            alone.update((("label", slug), store.live_count("label", slug, when)) for slug in slugs)
+            together = store.feeds.visible_counts(when)
+            alone = {("journal", ""): store.feeds.live_count("journal", "", when)}
+            alone.update((("author", key), store.feeds.live_count("author", key, when)) for key in authors)
+            alone.update((("label", slug), store.feeds.live_count("label", slug, when)) for slug in slugs)
             assert {k: v for k, v in alone.items() if v} == together
         assert together[("label", "later-label")] == 1 and ("label", "secret-label") not in together
 
@@ -455,7 +455,7 @@ def test_whatever_the_wrong_clock_the_feeds_hold_exactly_the_posts_due_by_the_re
     from newswire.job import open_store
 
     with open_store(journal.config()) as store:
-        assert store.next_scheduled(real) == min((w for w in when.values() if w > real), default=None)
+        assert store.feeds.next_scheduled(real) == min((w for w in when.values() if w > real), default=None)
 
 
 def test_an_expired_tombstone_stays_expired_when_the_clock_goes_back(journal: Journal) -> None:

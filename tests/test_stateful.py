@@ -78,7 +78,7 @@ from lxml import etree
 from newswire.config import load_config
 from newswire.content import SourceError, read_post
 from newswire.job import check_published, publish
-from newswire.store import Store
+from newswire.store import SqliteStore
 from newswire.text import one_line
 
 import harness
@@ -284,9 +284,9 @@ class JournalMachine(RuleBasedStateMachine):
 
     def _recorded_floor(self, where: str, candidates: tuple[datetime | None, ...]) -> None:
         """Read back the last recorded publish's time; it must be one the test used."""
-        with Store(self.config.paths.store) as store:
-            last = store.last_publish()
-        got = None if last is None else datetime.strptime(last["started_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        with SqliteStore(self.config.paths.store) as store:
+            last = store.documents.last_publish()
+        got = None if last is None else last.started_at
         assert got in candidates, f"{where}: the last publish is recorded at {got}, expected one of {candidates}"
         self.floor = got
 
@@ -333,10 +333,10 @@ class JournalMachine(RuleBasedStateMachine):
         """Every post the store holds, by source (None if there is no store yet)."""
         if not self.config.paths.store.exists():
             return {}
-        with Store(self.config.paths.store) as store:
+        with SqliteStore(self.config.paths.store) as store:
             rows = store.db.execute("SELECT source, id, deleted_by FROM posts WHERE source LIKE 'md:%'").fetchall()
-            posts = store.posts([r["id"] for r in rows], self.config.journal.post_url)
-            return {r["source"]: (posts[r["id"]], r["deleted_by"]) for r in rows}
+            posts = store.posts.load([post_id for _, post_id, _ in rows], self.config.journal.post_url)
+            return {source: (posts[post_id], deleted_by) for source, post_id, deleted_by in rows}
 
     def _check_store(self, where: str) -> None:
         """The store holds what the model says: states, ids, deletion times and content."""
@@ -756,10 +756,10 @@ class JournalMachine(RuleBasedStateMachine):
         if p.state == "absent":  # a killed publish offered it, and died before its sync committed
             assert self._store_rows().get(p.source) is None, f"{p.name} is in the store but was never synced"
             return
-        with Store(self.config.paths.store) as store:
-            post_id = store.find_post(p.source)
+        with SqliteStore(self.config.paths.store) as store:
+            post_id = store.posts.find(p.source)
             assert post_id is not None, f"{p.name} ({p.state}) is not in the store"
-            done = store.mark_deleted(post_id, self.clock, by="user")
+            done = store.posts.mark_deleted(post_id, self.clock, by="user")
         assert done == (p.state == "live"), f"post delete {p.name} ({p.state}) answered {done}"
         if done:
             p.state, p.deleted_at, p.deleted_floor = "user", None, self.clock
@@ -774,10 +774,10 @@ class JournalMachine(RuleBasedStateMachine):
         if p.state == "absent":  # a killed publish offered it, and died before its sync committed
             assert self._store_rows().get(p.source) is None, f"{p.name} is in the store but was never synced"
             return
-        with Store(self.config.paths.store) as store:
-            post_id = store.find_post(p.source)
+        with SqliteStore(self.config.paths.store) as store:
+            post_id = store.posts.find(p.source)
             assert post_id is not None, f"{p.name} ({p.state}) is not in the store"
-            done = store.restore(post_id)
+            done = store.posts.restore(post_id)
         assert done == (p.state in ("sync", "user")), f"post restore {p.name} ({p.state}) answered {done}"
         if done:
             p.state, p.deleted_at, p.deleted_floor = "live", None, None
@@ -831,10 +831,10 @@ class JournalMachine(RuleBasedStateMachine):
         # The sync is one transaction: the store has all of it (the sentinel draft says so) or none.
         synced = False
         if self.config.paths.store.exists():
-            with Store(self.config.paths.store) as store:
-                sid = store.find_post("md:" + SENTINEL)
+            with SqliteStore(self.config.paths.store) as store:
+                sid = store.posts.find("md:" + SENTINEL)
                 if sid is not None:
-                    synced = store.posts([sid], self.config.journal.post_url)[sid].title == f"sentinel {self.sentinel}"
+                    synced = store.posts.load([sid], self.config.journal.post_url)[sid].title == f"sentinel {self.sentinel}"
         if synced:
             self._sync_model(now, clock)
             self._recorded_floor(where, (self.floor, now))

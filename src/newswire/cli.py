@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from . import __version__, content, notify, upkeep
+from . import __version__, journal, notify, upkeep
 from .config import Config, load_config
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, NewswireError, UsageError, json_printable, os_trouble, printable
-from .job import PublishReport, check_published, open_store, publish, utcnow
-from .lock import journal_lock
-from .store import from_utc_text, store_trouble
+from .job import PublishReport, check_published, publish
 
 
 def _say(text: str, err: bool = False) -> None:
@@ -44,9 +41,9 @@ def _failure(exc: Exception, ctx: click.Context | None = None) -> tuple[str, int
         return f"{exc.format_message()} (see '{path} --help')", EXIT_USAGE
     if isinstance(exc, click.ClickException):
         return exc.format_message(), exc.exit_code
-    if isinstance(exc, sqlite3.Error):  # the store failed under a command that did not expect it
-        loaded = (ctx.obj or {}).get("loaded") if ctx else None
-        return str(store_trouble(loaded.paths.store if loaded else None, exc)), EXIT_FAILED
+    trouble = journal.store_failure(exc, (ctx.obj or {}).get("loaded") if ctx else None)
+    if trouble is not None:  # the store failed under a command that did not expect it
+        return str(trouble), trouble.exit_code
     if isinstance(exc, OSError):
         return os_trouble(exc), EXIT_FAILED
     return f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", EXIT_FAILED
@@ -143,9 +140,7 @@ def sync(ctx: click.Context, allow_mass_delete: bool) -> None:
     was. A sync that would delete every post, or more than the config's sync: settings
     allow, changes nothing and exits 1 unless --allow-mass-delete.
     """
-    config = _config(ctx)
-    with journal_lock(config.lock_path, wait=30), open_store(config) as store:
-        report = content.sync(config, store, utcnow(), allow_mass_delete=allow_mass_delete)
+    report = journal.sync(_config(ctx), allow_mass_delete=allow_mass_delete)
     for err in report.errors:
         _warn(str(err))
     for rel in report.deleted_files:
@@ -287,11 +282,7 @@ def import_cmd(ctx: click.Context, source: str, author_key: str | None, labels: 
     entry whose id is a post from content/ or from another source is reported and
     skipped (exit 1), as is an entry too deeply nested to read.
     """
-    from .importer import import_source
-
-    config = _config(ctx)
-    with journal_lock(config.lock_path, wait=30), open_store(config) as store:
-        report = import_source(config, store, source, utcnow(), author_key=author_key, labels=labels)
+    report = journal.import_feed(_config(ctx), source, author_key=author_key, labels=labels)
     for line in report.problems:
         _warn(line)
     _say(report.summary())
@@ -307,14 +298,11 @@ def pull(ctx: click.Context, force: bool) -> None:
     Uses conditional GET and Retry-After, and backs off on errors. New and changed
     entries reach the feeds at the next publish.
     """
-    from .pull import pull as pull_sources
-
     config = _config(ctx)
     if not config.sources:
         _say("no sources in the config")
         return
-    with journal_lock(config.lock_path, wait=30), open_store(config) as store:
-        results = pull_sources(config, store, utcnow(), force=force)
+    results = journal.pull(config, force=force)
     for result in results:
         _say(result.line(), err=result.status == "failed")
         for line in result.problems:
@@ -329,21 +317,18 @@ def status(ctx: click.Context) -> None:
 
     Pending and failed notifications are listed with their last error and next attempt.
     """
-    config = _config(ctx)
-    with open_store(config) as store:
-        last = store.last_publish()
-        if last is None:
-            _say("last publish: never")
-        else:
-            _say(f"last publish: {last['finished_at']} {last['status']} ({last['feeds_total']} feeds, "
-                 f"{last['written']} documents written, {last['failed']} failed)")
-        waiting = store.outbox(("pending", "failed"))
-        pending = [n for n in waiting if n.state == "pending"]
-        _say(f"notifications: {len(pending)} pending, {len(waiting) - len(pending)} failed")
-        for line in notify.pending_summary(waiting):
-            _say(f"  {line}")
-        upcoming = store.next_scheduled(utcnow())
-        _say(f"next scheduled post: {upcoming.strftime('%Y-%m-%d %H:%M:%SZ') if upcoming else 'none'}")
+    report = journal.status(_config(ctx))
+    last = report.last_publish
+    if last is None:
+        _say("last publish: never")
+    else:
+        _say(f"last publish: {last.finished_at:%Y-%m-%dT%H:%M:%SZ} {last.status} ({last.feeds_total} feeds, "
+             f"{last.written} documents written, {last.failed} failed)")
+    _say(f"notifications: {report.pending} pending, {len(report.waiting) - report.pending} failed")
+    for line in notify.pending_summary(_config(ctx), report.waiting):
+        _say(f"  {line}")
+    upcoming = report.next_scheduled
+    _say(f"next scheduled post: {upcoming.strftime('%Y-%m-%d %H:%M:%SZ') if upcoming else 'none'}")
 
 
 @main.command()
@@ -354,9 +339,7 @@ def ping(ctx: click.Context, everything: bool) -> None:
 
     With --all, every pending one whatever its backoff. Exits 1 if one was given up.
     """
-    config = _config(ctx)
-    with open_store(config) as store:
-        report = notify.deliver(config, store, utcnow(), everything=everything)
+    report = journal.ping(_config(ctx), everything=everything)
     for line in report.errors:
         _warn(f"ping: {line}")
     _say(f"notifications: {report.summary()}")
@@ -417,20 +400,9 @@ def post() -> None:
 @click.pass_context
 def post_list(ctx: click.Context) -> None:
     """Every post, newest first: number, date, state (live, draft, scheduled, deleted), author, title."""
-    with open_store(_config(ctx)) as store:
-        now = utcnow()
-        for row in store.list_posts():
-            published = from_utc_text(row["published"], row["published_offset"])
-            state = ("deleted" if row["deleted_at"] else "draft" if row["draft"]
-                     else "scheduled" if published > now else "live")
-            _say(f"{row['id']:>6}  {published:%Y-%m-%d}  {state:<9}  {row['author']}: {row['title']}")
-
-
-def _post_id(store: Any, ref: str) -> int:
-    post_id = store.find_post(ref)
-    if post_id is None:
-        raise UsageError(f"no post {ref!r} (use a number from 'newswire post list', an entry id or a slug)")
-    return post_id
+    for listed in journal.list_posts(_config(ctx)):
+        p = listed.post
+        _say(f"{p.id:>6}  {p.published:%Y-%m-%d}  {listed.state:<9}  {p.author}: {p.title}")
 
 
 @post.command("show")
@@ -441,11 +413,10 @@ def post_show(ctx: click.Context, ref: str) -> None:
 
     ID is a post number, an entry id, a slug or a content file name.
     """
-    config = _config(ctx)
-    with open_store(config) as store:
-        post_id = _post_id(store, ref)
-        p = store.posts([post_id], config.journal.post_url)[post_id]
-    state = f"deleted {p.deleted_at.isoformat()}" if p.deleted_at else "draft" if p.draft else "live"
+    shown = journal.show_post(_config(ctx), ref)
+    post_id, p, state = shown.number, shown.post, str(shown.state)
+    if p.deleted_at is not None:
+        state += f" {p.deleted_at.isoformat()}"  # when it was taken out
     for name, value in (("number", post_id), ("id", p.entry_id), ("title", p.title), ("url", p.url),
                         ("source", p.source), ("author", p.author.signature),
                         ("labels", ", ".join(label.name for label in p.labels)),
@@ -462,9 +433,7 @@ def post_delete(ctx: click.Context, ref: str) -> None:
 
     The post stays in the store and keeps its id and dates.
     """
-    config = _config(ctx)
-    with open_store(config) as store:
-        done = store.mark_deleted(_post_id(store, ref), utcnow(), by="user")
+    done = journal.delete_post(_config(ctx), ref)
     _say("deleted; it leaves the feeds at the next publish" if done else "already deleted")
 
 
@@ -473,9 +442,7 @@ def post_delete(ctx: click.Context, ref: str) -> None:
 @click.pass_context
 def post_restore(ctx: click.Context, ref: str) -> None:
     """Bring a deleted post back into the feeds, with its id and dates unchanged."""
-    config = _config(ctx)
-    with open_store(config) as store:
-        done = store.restore(_post_id(store, ref))
+    done = journal.restore_post(_config(ctx), ref)
     _say("restored; it returns to the feeds at the next publish" if done else "it was not deleted")
 
 
@@ -528,8 +495,7 @@ def store_restore(ctx: click.Context, backup: Path, wait: float) -> None:
     leftover WAL files are removed.
     """
     config = _config(ctx)
-    with journal_lock(config.lock_path, wait):
-        upkeep.restore(backup, config.paths.store)
+    journal.restore_store(config, backup, wait=wait)
     _say(f"restored {config.paths.store} from {backup}; run 'newswire publish --full' next")
 
 

@@ -26,7 +26,8 @@ from .bounds import YEARS, instant
 from .config import Config, JournalConfig
 from .errors import printable
 from .files import Refused, read_limited
-from .store import PostInput, Store, Tally, to_utc_text
+from .model import PostInput, PostPlace, Tally
+from .store import Store, to_utc_text
 from .text import MAX_NESTING, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper, one_line, slugify
 from .workers import in_parts, run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
@@ -352,7 +353,7 @@ def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool
     listing = scanned.listing
     digest = _digest(config, listing)
     stamped = b"\0\0" not in listing  # a file with no stamp is read every time
-    last = store.content_scan(digest if stamped else None)
+    last = store.state.content_scan(digest if stamped else None)
     if last is not None and last[0] == digest and stamped:
         report.unchanged = listing.count(0) // 2  # the files and the store are as the last sync left them
         return report
@@ -360,7 +361,8 @@ def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool
     if last is not None and last[1] is not None:
         before = last[1]
     else:
-        before = _bytes("".join(f"{rel}\0{stamp or ''}\0" for rel, stamp in store.source_stamps(SOURCE_PREFIX).items()))
+        stamps = store.posts.source_stamps(SOURCE_PREFIX)
+        before = _bytes("".join(f"{rel}\0{stamp or ''}\0" for rel, stamp in stamps.items()))
     changed, gone = diff_listings(listing, before)
     gone = {rel for rel in gone if not rel.startswith(scanned.unseen)}  # below a folder that could not be read
     if not stamped:
@@ -370,15 +372,15 @@ def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool
     report.unchanged = listing.count(0) // 2 - len(todo)
     try:
         with store.undoable():  # one commit for the whole directory: fast, and all or nothing
-            posts_before = store.count_sources(SOURCE_PREFIX) if gone else 0
+            posts_before = store.posts.count_sources(SOURCE_PREFIX) if gone else 0
             failed = _sync_files(config, store, now, todo, _lister(listing),
                                  [SOURCE_PREFIX + rel for rel in sorted(gone)], report)
             if report.deleted and not allow_mass_delete:
-                _check_deletions(config, report.deleted, posts_before, store.count_sources(SOURCE_PREFIX))
+                _check_deletions(config, report.deleted, posts_before, store.posts.count_sources(SOURCE_PREFIX))
             if failed:  # listed with no stamp, so they are read (and reported) again next time
                 listing = _without_stamps(listing, {_bytes(rel) for rel in failed})
                 digest = _digest(config, listing)
-            store.set_content_scan(digest, listing)
+            store.state.set_content_scan(digest, listing)
     except MassDeletion as exc:
         return SyncReport(refused=True, errors=[*report.errors, SourceError(str(root), 0, str(exc))])
     return report
@@ -514,16 +516,16 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
             todo.append((path, rel, stamp))
     author_keys = {a.key for a in config.authors}
     ids: dict[str, str] = {}
-    held = set(store.source_ids([SOURCE_PREFIX + rel for _, rel, _ in todo]))
+    held = set(store.posts.ids_of_sources([SOURCE_PREFIX + rel for _, rel, _ in todo]))
     moves = _Moves(store, listed, held, {SOURCE_PREFIX + rel for _, rel, _ in todo},
-                   bool(held or gone) or store.has_deleted(SOURCE_PREFIX))
+                   bool(held or gone) or store.posts.has_deleted(SOURCE_PREFIX))
     later: list[tuple[PostInput, str | None]] = []
 
     def put(post: PostInput, stamp: str | None) -> None:
         moves.adopt(post)
-        outcome = store.upsert_post(post, now)
+        outcome = store.posts.upsert(post, now)
         if stamp is not None:
-            store.set_source_stamp(post.source, stamp)
+            store.posts.set_source_stamp(post.source, stamp)
         report.count(outcome)
         if outcome == "deleted":
             report.deleted_files.append(post.source.removeprefix(SOURCE_PREFIX))
@@ -547,8 +549,8 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
     for post, stamp in moves.in_order(later):
         put(post, stamp)
     report.moved = moves.moved
-    for post_id in store.source_ids(gone + moves.displaced).values():
-        if store.mark_deleted(post_id, now, by="sync"):
+    for post_id in store.posts.ids_of_sources(gone + moves.displaced).values():
+        if store.posts.mark_deleted(post_id, now, by="sync"):
             report.deleted += 1
     return failed
 
@@ -583,11 +585,11 @@ class _Moves:
         if post.entry_id or not self.possible:  # (a first sync, or new files only: nothing to look for)
             return True
         key = _key(post)
-        here = self.store.post_at(post.source)
+        here = self.store.posts.place_at(post.source)
         if here is not None and _alike(here, key):
             return True
-        moved_here = any(r["source"] != post.source and (r["source"] in self.read or not self._listed(r["source"]))
-                         and _alike(r, key) for r in self.store.posts_dated(key[0], SOURCE_PREFIX))
+        moved_here = any(r.source != post.source and (r.source in self.read or not self._listed(r.source))
+                         and _alike(r, key) for r in self.store.posts.places_dated(key[0], SOURCE_PREFIX))
         moved_away = here is not None and len(self.held) < len(self.read)  # to a file read at a new place?
         if moved_here or moved_away:
             self.later[post.source] = key
@@ -605,29 +607,29 @@ class _Moves:
 
     def adopt(self, post: PostInput) -> None:
         """Give ``post.source`` to the post that ``post``'s explicit id names, if that post's file was elsewhere."""
-        owner = self.store.post_by_id(post.entry_id) if post.entry_id else None
-        if owner is not None and owner["source"] != post.source and owner["source"].startswith(SOURCE_PREFIX):
-            self._move(owner["id"], post.source)
+        owner = self.store.posts.place_of(post.entry_id) if post.entry_id else None
+        if owner is not None and owner.source != post.source and owner.source.startswith(SOURCE_PREFIX):
+            self._move(owner.id, post.source)
 
     def _take(self, post: PostInput, exact: bool) -> bool:
         key = self.later[post.source]
-        here = self.store.post_at(post.source)
+        here = self.store.posts.place_at(post.source)
         if here is not None and _alike(here, key):
             return False
         name = _name(post.source)
-        found = [r for r in self.store.posts_dated(key[0], SOURCE_PREFIX) if r["source"] != post.source
+        found = [r for r in self.store.posts.places_dated(key[0], SOURCE_PREFIX) if r.source != post.source
                  and (_exact(r, key) if exact else _alike(r, key)) and self._free(r)]
         if not found:
             return False
-        best = max(found, key=lambda r: (_name(r["source"]) == name, -r["id"]))
-        self._move(best["id"], post.source)
+        best = max(found, key=lambda r: (_name(r.source) == name, -r.id))
+        self._move(best.id, post.source)
         return True
 
-    def _free(self, row: Any) -> bool:
+    def _free(self, row: PostPlace) -> bool:
         """Whether a post may have moved away: its file is gone, or was read and holds another post."""
-        if not self._listed(row["source"]):
+        if not self._listed(row.source):
             return True
-        key = self.later.get(row["source"])
+        key = self.later.get(row.source)
         return key is not None and not _alike(row, key)
 
     def _listed(self, source: str) -> bool:
@@ -635,7 +637,7 @@ class _Moves:
 
     def _move(self, post_id: int, source: str) -> None:
         self.moved += 1
-        displaced = self.store.move_post(post_id, source)
+        displaced = self.store.posts.move(post_id, source)
         if displaced is not None:
             self.displaced.append(displaced)
 
@@ -645,12 +647,12 @@ def _key(post: PostInput) -> tuple[str, str, str]:
     return to_utc_text(post.published.replace(microsecond=0)), post.content_hash(), post.slug
 
 
-def _exact(row: Any, key: tuple[str, str, str]) -> bool:
-    return bool(row["published"] == key[0] and row["content_hash"] == key[1])
+def _exact(row: PostPlace, key: tuple[str, str, str]) -> bool:
+    return bool(row.published == key[0] and row.content_hash == key[1])
 
 
-def _alike(row: Any, key: tuple[str, str, str]) -> bool:
-    return bool(row["published"] == key[0] and (row["content_hash"] == key[1] or row["slug"] == key[2]))
+def _alike(row: PostPlace, key: tuple[str, str, str]) -> bool:
+    return bool(row.published == key[0] and (row.content_hash == key[1] or row.slug == key[2]))
 
 
 def _name(source: str) -> str:
@@ -675,7 +677,7 @@ def _id_owner(ids: dict[str, str], store: Store, listed: Callable[[str], bool], 
     file is still here."""
     if entry_id in ids:
         return ids[entry_id]
-    stored = store.source_of(entry_id)
+    stored = store.posts.source_of(entry_id)
     if not stored or stored == source or not stored.startswith(SOURCE_PREFIX):
         return None
     rel = stored.removeprefix(SOURCE_PREFIX)

@@ -137,8 +137,8 @@ class Daemon:
     def _follow_up(self) -> None:
         """One-off jobs for the next scheduled post and the next notification due."""
         with open_store(self.config) as store:
-            upcoming = store.next_scheduled(utcnow())
-            due = store.next_due()
+            upcoming = store.feeds.next_scheduled(utcnow())
+            due = store.outbox.next_due()
         if upcoming is not None:  # a date from a feed or the store: moved without overflowing at 9999-12-31
             self._at(later(upcoming, 1), "scheduled-post", self.publish_job)
         if due is not None:

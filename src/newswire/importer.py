@@ -11,7 +11,7 @@ is updated under the same id.
 Every entry passes through ``settle`` on its way in: each of its strings loses the
 characters XML 1.0 cannot carry (``text.clean``), and a body nested too deeply for
 parsers to take in bounded time is refused. An entry may change only a post its own
-source brought (``Store.upsert_post``): a clash is reported and the entry skipped.
+source brought (``PostStore.upsert``): a clash is reported and the entry skipped.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from .config import Config
 from .errors import NewswireError, printable
 from .fetch import fetch
 from .files import Refused, read_limited
-from .store import NotOwned, PostInput, Store, Tally
+from .model import NotOwned, PostInput, Tally
+from .store import Store
 from .text import (
     MAX_NESTING,
     absolutize,
@@ -448,7 +449,7 @@ def import_entries(config: Config, store: Store, entries: Iterable[Imported], no
     with store.transaction():
         for entry in entries:
             try:
-                outcome = store.upsert_post(to_post(entry, config, origin=origin, author_key=author_key,
+                outcome = store.posts.upsert(to_post(entry, config, origin=origin, author_key=author_key,
                                                     extra_labels=labels), now)
             except NotOwned as clash:
                 report.problems.append(f"{report.source}: entry {clash.entry_id!r} skipped: that id is post "
@@ -474,7 +475,7 @@ def origin_of(source: str) -> str:
 
 def import_source(config: Config, store: Store, source: str, now: datetime, *, author_key: str | None = None,
                   labels: Sequence[str] = ()) -> ImportReport:
-    if author_key is not None and author_key not in store.authors():
+    if author_key is not None and author_key not in store.authors.all():
         raise ImportFailed(f"--author {author_key!r} is not an author key in {config.path}")
     data, base = read_source(source, config)
     found = parse(data, base, source)

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 from . import content, notify
 from .config import Config
 from .lock import journal_lock
-from .model import STYLESHEET, Post, Problem
+from .model import STYLESHEET, DocumentState, DocumentStatus, EntryRef, Post, Problem
 from .plan import Plan, PlannedFeed, feed_folder, journal_feed, make_plan, settings_digest
-from .store import DocumentState, EntryRef, Store, from_utc_text, to_utc_text
+from .store import SqliteStore, Store, from_utc_text, to_utc_text
 from .workers import run_tasks
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ Progress = Callable[[int, int], None]
 class DocumentResult:
     path: str
     feed: str
-    status: str  # written | unchanged | failed
+    status: DocumentStatus
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -107,8 +107,8 @@ def site_of(config: Config) -> Site:
 
 
 def open_store(config: Config) -> Store:
-    store = Store(config.paths.store, timeout=config.paths.store_wait)
-    store.sync_authors(config.authors)
+    store = SqliteStore(config.paths.store, timeout=config.paths.store_wait)
+    store.authors.sync(config.authors)
     return store
 
 
@@ -129,11 +129,11 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
             if sync:  # a missing content folder is reported, not taken for an empty one
                 report.sync = content.sync(config, store, clock, allow_mass_delete=allow_mass_delete)
-            generation = store.generation()
+            generation = store.state.generation()
             if full or dry_run or not _nothing_changed(config, store, now, generation, report):
-                store.note_shown(now, clock)
-                states = store.documents()  # read once: for the feeds to skip and for the run
-                mark, touched = (None, None) if dry_run else store.take_touched()
+                store.feeds.note_shown(now, clock)
+                states = store.documents.all()  # read once: for the feeds to skip and for the run
+                mark, touched = (None, None) if dry_run else store.feeds.take_touched()
                 skip = set() if full or touched is None else _untouched_feeds(config, store, now, touched, states)
                 plan = make_plan(config, store, now, clock, skip)
                 _publish_plan(config, store, plan, report, full, dry_run, progress, generation, mark, states)
@@ -143,7 +143,7 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
         if not dry_run:
             detail = report.as_json()  # the log keeps what happened, not the long list of unchanged documents
             detail["results"] = [r for r in detail["results"] if r["status"] != "unchanged"]  # type: ignore
-            store.log_publish(clock, utcnow(), "ok" if report.ok else "failed", report.feeds, report.written,
+            store.documents.log_publish(clock, utcnow(), "ok" if report.ok else "failed", report.feeds, report.written,
                               len(report.failed), detail)
         return report
 
@@ -155,8 +155,8 @@ def _last_good_publish(config: Config, store: Store, now: datetime) -> dict[str,
     """What the last publish that succeeded recorded, if a publish at ``now`` can build on it: it
     finished (no killed publish since), the settings are the same, no post has come due nor
     tombstone expired since, and the clock is not behind a post it showed ('since')."""
-    mark = store.state("published")
-    if (not isinstance(mark, dict) or store.state("running") or mark.get("settings") != settings_digest(config)
+    mark = store.state.get("published")
+    if (not isinstance(mark, dict) or store.state.get("running") or mark.get("settings") != settings_digest(config)
             or not mark.get("since", "~") <= to_utc_text(now) < mark.get("until", "")
             or to_utc_text(_not_before_last_publish(store, now)) >= mark.get("expires", "")):
         return None
@@ -173,7 +173,7 @@ def _nothing_changed(config: Config, store: Store, now: datetime, generation: in
     mark = _last_good_publish(config, store, now)
     if mark is None or mark.get("generation") != generation:
         return False
-    states = store.documents()
+    states = store.documents.all()
     if not all(on_disk_as_recorded(config.paths.output, state) for state in states.values()):
         return False  # drift: the full path restores the file
     report.feeds, report.documents = mark["feeds"], mark["documents"]  # type: ignore[assignment]
@@ -186,7 +186,7 @@ def _untouched_feeds(config: Config, store: Store, now: datetime, touched: set[s
     """The feeds (folders) a publish need not plan: those the last good publish listed, less those a
     change touched since and those whose files are not as it recorded them. Empty when every feed
     must be planned."""
-    listed = store.state("listings")
+    listed = store.state.get("listings")
     if "all" in touched or not isinstance(listed, dict) or _last_good_publish(config, store, now) is None:
         return set()
     out = config.paths.output
@@ -212,24 +212,24 @@ def _publish_plan(config: Config, store: Store, plan: Plan, report: PublishRepor
     if dry_run:
         _Run(config, store, plan, report, full, dry_run, progress, states=states).run()
         return
-    if store.state("running"):  # the last publish was killed: its temporary files may be lying about
+    if store.state.get("running"):  # the last publish was killed: its temporary files may be lying about
         clean_temporaries(config.paths.output)
-    store.set_state("running", True)
+    store.state.set("running", True)
     run = _Run(config, store, plan, report, full, dry_run, progress, states=states)
     run.run()
-    store.set_state("running", False)
+    store.state.set("running", False)
     if not report.failed and not report.errors:
         days = config.feeds.tombstone_days
-        expires = store.next_tombstone_expiry(plan.clock, days) or FAR
+        expires = store.feeds.next_tombstone_expiry(plan.clock, days) or FAR
         with store.transaction():
-            store.set_state("published", {"generation": generation, "settings": settings_digest(config),
-                                          "since": store.newest_live(plan.now),
-                                          "until": to_utc_text(store.next_scheduled(plan.now) or FAR),
+            store.state.set("published", {"generation": generation, "settings": settings_digest(config),
+                                          "since": store.feeds.newest_live(plan.now),
+                                          "until": to_utc_text(store.feeds.next_scheduled(plan.now) or FAR),
                                           "expires": to_utc_text(expires), "feeds": report.feeds,
                                           "documents": report.documents})
-            store.set_state("listings", run.listings)
+            store.state.set("listings", run.listings)
             if touched is not None:
-                store.clear_touched(touched)
+                store.feeds.clear_touched(touched)
 
 
 def on_disk_as_recorded(out: Path, state: DocumentState) -> bool:
@@ -248,8 +248,8 @@ def _not_before_last_publish(store: Store, now: datetime) -> datetime:
     """The time a publish dates what it writes (updates, deletions, tombstones, its log): the clock,
     or the last publish's time if the clock is behind it, so that no date in a feed goes back.
     Which posts are out is decided by the clock itself: a clock once ahead releases nothing early."""
-    last = store.last_publish()
-    return now if last is None else max(now, from_utc_text(last["started_at"]))
+    last = store.documents.last_publish()
+    return now if last is None else max(now, last.started_at)
 
 
 def _clock_warnings(now: datetime, clock: datetime) -> list[str]:
@@ -285,7 +285,7 @@ class _Run:
         self.config, self.store, self.plan, self.report = config, store, plan, report
         self.full, self.dry_run, self.progress, self.check = full, dry_run, progress, check
         self.out = config.paths.output
-        self.states = store.documents() if states is None else states
+        self.states = store.documents.all() if states is None else states
         self.recorded: list[DocumentState] = []
         self.changed: dict[str, dict[str, str]] = {}
         self.changed_entries: dict[int, EntryRef] = {}
@@ -311,9 +311,9 @@ class _Run:
         self._publish_indexes()
         self._remove_orphans()
         if not self.dry_run and self.recorded:
-            fresh = self.store.unannounced(self.changed_entries.values())
+            fresh = self.store.documents.unannounced(self.changed_entries.values())
             notes = notify.changes(self.config, sorted(self.changed.items()), [ref.entry_id for ref in fresh])
-            self.store.record_documents(self.recorded, self.plan.now, notes, fresh)
+            self.store.documents.record(self.recorded, self.plan.now, notes, fresh)
             self.report.queued = len(notes)
 
     def _render(self, todo: list[tuple[PlannedFeed, str]]) -> None:
@@ -343,7 +343,7 @@ class _Run:
             os.close(work.spool)
 
     def _with_posts(self, keys: list[tuple[int, str, str]]) -> list[tuple[tuple[int, str, str], Post]]:
-        posts = self.store.posts({key[0] for key in keys}, self.config.journal.post_url)
+        posts = self.store.posts.load({key[0] for key in keys}, self.config.journal.post_url)
         return [(key, posts[key[0]]) for key in keys]
 
     def _in_place(self, path: str, fingerprint: str) -> bool:
@@ -409,7 +409,7 @@ class _Run:
             newest = max((ref.updated for ref in pf.entries), default=None)
             self.listings[feed_folder(pf.feed)] = [self.plan.live_posts(pf.feed), newest]
         if self.plan.partial:  # the other feeds are as the last good publish listed them
-            before = self.store.state("listings")
+            before = self.store.state.get("listings")
             assert isinstance(before, dict)
             self.listings = {folder: self.listings.get(folder) or before[folder]
                              for folder in map(feed_folder, self.plan.every)}
@@ -438,6 +438,6 @@ class _Run:
                     self.report.errors.append(str(exc))
                 else:
                     removed.append(path)
-            self.store.forget_documents(removed)
+            self.store.documents.forget(removed)
         self.report.removed = len(gone)
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Literal
 
 from .formats import FORMATS
 from .settings import EMAIL, NAME, URL, setting
+from .text import label_fold
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,25 @@ class Post:
     content_hash: str
     draft: bool = False
     deleted_at: datetime | None = None
+
+
+PostState = Literal["live", "draft", "scheduled", "deleted"]
+"""Where a post stands: in the feeds, kept out as a draft, due later, or taken out."""
+
+
+def post_state(*, deleted: bool, draft: bool, published: datetime, now: datetime) -> PostState:
+    """A post's state at ``now``: deleted before draft before scheduled (a future date)."""
+    return "deleted" if deleted else "draft" if draft else "scheduled" if published > now else "live"
+
+
+OutboxState = Literal["pending", "delivered", "failed", "merged"]
+"""A queued notification: still to send (perhaps backing off), sent, given up, or folded into a newer one."""
+
+PublishStatus = Literal["ok", "failed"]
+"""How one publish ended, as the publish log keeps it."""
+
+DocumentStatus = Literal["written", "unchanged", "failed"]
+"""What one publish did with one document: wrote new bytes, left it as it was, or failed to prove it."""
 
 
 class FeedKind(str, enum.Enum):
@@ -105,3 +128,167 @@ class Problem:
 def _short(value: str, limit: int = 120) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+# --- what the store takes and gives back (see store.protocol) ----------------------------
+
+
+@dataclass(frozen=True)
+class PostInput:
+    """A post as a source (a Markdown file, an imported feed) describes it.
+
+    ``entry_id`` is an id the source fixes (matched and kept as is); otherwise the
+    post is matched by ``source`` and, when new, gets ``proposed_id`` (made unique).
+    ``origin`` is the feed or file an imported or pulled post came from ('' for content/):
+    feed ids are public, so a post may be changed only from where it came (see ``may_change``).
+    """
+
+    source: str
+    key: str
+    title: str
+    body: str
+    author_key: str
+    published: datetime
+    labels: tuple[str, ...] = ()
+    slug: str = ""
+    summary: str = ""
+    updated: datetime | None = None
+    draft: bool = False
+    entry_id: str | None = None
+    proposed_id: str = ""
+    author_name: str | None = None
+    affiliation: str | None = None
+    origin: str = ""
+
+    def content_hash(self) -> str:
+        """What counts as the post's content: a change here moves ``updated``."""
+        data = json.dumps([self.title, self.body, self.summary, self.author_key, self.affiliation,
+                           sorted({label_fold(label) for label in self.labels})], ensure_ascii=False)
+        return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Tally:
+    """How many posts each upsert outcome had; 'deleted' means kept deleted by the user."""
+
+    added: int = 0
+    updated: int = 0
+    restored: int = 0
+    unchanged: int = 0
+    kept_deleted: int = 0
+
+    def count(self, outcome: str) -> None:
+        field_name = "kept_deleted" if outcome == "deleted" else outcome
+        setattr(self, field_name, getattr(self, field_name) + 1)
+
+    @property
+    def total(self) -> int:
+        return self.added + self.updated + self.restored + self.unchanged + self.kept_deleted
+
+
+class NotOwned(Exception):
+    """An upsert from outside that would change a post another source brought; nothing was changed."""
+
+    def __init__(self, entry_id: str, post_id: int, source: str, origin: str | None):
+        super().__init__(f"{entry_id!r} is post {post_id}")
+        self.entry_id, self.post_id, self.source, self.origin = entry_id, post_id, source, origin
+
+
+def may_change(stored: str | None, origin: str) -> bool:
+    """Whether a post from ``origin`` may replace one that came from ``stored``. content/ ('') may
+    take any post (a file that states an imported entry's id adopts it); an outside source only its
+    own, or one imported before origins were recorded (NULL), which it then claims."""
+    return not origin or stored == origin or stored is None
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    """The little a plan needs to know about an entry: who, when, and a digest of it."""
+
+    post_id: int
+    entry_id: str
+    published: str
+    updated: str
+    digest: str
+    deleted_at: str | None = None
+
+
+@dataclass(frozen=True)
+class PostPlace:
+    """Where a post's file was, and what tells it from another wherever its file went (see content._Moves).
+    ``published`` is UTC text, as ``EntryRef``'s."""
+
+    id: int
+    source: str
+    published: str
+    content_hash: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class PostSummary:
+    """One line of the post list: number, date, state, author and title."""
+
+    id: int
+    entry_id: str
+    slug: str
+    title: str
+    published: datetime
+    draft: bool
+    deleted_at: datetime | None
+    author: str
+
+    def state(self, now: datetime) -> PostState:
+        return post_state(deleted=self.deleted_at is not None, draft=self.draft, published=self.published, now=now)
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """A published document as it was written: what it holds (``fingerprint``) and its file's bytes."""
+
+    path: str
+    fingerprint: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class PublishRecord:
+    """One publish as the log keeps it."""
+
+    started_at: datetime
+    finished_at: datetime
+    status: str
+    feeds_total: int
+    written: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to one target: a hub (topic = feed URL), a ping service, a webhook."""
+
+    kind: str
+    target: str
+    topic: str
+    payload: dict[str, object]
+    id: int = 0
+    state: OutboxState = "pending"
+    attempts: int = 0
+    created_at: datetime | None = None
+    next_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What a pulled source last answered, for conditional GET and backoff."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    next_at: datetime
+    failures: int
+    last_status: str | None
+    last_pulled: datetime | None

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from .config import Config
-from .model import Author, Feed, FeedKind, Label
-from .store import EntryRef, Store, to_utc_text
+from .model import Author, EntryRef, Feed, FeedKind, Label
+from .store import Store, to_utc_text
 
 # Bump when rendering changes in a way that alters bytes, so every feed is redone once.
 RENDER_VERSION = 4
@@ -169,17 +169,17 @@ def make_plan(config: Config, store: Store, now: datetime, clock: datetime,
     """
     settings = settings_digest(config)
     feeds: list[tuple[Feed, Callable[[int | None], list[EntryRef]]]] = [
-        (journal_feed(config), lambda newest: store.journal_slots(now, newest))]
+        (journal_feed(config), lambda newest: store.feeds.journal_slots(now, newest))]
     if config.feeds.authors:
-        authors = store.authors()
-        for key in store.feed_authors(now):
+        authors = store.authors.all()
+        for key in store.feeds.feed_authors(now):
             author, slug = authors[key]
             feeds.append((author_feed(config, author, slug),
-                          lambda newest, key=key: store.author_slots(key, now, newest)))  # type: ignore[misc]
+                          lambda newest, key=key: store.feeds.author_slots(key, now, newest)))  # type: ignore[misc]
     if config.feeds.labels:
-        for label in store.feed_labels(now):
+        for label in store.feeds.feed_labels(now):
             feeds.append((label_feed(config, label),
-                          lambda newest, slug=label.slug: store.label_slots(slug, now, newest)))  # type: ignore[misc]
+                          lambda newest, slug=label.slug: store.feeds.label_slots(slug, now, newest)))  # type: ignore[misc]
     planned: list[PlannedFeed] = []
     for feed, slots in feeds:
         if feed_folder(feed) not in skip:
@@ -188,7 +188,7 @@ def make_plan(config: Config, store: Store, now: datetime, clock: datetime,
             planned.extend(paginate(feed, slots(newest), kind.entries, kind.content, clock,
                                     config.feeds.tombstone_days, settings, config.feeds.archives))
     if skip:
-        counts = {count_key(pf.feed): store.live_count(*count_key(pf.feed), now) for pf in planned if pf.is_main}
+        counts = {count_key(pf.feed): store.feeds.live_count(*count_key(pf.feed), now) for pf in planned if pf.is_main}
     else:
-        counts = store.visible_counts(now)
+        counts = store.feeds.visible_counts(now)
     return Plan(tuple(planned), now, clock, counts, tuple(feed for feed, _ in feeds), partial=bool(skip))

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .formats import FORMATS, document
-from .model import Feed, Post
+from .model import DocumentStatus, Feed, Post
 from .plan import PlannedFeed
 from .render import EntryStub, EntryView, Site, entry_view, feed_view
 from .store import from_utc_text
@@ -58,7 +58,7 @@ class DocumentOutcome:
 
     index: int
     path: str
-    status: str  # written | unchanged | failed
+    status: DocumentStatus
     problems: tuple[Problem, ...] = ()
     written: Written | None = None
     error: str = ""

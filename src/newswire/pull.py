@@ -9,21 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Literal
 
 from .config import Config, SourceConfig
 from .errors import NewswireError
 from .fetch import fetch
 from .importer import ImportReport, import_entries, parse
 from .notify import retry_after
-from .store import Store, from_utc_text
+from .store import Store, to_utc_text
 
 MAX_BACKOFF = 86400.0
+
+PullStatus = Literal["imported", "not modified", "not due", "retry later", "failed"]
+"""What one pull of a source came to."""
 
 
 @dataclass
 class PullResult:
     url: str
-    status: str  # imported | not modified | not due | retry later | failed
+    status: PullStatus
     detail: str = ""
     report: ImportReport | None = None
 
@@ -48,15 +52,15 @@ def pull(config: Config, store: Store, now: datetime, *, force: bool = False) ->
 
 
 def _pull_one(config: Config, store: Store, source: SourceConfig, now: datetime, force: bool) -> PullResult:
-    state = store.source_state(source.url)
-    if state is not None and not force and from_utc_text(state["next_at"]) > now:
-        return PullResult(source.url, "not due", f"next at {state['next_at']}")
-    failures = state["failures"] if state is not None else 0
+    state = store.sources.get(source.url)
+    if state is not None and not force and state.next_at > now:
+        return PullResult(source.url, "not due", f"next at {to_utc_text(state.next_at)}")
+    failures = state.failures if state is not None else 0
     headers = {}
-    if state is not None and state["etag"]:
-        headers["If-None-Match"] = state["etag"]
-    if state is not None and state["last_modified"]:
-        headers["If-Modified-Since"] = state["last_modified"]
+    if state is not None and state.etag:
+        headers["If-None-Match"] = state.etag
+    if state is not None and state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
     every = timedelta(seconds=source.every)
     try:
         answer = fetch(source.url, config.fetch, headers=headers, allow=(429, 503))
@@ -66,11 +70,11 @@ def _pull_one(config: Config, store: Store, source: SourceConfig, now: datetime,
         wait = retry_after(answer.headers.get("Retry-After"), now)
         if wait is None:
             return _backoff(store, source, now, failures, f"answered {answer.status}")
-        store.set_source_state(source.url, next_at=now + timedelta(seconds=wait), failures=failures + 1,
+        store.sources.set(source.url, next_at=now + timedelta(seconds=wait), failures=failures + 1,
                                status=str(answer.status), now=now)
         return PullResult(source.url, "retry later", f"answered {answer.status}; Retry-After {wait:.0f} s")
     if answer.status == 304:
-        store.set_source_state(source.url, next_at=now + every, failures=0, status="304", now=now)
+        store.sources.set(source.url, next_at=now + every, failures=0, status="304", now=now)
         return PullResult(source.url, "not modified")
     try:
         found = parse(answer.body, answer.url, source.url)
@@ -84,13 +88,13 @@ def _pull_one(config: Config, store: Store, source: SourceConfig, now: datetime,
     report = ImportReport(source=source.url, kind=found.kind, skipped=found.skipped, problems=found.problems)
     import_entries(config, store, entries, now, report, origin=source.url, author_key=author_key,
                    labels=(source.label,) if source.label else ())
-    store.set_source_state(source.url, next_at=now + every, failures=0, status=str(answer.status), now=now,
+    store.sources.set(source.url, next_at=now + every, failures=0, status=str(answer.status), now=now,
                            etag=answer.headers.get("ETag"), last_modified=answer.headers.get("Last-Modified"))
     return PullResult(source.url, "imported", report=report)
 
 
 def _backoff(store: Store, source: SourceConfig, now: datetime, failures: int, why: str) -> PullResult:
     delay = min(source.every * 2 ** min(failures, 32), MAX_BACKOFF)  # the count is the store's: kept from overflowing
-    store.set_source_state(source.url, next_at=now + timedelta(seconds=delay), failures=failures + 1,
+    store.sources.set(source.url, next_at=now + timedelta(seconds=delay), failures=failures + 1,
                            status="error", now=now)
     return PullResult(source.url, "failed", f"{why}; next try in {delay:.0f} s")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import StoreError, UsageError
-from .store import MIGRATIONS, UTC
+from .store import MIGRATIONS
 
 
 @dataclass(frozen=True)
