@@ -20,12 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newswire.config import JournalConfig
+from newswire.formats import FORMATS as REGISTRY
+from newswire.formats import document
 from newswire.job import publish
 from newswire.model import Author, Feed, FeedKind, Label, Post
-from newswire.render import Site, entry_view, feed_view, render_document, render_entry
+from newswire.render import Site, entry_view, feed_view
 from newswire.text import clean, one_line, slugify, tag_uri
-from newswire.verify import _same_text as same_text
-from newswire.verify import verify_document
+from newswire.verify import same_text
 
 import harness
 
@@ -142,7 +143,7 @@ def journals(draw: st.DrawFn) -> tuple[Site, Feed, list[Post]]:
 def render(fmt: str, site: Site, feed: Feed, items: list[Post]):
     views = [entry_view(p, site) for p in items]
     fv = feed_view(feed, views, site, FORMATS)
-    data = render_document(fmt, fv, [render_entry(fmt, v) for v in views])
+    data = document(REGISTRY[fmt], fv, [REGISTRY[fmt].entry(v) for v in views])
     return data, fv, views
 
 
@@ -155,7 +156,7 @@ def test_every_rendered_document_verifies(journal: tuple[Site, Feed, list[Post]]
     site, feed, items = journal
     for fmt in FORMATS:
         data, fv, views = render(fmt, site, feed, items)
-        problems = verify_document(fmt, data, fv, views, feed.path(fmt))
+        problems = REGISTRY[fmt].read_back(data, fv, views, feed.path(fmt))
         assert problems == [], f"{fmt}:\n" + "\n".join(map(str, problems))
         again, _, _ = render(fmt, site, feed, items)
         assert again == data, f"{fmt}: rendering twice gave different bytes"

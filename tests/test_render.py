@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from newswire.config import JournalConfig
+from newswire.formats import FORMATS, document
 from newswire.model import Author, Feed, FeedKind, Label, Post
-from newswire.render import Site, entry_view, feed_view, render_document, render_entry
-from newswire.verify import verify_document
+from newswire.render import Site, entry_view, feed_view
 
 JOURNAL = JournalConfig(title="Test Journal", site_url="https://journal.test/", feeds_url="https://journal.test/feeds/",
                         id_authority="journal.test", id_date="2009", timezone="America/New_York")
@@ -34,7 +34,7 @@ def _post(n: int, **changes: object) -> Post:
 def _document(fmt: str, posts: list[Post]) -> tuple[bytes, object, list]:  # type: ignore[type-arg]
     views = [entry_view(p, SITE) for p in posts]
     fv = feed_view(FEED, views, SITE, ("atom", "rss", "json"))
-    return render_document(fmt, fv, [render_entry(fmt, v) for v in views]), fv, views
+    return document(FORMATS[fmt], fv, [FORMATS[fmt].entry(v) for v in views]), fv, views
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
@@ -44,7 +44,7 @@ def test_rendering_is_deterministic_and_keeps_the_given_order(fmt: str) -> None:
     second, _, _ = _document(fmt, posts)
     assert first == second
     assert first.index(b"post/3") < first.index(b"post/2") < first.index(b"post/1")
-    assert verify_document(fmt, first, fv, views, "x") == []  # type: ignore[arg-type]
+    assert FORMATS[fmt].read_back(first, fv, views, "x") == []  # type: ignore[arg-type]
 
 
 def test_no_build_time_anywhere() -> None:
@@ -69,7 +69,7 @@ def test_no_build_time_anywhere() -> None:
 def test_verification_names_the_field_that_differs(fmt: str, old: bytes, new: bytes, field: str) -> None:
     data, fv, views = _document(fmt, [_post(2)])
     assert old in data
-    problems = verify_document(fmt, data.replace(old, new, 1), fv, views, "atom.xml")  # type: ignore[arg-type]
+    problems = FORMATS[fmt].read_back(data.replace(old, new, 1), fv, views, "atom.xml")  # type: ignore[arg-type]
     # named as itself, or (a schema violation) by its path in the document
     assert any(p.field == field or p.field.endswith("/" + field) for p in problems), problems
 
@@ -77,11 +77,11 @@ def test_verification_names_the_field_that_differs(fmt: str, old: bytes, new: by
 def test_verification_refuses_relative_links_and_duplicate_ids() -> None:
     post = _post(2)
     data, fv, views = _document("json", [post, post])
-    problems = verify_document("json", data, fv, views, "feed.json")  # type: ignore[arg-type]
+    problems = FORMATS["json"].read_back(data, fv, views, "feed.json")  # type: ignore[arg-type]
     assert any(p.field == "entry ids" for p in problems)
     doc = json.loads(data)
     doc["items"][0]["content_html"] = '<a href="/relative">x</a>'
-    problems = verify_document("json", json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
+    problems = FORMATS["json"].read_back(json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
     assert any(p.field == "content link" for p in problems)
 
 
@@ -91,7 +91,7 @@ def test_hostile_text_renders_to_valid_documents() -> None:
                  author=Author("x", nasty))
     for fmt in ("atom", "rss", "json"):
         data, fv, views = _document(fmt, [post])
-        assert verify_document(fmt, data, fv, views, "x") == []  # type: ignore[arg-type]
+        assert FORMATS[fmt].read_back(data, fv, views, "x") == []  # type: ignore[arg-type]
         assert b"\x00" not in data and b"\x0b" not in data
 
 
@@ -100,9 +100,9 @@ def test_rss_keeps_full_text_in_content_encoded_even_without_a_summary() -> None
     data, fv, views = _document("rss", [post])
     assert views[0].summary == ""  # type: ignore[index]
     assert b"<content:encoded>" in data and b"<description>" not in data.split(b"<item>")[1]
-    assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
+    assert FORMATS["rss"].read_back(data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
     dropped = data.replace(b"&lt;img src=", b"&lt;span data-x=")
-    assert any(p.field == "content" for p in verify_document("rss", dropped, fv, views, "rss.xml"))  # type: ignore[arg-type]
+    assert any(p.field == "content" for p in FORMATS["rss"].read_back(dropped, fv, views, "rss.xml"))  # type: ignore[arg-type]
 
 
 # --- how readers read each element ---------------------------------------------------------
@@ -128,7 +128,7 @@ def test_rss_description_is_html_that_shows_the_summary_exactly() -> None:
     assert _html_text(description) == TRICKY
     parsed = feedparser.parse(data)  # a feedparser-based reader, sanitising as it does by default
     assert _html_text(parsed.entries[0].summary) == TRICKY
-    assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
+    assert FORMATS["rss"].read_back(data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
 
 
 def test_verification_reads_the_rss_description_as_html() -> None:
@@ -141,7 +141,7 @@ def test_verification_reads_the_rss_description_as_html() -> None:
     raw = b"<description>" + escape(TRICKY, quote=False).encode() + b"</description>"
     wrong = head + b"<item>" + re.sub(rb"<description>[^<]*</description>", raw, item)
     assert wrong != data
-    problems = verify_document("rss", wrong, fv, views, "rss.xml")  # type: ignore[arg-type]
+    problems = FORMATS["rss"].read_back(wrong, fv, views, "rss.xml")  # type: ignore[arg-type]
     assert [p.field for p in problems] == ["summary"], problems
 
 
@@ -153,7 +153,7 @@ def test_rss_plain_text_uses_hexadecimal_character_references() -> None:
     feed = Feed(FeedKind.JOURNAL, "journal", "", "tag:journal.test,2009:feed", "Tom & Jerry <3", "News & <views>")
     views = [entry_view(post, SITE)]
     fv = feed_view(feed, views, SITE, ("atom", "rss", "json"))
-    data = render_document("rss", fv, [render_entry("rss", v) for v in views])
+    data = document(FORMATS["rss"], fv, [FORMATS["rss"].entry(v) for v in views])
     texts = re.findall(rb"<([a-zA-Z]+)(?: [^>]*)?>([^<]*)</\1>", data)  # the elements of RSS itself
     assert {b"title", b"category", b"description"} <= {tag for tag, _ in texts}
     for tag, text in texts:
@@ -161,7 +161,7 @@ def test_rss_plain_text_uses_hexadecimal_character_references() -> None:
     assert b"<title>AT&#x26;T &#x3C;b&#x3E;5 &#x3C; 10&#x3C;/b&#x3E; &#x3E; 4</title>" in data
     assert b"<title>Tom &#x26; Jerry &#x3C;3</title>" in data
     assert b"<description>News &#x26; &#x3C;views&#x3E;</description>" in data
-    assert verify_document("rss", data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
+    assert FORMATS["rss"].read_back(data, fv, views, "rss.xml") == []  # type: ignore[arg-type]
 
 
 # --- namespaces ------------------------------------------------------------------------------
@@ -195,11 +195,11 @@ def test_documents_declare_only_the_namespaces_they_use(fmt: str, content: str, 
     views = [entry_view(post, site)]
     stones = [("tag:journal.test,2009:post/gone", datetime(2009, 12, 1, tzinfo=UTC))] if tombstones else []
     fv = feed_view(FEED, views, site, ("atom", "rss", "json"), complete=complete, tombstones=stones)
-    data = render_document(fmt, fv, [render_entry(fmt, v) for v in views])
+    data = document(FORMATS[fmt], fv, [FORMATS[fmt].entry(v) for v in views])
     assert unused_namespaces(data) == []
     assert (AT_NS in _declared(data)) == (tombstones and fmt == "atom")
     assert (SCHEMA in _declared(data)) == affiliated
-    assert verify_document(fmt, data, fv, views, "x") == []  # type: ignore[arg-type]
+    assert FORMATS[fmt].read_back(data, fv, views, "x") == []  # type: ignore[arg-type]
 
 
 def test_an_entry_fragment_is_reused_in_documents_that_declare_different_namespaces() -> None:
@@ -207,29 +207,28 @@ def test_an_entry_fragment_is_reused_in_documents_that_declare_different_namespa
     same in a document that needs only its namespaces and in one that needs more."""
     for fmt in ("atom", "rss"):
         plain, affiliated = entry_view(_plain_post(2), SITE), entry_view(_post(3), SITE)
-        fragment = render_entry(fmt, plain)
-        alone = render_document(fmt, feed_view(FEED, [plain], SITE, ("atom", "rss", "json")), [fragment])
+        fragment = FORMATS[fmt].entry(plain)
+        alone = document(FORMATS[fmt], feed_view(FEED, [plain], SITE, ("atom", "rss", "json")), [fragment])
         fv = feed_view(FEED, [affiliated, plain], SITE, ("atom", "rss", "json"))
-        both = render_document(fmt, fv, [render_entry(fmt, affiliated), fragment])
+        both = document(FORMATS[fmt], fv, [FORMATS[fmt].entry(affiliated), fragment])
         assert fragment in alone and fragment in both
         assert SCHEMA not in _declared(alone) and SCHEMA in _declared(both)
-        assert verify_document(fmt, both, fv, [affiliated, plain], "x") == []  # type: ignore[arg-type]
+        assert FORMATS[fmt].read_back(both, fv, [affiliated, plain], "x") == []  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
 def test_verification_refuses_a_namespace_declared_unused(fmt: str) -> None:
-    from newswire.render import render_skeleton
     from newswire.verify import verify_assembled
 
     views = [entry_view(_plain_post(2), SITE)]
     fv = feed_view(FEED, views, SITE, ("atom", "rss", "json"))
-    data = render_document(fmt, fv, [render_entry(fmt, v) for v in views])
+    data = document(FORMATS[fmt], fv, [FORMATS[fmt].entry(v) for v in views])
     root = b"<feed " if fmt == "atom" else b"<rss "
     extra = data.replace(root, root + f'xmlns:at="{AT_NS}" '.encode(), 1)
     assert extra != data
-    problems = verify_document(fmt, extra, fv, views, "x")  # type: ignore[arg-type]
+    problems = FORMATS[fmt].read_back(extra, fv, views, "x")  # type: ignore[arg-type]
     assert [p.field for p in problems] == ["namespaces"], problems
-    problems = verify_assembled(fmt, extra, render_skeleton(fmt, fv), fv, views, "x")  # type: ignore[arg-type]
+    problems = verify_assembled(FORMATS[fmt], extra, FORMATS[fmt].skeleton(fv), fv, views, "x")  # type: ignore[arg-type]
     assert [p.field for p in problems] == ["namespaces"], problems
 
 
@@ -241,7 +240,7 @@ def _author_feed_document(post: Post) -> tuple[bytes, object, list]:  # type: ig
                 "Test Journal: John Morton", "Posts by John Morton", author=post.author)
     views = [entry_view(post, SITE)]
     fv = feed_view(feed, views, SITE, ("atom", "rss", "json"))
-    return render_document("json", fv, [render_entry("json", v) for v in views]), fv, views
+    return document(FORMATS["json"], fv, [FORMATS["json"].entry(v) for v in views]), fv, views
 
 
 def test_json_feed_writes_the_1_0_author_beside_authors() -> None:
@@ -255,7 +254,7 @@ def test_json_feed_writes_the_1_0_author_beside_authors() -> None:
     data, fv, views = _author_feed_document(_post(2))
     doc = json.loads(data)
     assert doc["author"] == doc["authors"][0] and doc["author"]["name"] == "John Morton"
-    assert verify_document("json", data, fv, views, "feed.json") == []  # type: ignore[arg-type]
+    assert FORMATS["json"].read_back(data, fv, views, "feed.json") == []  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("where", ["item", "feed"])
@@ -268,7 +267,7 @@ def test_verification_checks_the_1_0_author(where: str, how: str) -> None:
         del target["author"]
     else:
         target["author"] = {"name": "Someone Else"}
-    problems = verify_document("json", json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
+    problems = FORMATS["json"].read_back(json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
     assert [(p.entry != "", p.field) for p in problems] == [(where == "item", "author")], problems
 
 
@@ -277,7 +276,7 @@ def test_verification_checks_the_feed_authors() -> None:
     doc = json.loads(data)
     doc["author"] = {"name": "Someone Else"}
     doc["authors"] = [doc["author"]]
-    problems = verify_document("json", json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
+    problems = FORMATS["json"].read_back(json.dumps(doc).encode(), fv, views, "feed.json")  # type: ignore[arg-type]
     assert [p.field for p in problems] == ["authors"], problems
 
 
@@ -303,15 +302,14 @@ def test_directory_lists_authors_by_the_name_they_sign_with() -> None:
 def test_a_document_missing_a_namespace_its_entries_use_is_refused(fmt: str) -> None:
     """Splicing fragments without declaring what they use (the skeleton declares no schema:)
     gives a document no parser accepts; both ways of verifying say so."""
-    from newswire.render import render_skeleton
     from newswire.verify import verify_assembled
 
     views = [entry_view(_post(2), SITE)]
     fv = feed_view(FEED, views, SITE, ("atom", "rss", "json"))
-    skeleton = render_skeleton(fmt, fv)
+    skeleton = FORMATS[fmt].skeleton(fv)
     closing = b"</feed>" if fmt == "atom" else b"</channel>"
     at = skeleton.rindex(closing)
-    naive = skeleton[:at] + render_entry(fmt, views[0]) + b"\n" + skeleton[at:]
+    naive = skeleton[:at] + FORMATS[fmt].entry(views[0]) + b"\n" + skeleton[at:]
     assert SCHEMA not in _declared(skeleton) and b"<schema:affiliation>" in naive
-    assert verify_document(fmt, naive, fv, views, "x") != []  # type: ignore[arg-type]
-    assert verify_assembled(fmt, naive, skeleton, fv, views, "x") != []  # type: ignore[arg-type]
+    assert FORMATS[fmt].read_back(naive, fv, views, "x") != []  # type: ignore[arg-type]
+    assert verify_assembled(FORMATS[fmt], naive, skeleton, fv, views, "x") != []  # type: ignore[arg-type]

@@ -13,22 +13,24 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_properties import FORMATS, journals
 
+from newswire.formats import FORMATS as REGISTRY
+from newswire.formats import document
 from newswire.proof import prove_entries
-from newswire.render import Site, entry_view, feed_view, render_document, render_entry
-from newswire.verify import verify_assembled, verify_document
+from newswire.render import Site, entry_view, feed_view
+from newswire.verify import verify_assembled
 
 
 def _both(fmt: str, site: Site, feed, items, corrupt=None):  # type: ignore[no-untyped-def]
     views = [entry_view(p, site) for p in items]
     fv = feed_view(feed, views, site, FORMATS)
-    fragments = [render_entry(fmt, v) for v in views]
+    fragments = [REGISTRY[fmt].entry(v) for v in views]
     if corrupt is not None:
         fragments = corrupt(fragments)
-    data = render_document(fmt, fv, fragments)
-    whole = verify_document(fmt, data, fv, views, "doc")
-    proofs = [p for found in prove_entries(site, feed, FORMATS, fmt, views, [render_entry(fmt, v) for v in views])
+    data = document(REGISTRY[fmt], fv, fragments)
+    whole = REGISTRY[fmt].read_back(data, fv, views, "doc")
+    proofs = [p for found in prove_entries(site, feed, FORMATS, fmt, views, [REGISTRY[fmt].entry(v) for v in views])
               for p in found]
-    reused = proofs + verify_assembled(fmt, data, render_document(fmt, fv, []), fv, views, "doc")
+    reused = proofs + verify_assembled(REGISTRY[fmt], data, document(REGISTRY[fmt], fv, []), fv, views, "doc")
     return whole, reused
 
 
@@ -65,7 +67,7 @@ def test_a_bad_fragment_in_a_batch_is_named_and_the_others_stay_proven(journal, 
     site, feed, items = journal
     assume(len(items) >= 2)
     views = [entry_view(p, site) for p in items]
-    fragments = [render_entry(fmt, v) for v in views]
+    fragments = [REGISTRY[fmt].entry(v) for v in views]
     bad = data.draw(st.integers(0, len(views) - 1))
     fragments[bad] = fragments[bad][: len(fragments[bad]) // 2]
     found = prove_entries(site, feed, FORMATS, fmt, views, fragments)

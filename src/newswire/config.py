@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, is_dataclass, replace
 from datetime import datetime
 from difflib import get_close_matches
@@ -25,6 +26,7 @@ import yaml
 
 from .bounds import whole
 from .errors import ConfigError
+from .formats import FORMATS as KNOWN_FORMATS
 from .model import Author
 from .settings import FOLDER_URL, NAME, PATH, URL, URLS, Invalid, Rule, Setting, plain, setting, settings_of
 from .settings import hide_userinfo as hide_userinfo  # where fetch and notify take it from
@@ -83,10 +85,16 @@ def _language(text: str) -> str:
     return text
 
 
+def _listed(names: Iterable[str]) -> str:
+    """Names as a sentence lists them: 'atom, rss and json'."""
+    *head, last = names
+    return f"{', '.join(head)} and {last}" if head else last
+
+
 def _formats(names: tuple[str, ...]) -> tuple[str, ...]:
     for f in names:
-        if f not in FORMATS:
-            raise Invalid(f"unknown format {f!r} (use atom, rss, json)")
+        if f not in KNOWN_FORMATS:
+            raise Invalid(f"unknown format {f!r} (use {', '.join(KNOWN_FORMATS)})")
     if not names:
         raise Invalid("must name at least one format")
     return tuple(dict.fromkeys(names))
@@ -203,7 +211,7 @@ class PageSettings:
 @dataclass(frozen=True)
 class FeedsConfig:
     formats: tuple[str, ...] = setting(FORMATS, "The documents each feed has.",
-                                       rule=Rule("a list of atom, rss and json", _formats))
+                                       rule=Rule(f"a list of {_listed(KNOWN_FORMATS)}", _formats))
     entries: int = _entries()
     content: str = _content()
     authors: bool = setting(True, "A feed for each author.")

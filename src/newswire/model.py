@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from .formats import FORMATS
 from .settings import EMAIL, NAME, URL, setting
 from .text import label_fold
 
@@ -122,7 +123,7 @@ def feed_dir(kind: FeedKind, slug: str) -> str:
 def document_path(folder: str, fmt: str, page: int = 0) -> str:
     """Where a feed's document in ``fmt`` lives below the output, given the feed's folder
     (``feed_dir``): in it, or for archive page ``page`` (1 is the oldest) in its 'archive/<page>'."""
-    return _within(_within(folder, f"archive/{page}") if page else folder, FILE_NAMES[fmt])
+    return _within(_within(folder, f"archive/{page}") if page else folder, FORMATS[fmt].file_name)
 
 
 def _within(folder: str, rel: str) -> str:
@@ -139,13 +140,7 @@ def named_folder(name: str) -> str:
     return "" if name == JOURNAL_FOLDER else name
 
 
-FILE_NAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}
 STYLESHEET = "feed.xsl"  # beside the journal's feeds; every feed links to it
-MEDIA_TYPES = {
-    "atom": "application/atom+xml",
-    "rss": "application/rss+xml",
-    "json": "application/feed+json",
-}
 
 
 @dataclass(frozen=True)

@@ -29,22 +29,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from .formats import FORMATS, document
 from .model import DocumentStatus, Feed, Post
 from .plan import PlannedFeed
-from .render import (
-    EntryStub,
-    EntryView,
-    Site,
-    entry_view,
-    feed_view,
-    fill_skeleton,
-    render_document,
-    render_entry,
-    render_skeleton,
-)
-from .sinks import Kind, Placed, Refused, Sink, document
+from .render import EntryStub, EntryView, Site, entry_view, feed_view
+from .sinks import Kind, Placed, Refused, Sink
+from .sinks import document as placed_document
 from .store import from_utc_text
-from .verify import Problem, verify_assembled, verify_document
+from .verify import Problem, verify_assembled
 
 PROOF_BATCH = 100  # entries read back per document: amortises the parser's start-up; a failed batch is split
 PARALLEL_THRESHOLD = 400  # entries; below this, starting worker processes costs more than it saves
@@ -78,7 +70,8 @@ def prove_entries(site: Site, wrapper: Feed, formats: Sequence[str], fmt: str, v
                   fragments: Sequence[bytes]) -> list[tuple[Problem, ...]]:
     """Each fragment's problems, read back in a document of the journal's root (see module doc)."""
     fv = feed_view(wrapper, views, site, formats)
-    problems = verify_document(fmt, render_document(fmt, fv, fragments), fv, views, "")
+    form = FORMATS[fmt]
+    problems = form.read_back(document(form, fv, fragments), fv, views, "")
     if len(views) == 1:
         return [tuple(replace(p, entry=p.entry or views[0].id) for p in problems)]
     ids = {v.id for v in views}
@@ -136,9 +129,10 @@ def prove_posts(work: Work, batch: list[tuple[Key, Post]]) -> list[tuple[Key, by
         groups.setdefault((fmt, content), []).append((key, views[(post_id, content)]))
     out = []
     for (fmt, _), items in groups.items():
+        render = FORMATS[fmt].entry
         for i in range(0, len(items), PROOF_BATCH):
             chunk = items[i:i + PROOF_BATCH]
-            fragments = [render_entry(fmt, view) for _, view in chunk]
+            fragments = [render(view) for _, view in chunk]
             proofs = prove_entries(work.site, work.wrapper, work.formats, fmt, [v for _, v in chunk], fragments)
             out += [(key, fragment, view.updated, problems)
                     for (key, view), fragment, problems in zip(chunk, fragments, proofs)]
@@ -157,8 +151,9 @@ def spool(work: Work, results: Iterable[tuple[Key, bytes, datetime, tuple[Proble
 def publish_documents(work: Work, indices: list[int]) -> list[DocumentOutcome]:
     """Pass 2: assemble and verify these documents of ``work.todo``, then put the sound ones in place together."""
     checked = [_assemble(work, i) for i in indices]
-    placed = iter(work.sink.put([document(o.path, data, Kind.MAIN if work.todo[o.index][0].is_main else Kind.PAGE)
-                                 for o, data in checked if data is not None]))
+    placed = iter(work.sink.put([
+        placed_document(o.path, data, Kind.MAIN if work.todo[o.index][0].is_main else Kind.PAGE)
+        for o, data in checked if data is not None]))
     return [o if data is None else _placed(o, next(placed)) for o, data in checked]
 
 
@@ -170,10 +165,11 @@ def _assemble(work: Work, index: int) -> tuple[DocumentOutcome, bytes | None]:
     stubs = [EntryStub(ref.entry_id, p.updated) for ref, p in zip(pf.entries, proofs)]
     fv = feed_view(pf.feed, stubs, work.site, work.formats, main=pf.main, page=pf.page, pages=pf.pages,
                    complete=pf.complete, tombstones=[(t.entry_id, from_utc_text(t.when)) for t in pf.tombstones])
-    skeleton = render_skeleton(fmt, fv)
-    data = fill_skeleton(fmt, skeleton, [os.pread(work.spool.fd, p.length, p.offset) for p in proofs])
+    form = FORMATS[fmt]
+    skeleton = form.skeleton(fv)
+    data = form.fill(skeleton, [os.pread(work.spool.fd, p.length, p.offset) for p in proofs])
     problems = [replace(problem, path=path) for p in proofs for problem in p.problems]
-    problems += verify_assembled(fmt, data, skeleton, fv, stubs, path)
+    problems += verify_assembled(form, data, skeleton, fv, stubs, path)
     if problems:
         return DocumentOutcome(index, path, "failed", tuple(problems)), None
     return DocumentOutcome(index, path, "written"), data

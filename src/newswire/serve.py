@@ -19,11 +19,9 @@ from urllib.parse import unquote, urlsplit
 
 from .bounds import http_date
 from .config import Config
+from .formats import of_path
 
-MEDIA_TYPES = {
-    "atom.xml": "application/atom+xml; charset=utf-8",
-    "rss.xml": "application/rss+xml; charset=utf-8",
-    "feed.json": "application/feed+json; charset=utf-8",
+MEDIA_TYPES = {  # beside the feed documents, whose formats give theirs
     ".opml": "text/x-opml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".xsl": "text/xsl; charset=utf-8",
@@ -32,6 +30,9 @@ MEDIA_TYPES = {
 
 
 def media_type(name: str) -> str:
+    fmt = of_path(name)
+    if fmt is not None:
+        return f"{fmt.media_type}; charset=utf-8"
     for suffix, kind in MEDIA_TYPES.items():
         if name.endswith(suffix):
             return kind
@@ -77,7 +78,8 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
             st = target.stat()
             rel = target.relative_to(root.resolve()).as_posix()
             kind = media_type(rel)
-            feed = rel.endswith(("atom.xml", "rss.xml"))
+            fmt = of_path(rel)
+            feed = fmt is not None and fmt.xml
             if feed and "text/html" in self.headers.get("Accept", ""):
                 # A browser: as generic XML its xml-stylesheet applies and it shows the feed view.
                 kind = "application/xml; charset=utf-8"
@@ -88,7 +90,7 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
                        ("Cache-Control", "no-cache")]
             if feed:
                 headers.append(("Vary", "Accept"))
-            if rel.endswith(("atom.xml", "rss.xml", "feed.json")):
+            if fmt is not None:
                 links = [f'<{hub}>; rel="hub"' for hub in hubs]
                 links.append(f'<{config.journal.feed_url(rel)}>; rel="self"')
                 headers.append(("Link", ", ".join(links)))

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..config import Config, JournalConfig
-from ..model import FILE_NAMES, Notification
+from ..formats import FORMATS
+from ..model import Notification
 from .notifier import Change, Outcome, Poster, http_outcome
 
 
@@ -36,7 +37,7 @@ class WeblogUpdates:
             return []
         j = self.journal
         main_format = "rss" if "rss" in self.formats else self.formats[0]
-        rss = j.feed_url(FILE_NAMES[main_format])  # the journal's feed, RSS when it is published
+        rss = j.feed_url(FORMATS[main_format].file_name)  # the journal's feed, RSS when it is published
         changed = journal.get(main_format) or next(iter(journal.values()))
         payload: dict[str, object] = {"name": j.title, "site": j.site_url, "changed": changed, "rss": rss}
         return [Notification(self.kind, service, j.site_url, payload) for service in self.services]

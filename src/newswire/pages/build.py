@@ -14,9 +14,9 @@ from urllib.parse import unquote
 import html5lib
 
 from ..config import JournalConfig
-from ..model import MEDIA_TYPES, Author, Feed, FeedKind, Label, Post
+from ..formats import FORMATS
+from ..model import Author, Feed, FeedKind, Label, Post
 from ..render import EntryView, FeedView, Site, entry_view
-from ..render.index import FORMAT_NAMES
 from ..text import one_line
 
 PAGE_NAME = "index.html"  # a feed's page, in the feed's folder beside its documents
@@ -55,11 +55,11 @@ class Alternate:
 
     @property
     def media_type(self) -> str:
-        return MEDIA_TYPES[self.format]
+        return FORMATS[self.format].media_type
 
     @property
     def format_name(self) -> str:
-        return FORMAT_NAMES[self.format]
+        return FORMATS[self.format].label
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class Links:
 
     def alternates(self, feed: Feed) -> tuple[Alternate, ...]:
         title = shown(feed.title)
-        return tuple(Alternate(f"{title} ({FORMAT_NAMES[fmt]})", fmt, self.journal.feed_url(feed.path(fmt)))
+        return tuple(Alternate(f"{title} ({FORMATS[fmt].label})", fmt, self.journal.feed_url(feed.path(fmt)))
                      for fmt in self.formats)
 
     def nav(self) -> tuple[Link, ...]:

@@ -1,9 +1,8 @@
 """Rendering: the model in, bytes out. No disk, no clock, so the same store gives the same bytes.
 
-An entry is rendered once per format into a fragment that every document holding it
-reuses; a document is its head, its fragments and its tail. ``EntryView`` and
-``FeedView`` say what a document means; the verifier compares what it reads back
-with them.
+``EntryView`` and ``FeedView`` say what a document means, in any format; each format
+(``newswire.formats``) renders them, an entry once into a fragment that every document
+holding it reuses, and compares what it reads back with them.
 """
 
 from __future__ import annotations
@@ -11,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import ModuleType
 
 from ..config import JournalConfig
 from ..model import STYLESHEET, Author, Feed, Post
 from ..text import absolutize, clean_html, one_line, parse_fragment, summarize
-from . import atom, jsonfeed, rss
 
 
 @dataclass(frozen=True)
@@ -140,24 +137,3 @@ def feed_view(feed: Feed, entries: Sequence[EntryView | EntryStub], site: Site, 
         complete=pages == 0 and complete,
         tombstones=tuple(tombstones),
     )
-
-
-RENDERERS: dict[str, ModuleType] = {"atom": atom, "rss": rss, "json": jsonfeed}
-
-
-def render_entry(fmt: str, view: EntryView) -> bytes:
-    return RENDERERS[fmt].entry(view)
-
-
-def render_skeleton(fmt: str, feed: FeedView) -> bytes:
-    """A document without entries: all its own fields, and room for entry fragments."""
-    return RENDERERS[fmt].skeleton(feed)
-
-
-def fill_skeleton(fmt: str, skeleton: bytes, fragments: Sequence[bytes]) -> bytes:
-    """The document a skeleton becomes with these entry fragments, in order."""
-    return RENDERERS[fmt].fill(skeleton, fragments)
-
-
-def render_document(fmt: str, feed: FeedView, fragments: Sequence[bytes]) -> bytes:
-    return fill_skeleton(fmt, render_skeleton(fmt, feed), fragments)

@@ -11,10 +11,9 @@ from html import escape
 from importlib import resources
 
 from ..config import JournalConfig
-from ..model import MEDIA_TYPES, Feed, FeedKind
+from ..formats import FORMATS
+from ..model import Feed, FeedKind
 
-FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
-OPML_VERSIONS = {"atom": "ATOM1", "rss": "RSS2", "json": "JSONFeed1.1"}
 GROUPS = ((FeedKind.JOURNAL, "The journal"), (FeedKind.AUTHOR, "Authors"), (FeedKind.LABEL, "Labels"))
 
 
@@ -51,7 +50,7 @@ def subscribed_format(formats: Sequence[str]) -> str:
     """The one format ``index.opml`` subscribes to each feed in: the first XML format configured.
     Readers import Atom and RSS outlines, while JSON Feed ones failed in every reader tried, so a
     JSON Feed document is listed only when a journal publishes nothing else."""
-    return next((fmt for fmt in formats if fmt != "json"), formats[0])
+    return next((fmt for fmt in formats if FORMATS[fmt].xml), formats[0])
 
 
 def opml(journal: JournalConfig, listings: Sequence[Listing], formats: Sequence[str]) -> bytes:
@@ -73,7 +72,7 @@ def opml(journal: JournalConfig, listings: Sequence[Listing], formats: Sequence[
             title = _xml(entry.feed.title)
             out.append(f'      <outline type="rss" text="{title}" title="{title}" '
                        f'xmlUrl="{_xml(journal.feed_url(entry.feed.path(fmt)))}" htmlUrl="{home}" '
-                       f'version="{OPML_VERSIONS[fmt]}"/>')
+                       f'version="{FORMATS[fmt].opml_type}"/>')
         out.append("    </outline>")
     out += ["  </body>", "</opml>", ""]
     return "\n".join(out).encode("utf-8")
@@ -106,8 +105,8 @@ def html_page(journal: JournalConfig, listings: Sequence[Listing], formats: Sequ
     for entry in listings:
         if entry.feed.kind is FeedKind.JOURNAL:
             for fmt in formats:
-                out.append(f'<link rel="alternate" type="{MEDIA_TYPES[fmt]}" '
-                           f'title="{escape(entry.feed.title)} ({FORMAT_NAMES[fmt]})" '
+                out.append(f'<link rel="alternate" type="{FORMATS[fmt].media_type}" '
+                           f'title="{escape(entry.feed.title)} ({escape(FORMATS[fmt].label)})" '
                            f'href="{escape(journal.feed_url(entry.feed.path(fmt)))}">')
     out += [f"<style>{_STYLE}</style>", "</head>", "<body>", "<header>",
             f"<h1>{escape(journal.title)}</h1>"]
@@ -123,7 +122,7 @@ def html_page(journal: JournalConfig, listings: Sequence[Listing], formats: Sequ
             first = journal.feed_url(f.path(formats[0]))
             out.append(f"<li><strong>{escape(name)}</strong> <span class=\"meta\">{count}</span>")
             out.append('<div class="formats">' + "".join(
-                f'<a href="{escape(f.path(fmt))}" type="{MEDIA_TYPES[fmt]}">{FORMAT_NAMES[fmt]}</a>'
+                f'<a href="{escape(f.path(fmt))}" type="{FORMATS[fmt].media_type}">{escape(FORMATS[fmt].label)}</a>'
                 for fmt in formats) + "</div>")
             out.append(f'<input readonly value="{escape(first)}" aria-label="Feed address of {escape(name)}"'
                        ' onfocus="this.select()"></li>')

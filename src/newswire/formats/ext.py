@@ -5,10 +5,7 @@ from __future__ import annotations
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from lxml import etree
 
-from .xml import AT_NS, ATOM_NS, CONTENT_NS, DC_NS, FH_NS, SCHEMA_NS
-
-RSS_NSMAP = {"atom": ATOM_NS, "content": CONTENT_NS, "dc": DC_NS, "fh": FH_NS, "schema": SCHEMA_NS}
-ATOM_NSMAP = {"fh": FH_NS, "at": AT_NS, "schema": SCHEMA_NS}
+from .xml import AT_NS, ATOM_NS, ATOM_NSMAP, CONTENT_NS, DC_NS, FH_NS, RSS_NSMAP, SCHEMA_NS
 
 
 class ChannelExtension(BaseExtension):
