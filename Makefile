@@ -34,4 +34,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/hub_latency.py
 
 clean:
-	rm -rf feeds newswire.db newswire.db-* newswire.db.lock .pytest_cache .ruff_cache .mypy_cache
+	rm -rf feeds site newswire.db newswire.db-* newswire.db.lock .pytest_cache .ruff_cache .mypy_cache

@@ -14,6 +14,7 @@ import math
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -382,7 +383,11 @@ def serve(ctx: click.Context, port: int, bind: str) -> None:
         server = make_server(config, bind, port)
     except OSError as exc:
         raise UsageError(f"cannot listen on {bind}:{port}: {exc.strerror}") from None
-    _say(f"serving {config.paths.output} at http://{bind}:{server.server_address[1]}/ (Ctrl-C stops)")
+    top = f"http://{bind}:{server.server_address[1]}"
+    folders = (f"{config.paths.output} at {top}/" if config.paths.pages is None else
+               f"{config.paths.pages} at {top}{urlsplit(config.journal.site_url).path} and {config.paths.output} "
+               f"at {top}{urlsplit(config.journal.feeds_url).path}")
+    _say(f"serving {folders} (Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

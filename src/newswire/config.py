@@ -239,6 +239,8 @@ class PathsConfig:
     store: Path = setting(Path("newswire.db"), "The SQLite store; never inside the output folder.", rule=PATH)
     content: Path = setting(Path("content"), "The folder of Markdown posts.", rule=PATH)
     output: Path = setting(Path("feeds"), "The folder the feeds are written to, served to the world.", rule=PATH)
+    pages: Path | None = setting(None, "The folder the journal's own pages (posts, home page) are written to, "
+                                 "served at site_url; none when unset.", rule=PATH)
     store_wait: float = setting(10.0, "Seconds to wait for a store another process is writing.",
                                 low=0, high=3600, unit="seconds")
 
@@ -457,28 +459,41 @@ def _authors(r: _Reader) -> tuple[Author, ...]:
 
 
 def _paths(r: _Reader, base: Path) -> PathsConfig:
-    """The paths, taken from the config's folder; the output folder holds nothing private."""
+    """The paths, taken from the config's folder; the folders served to the world (the output and the
+    pages) hold nothing private, and each is a publish's own."""
     paths = read(r, PathsConfig)
-    paths = replace(paths, store=base / paths.store, content=base / paths.content, output=base / paths.output)
-    # A publish owns its output folder (it writes, replaces and cleans up there): it must hold
-    # nothing of the journal's own.
-    output = paths.output.resolve()
-    if output.exists() and not output.is_dir():
-        r.fail("paths.output", r.line_of("output"), f"{paths.output} is a file, not a folder")
-    for what, folder in (("the config's folder", base), ("the content folder (paths.content)", paths.content)):
-        if folder.resolve().is_relative_to(output):
-            r.fail("paths.output", r.line_of("output"),
-                   f"{paths.output} is or contains {what}; give the feeds a folder of their own, such as "
-                   f"'{PathsConfig.output}'")
-    # Whatever is in the output folder is served to the world: the store (drafts, deleted posts,
-    # the outbox) and the files SQLite and the lock keep beside it must be elsewhere.
+    paths = replace(paths, store=base / paths.store, content=base / paths.content, output=base / paths.output,
+                    pages=base / paths.pages if paths.pages is not None else None)
+    served = [("output", paths.output, "the feeds")] + ([("pages", paths.pages, "the pages")] if paths.pages else [])
+    if paths.pages is not None and paths.pages.resolve() == paths.output.resolve():
+        r.fail("paths.pages", r.line_of("pages"), f"{paths.pages} is the output folder (paths.output); give the "
+               "pages a folder of their own, such as 'site'")
+    for key, where, whose in served:
+        _served_folder(r, key, where, whose, base, paths)
+    return paths
+
+
+def _served_folder(r: _Reader, key: str, where: Path, whose: str, base: Path, paths: PathsConfig) -> None:
+    """Refuse a served folder (``paths.<key>``) that holds the journal's own files.
+
+    A publish owns it (it writes, replaces and cleans up there), and whatever is in it is served
+    to the world: the store (drafts, deleted posts, the outbox) and the files SQLite and the lock
+    keep beside it must be elsewhere."""
+    folder = where.resolve()
+    if folder.exists() and not folder.is_dir():
+        r.fail(f"paths.{key}", r.line_of(key), f"{where} is a file, not a folder")
+    for what, inside in (("the config's folder", base), ("the content folder (paths.content)", paths.content)):
+        if inside.resolve().is_relative_to(folder):
+            r.fail(f"paths.{key}", r.line_of(key),
+                   f"{where} is or contains {what}; give {whose} a folder of their own, such as "
+                   f"'{getattr(PathsConfig, key) or 'site'}'")
     store = paths.store
     for private in (store, *(store.with_name(store.name + suffix) for suffix in STORE_COMPANIONS)):
-        if private.resolve().is_relative_to(output):
+        if private.resolve().is_relative_to(folder):
             r.fail("paths.store", r.line_of("store"),
-                   f"{private} is inside the output folder {paths.output} (paths.output), which is served "
-                   f"to the world; keep the store out of it, such as '{PathsConfig.store}' beside the config")
-    return paths
+                   f"{private} is inside the {'output' if key == 'output' else 'pages'} folder {where} "
+                   f"(paths.{key}), which is served to the world; keep the store out of it, such as "
+                   f"'{PathsConfig.store}' beside the config")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

@@ -42,6 +42,7 @@ from .plan import Plan, PlannedFeed, journal_feed, make_plan, page_fingerprint, 
 from .sinks import Kind, Placed, Refused, Sink, document
 from .sinks.directory import Directory
 from .sinks.dryrun import Check, DryRun
+from .sinks.split import Split, is_site, site_path
 from .store import SqliteStore, Store, from_utc_text, to_utc_text
 from .workers import run_tasks
 
@@ -86,7 +87,7 @@ class PublishReport:
         return not self.failed and not self.errors and not (self.sync and self.sync.errors)
 
     def summary(self) -> str:
-        changed = len({r.feed for r in self.results if r.status == "written" and r.feed != "index"})
+        changed = len({r.feed for r in self.results if r.status == "written" and r.feed not in ("index", "site")})
         failed = len({r.feed for r in self.failed})
         verb = "would publish" if self.dry_run else "published"
         pings = f", {self.queued} ping{'s' if self.queued != 1 else ''} queued"
@@ -121,6 +122,18 @@ def site_of(config: Config) -> Site:
     return Site(journal=config.journal, hubs=config.notify.websub, content=config.feeds.content)
 
 
+def output_sink(config: Config) -> Sink:
+    """The output folder, and the journal's pages folder when it has one (see ``sinks.split``)."""
+    feeds = Directory(config.paths.output)
+    return Split(feeds, Directory(config.paths.pages)) if config.paths.pages is not None else feeds
+
+
+def publish_digest(config: Config) -> str:
+    """What a publish must build on: the settings that shape the documents, and whether it makes
+    the journal's own pages (a publish that begins to make them cannot skip as nothing changed)."""
+    return hashlib.sha256(f"{settings_digest(config)}\npages:{config.paths.pages is not None}".encode()).hexdigest()
+
+
 def open_store(config: Config) -> Store:
     store: Store = SqliteStore(config.paths.store, timeout=config.paths.store_wait)
     store.authors.sync(config.authors)
@@ -142,7 +155,7 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
     with journal_lock(config.lock_path, wait), open_store(config) as store:
         clock = _not_before_last_publish(store, now)
         report = PublishReport(dry_run=dry_run, warnings=_clock_warnings(now, clock))
-        target = sink or Directory(config.paths.output)
+        target = sink or output_sink(config)
         sink = DryRun(target) if dry_run else target
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
             if sync:  # a missing content folder is reported, not taken for an empty one
@@ -171,11 +184,27 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
 FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class _SiteJob:
+    """One of the journal's own pages a publish keeps: ``path`` as recorded (``sinks.split.site_path``),
+    what it is ('post', 'gone' or 'home'), its fingerprint, and its post or (home) the journal feed."""
+
+    path: str
+    what: str
+    fingerprint: str
+    post_id: int = 0
+    feed: PlannedFeed | None = None
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
 def _last_good_publish(config: Config, store: Store, now: datetime, clock: datetime) -> Memory | None:
     """What the last publish that succeeded left (see ``memory``), if a publish at ``now`` dating by
     ``clock`` can build on it."""
     last = memory.load(store)
-    return last if last is not None and last.holds(settings_digest(config), now, clock) else None
+    return last if last is not None and last.holds(publish_digest(config), now, clock) else None
 
 
 def _nothing_changed(config: Config, store: Store, sink: Sink, last: Memory | None, generation: int,
@@ -194,7 +223,8 @@ def _nothing_changed(config: Config, store: Store, sink: Sink, last: Memory | No
     report.feeds, report.documents = last.feeds, last.documents
     report.results = sorted([DocumentResult(path, folder, "unchanged") for folder in last.listings
                              for path in _recorded(folder, config.feeds.formats, states)]
-                            + [DocumentResult(path, "index", "unchanged") for path in INDEX_FILES if path in states],
+                            + [DocumentResult(path, "index", "unchanged") for path in INDEX_FILES if path in states]
+                            + [DocumentResult(path, "site", "unchanged") for path in states if is_site(path)],
                             key=lambda r: r.path)
     return True
 
@@ -240,7 +270,7 @@ def _publish_plan(config: Config, store: Store, plan: Plan, report: PublishRepor
     if not report.failed and not report.errors:
         expires = store.feeds.next_tombstone_expiry(plan.clock, config.feeds.tombstone_days) or FAR
         with store.transaction():
-            memory.save(store, Memory(generation, settings_digest(config), store.feeds.newest_live(plan.now),
+            memory.save(store, Memory(generation, publish_digest(config), store.feeds.newest_live(plan.now),
                                       to_utc_text(store.feeds.next_scheduled(plan.now) or FAR), to_utc_text(expires),
                                       report.feeds, report.documents, run.listings))
             if touched is not None:
@@ -275,7 +305,7 @@ def check_published(config: Config, *, now: datetime | None = None) -> PublishRe
         report = PublishReport(dry_run=True)
         plan = make_plan(config, store, now, _not_before_last_publish(store, now))
         states = store.documents.all()
-        sink = Check(Directory(config.paths.output), states)
+        sink = Check(output_sink(config), states)
         _Run(config, store, plan, report, True, sink, None, states, None).run()
         report.seconds = time.monotonic() - started
         return report
@@ -293,6 +323,8 @@ class _Run:
         self.changed: dict[str, dict[str, str]] = {}
         self.changed_entries: dict[int, EntryRef] = {}
         self.listings: dict[str, FeedListing] = {}  # every feed's listing, for the index pages
+        self.site_wanted: set[str] = set()  # the journal's own pages to keep (see ``_site_todo``)
+        self.gone: list[str] = []  # those that are deleted posts' pages
         self.before = last.listings if last is not None else {}  # the listings of feeds a partial plan skips
         # Documents of feeds a partial plan leaves alone: kept as they are
         untouched = {feed.folder for feed in plan.every} - {pf.main.folder for pf in plan.feeds}
@@ -311,8 +343,16 @@ class _Run:
         self.report.feeds = len(self.plan.every)
         self.report.documents = (len(self.plan.feeds) * (len(self.config.feeds.formats) + 1) + len(self.kept)
                                  + len(INDEX_FILES))
-        self._render(todo, self._pages_todo())
+        site = self._site_todo() if self.config.paths.pages is not None else []
+        page_work = self._page_work()
+        # A post's page is in place before a feed links to it; the home page (it links to the
+        # journal feed's page) and the list of gone pages with the index pages, last.
+        self._publish_site(page_work, [job for job in site if job.what != "home"])
+        self._render(todo, self._pages_todo(), page_work)
         self._publish_indexes()
+        self._publish_site(page_work, [job for job in site if job.what == "home"])
+        if self.config.paths.pages is not None:
+            self._publish_gone_list()
         self._remove_orphans()
         if self.sink.records and self.recorded:
             fresh = self.store.documents.unannounced(self.changed_entries.values())
@@ -320,20 +360,101 @@ class _Run:
             self.store.documents.record(self.recorded, self.plan.now, notes, fresh)
             self.report.queued = len(notes)
 
-    def _render(self, todo: list[tuple[PlannedFeed, str]], pages: list[tuple[PlannedFeed, str]]) -> None:
+    def _page_work(self) -> proof.PageWork:
+        from . import proof
+        from .pages import Links
+
+        return proof.PageWork(site_of(self.config), Links(self.config.journal, self.plan.every,
+                                                          self.config.feeds.formats), self.sink)
+
+    def _site_todo(self) -> list[_SiteJob]:
+        """The journal's own pages this publish must render (the others are reported unchanged), and
+        (in ``site_wanted``) every one it keeps: a page for each post the feeds show, a gone page for
+        each deleted post they showed (none for a post withdrawn to a draft or a later date), and the
+        home page. Each has a fingerprint: the post's (its digest covers what its page shows), its
+        state, and the journal's feeds, which its page links to and names for autodiscovery."""
+        from .pages import HOME_PAGE, post_path
+
+        journal, settings = self.config.journal, settings_digest(self.config)
+        shown = {ref.post_id: ref for ref in self.store.feeds.journal_slots(self.plan.now)}
+        feeds = sorted(f.dir for f in self.plan.every)
+        jobs: dict[str, _SiteJob] = {}
+        for post in reversed(self.store.posts.summaries()):  # oldest first: of two posts at one address, the newer
+            ref = shown.get(post.id)
+            if ref is None or (ref.deleted_at is not None and post.deleted_at is None):
+                continue  # never out, or withdrawn: it has no page
+            path = post_path(journal, journal.post_url(post.slug, post.published))
+            what = "gone" if post.deleted_at else "post"
+            if path is None or (what == "gone" and getattr(jobs.get(site_path(path)), "what", "") == "post"):
+                continue  # elsewhere, or the address is a live post's
+            fingerprint = _digest([settings, what, ref.entry_id, ref.published, ref.digest, str(post.deleted_at),
+                                   *feeds])
+            jobs[site_path(path)] = _SiteJob(site_path(path), what, fingerprint, post.id)
+        home = site_path(HOME_PAGE)
+        main = next((pf for pf in self.plan.mains if pf.feed.kind is FeedKind.JOURNAL), None)
+        self.site_wanted = set(jobs) | {home}  # a partial plan that leaves the journal feed keeps its home page
+        if main is not None:
+            jobs[home] = _SiteJob(home, "home", _digest([page_fingerprint(main, self.plan.every), "home"]), feed=main)
+        todo = []
+        for job in jobs.values():
+            if self.full or not self._in_place(job.path, job.fingerprint):
+                todo.append(job)
+            else:
+                self.report.results.append(DocumentResult(job.path, "site", "unchanged"))
+        self.report.documents += len(self.site_wanted)
+        self.gone = sorted(path for path, job in jobs.items() if job.what == "gone")
+        return todo
+
+    def _publish_site(self, work: proof.PageWork, todo: list[_SiteJob]) -> None:
+        """Render, read back and put in place these pages of the journal's own (see ``_site_todo``)."""
+        from . import proof
+
+        parallel = len(todo) >= proof.PARALLEL_THRESHOLD
+        for outcome in run_tasks(proof.publish_site, work, list(range(len(todo))), parallel=parallel,
+                                 prepare=functools.partial(self._site_pages, todo), waits=True):
+            job = todo[outcome.index]
+            self.report.rendered += 1
+            if outcome.status == "failed" or outcome.written is None:
+                self._failed(outcome.path, "site", outcome.error, outcome.problems)
+            else:
+                self._note("site", job.fingerprint, outcome.written)
+
+    def _site_pages(self, todo: list[_SiteJob], indices: list[int]) -> list[proof.SitePage]:
+        from . import proof
+
+        entries = {i: [ref.post_id for ref in feed.entries] if (feed := todo[i].feed) else [todo[i].post_id]
+                   for i in indices}
+        posts = self.store.posts.load({post_id for ids in entries.values() for post_id in ids},
+                                      self.config.journal.post_url)
+        return [proof.SitePage(i, todo[i].what, posts[entries[i][0]] if todo[i].what != "home" else None,
+                               todo[i].feed, tuple(posts[post_id] for post_id in entries[i])) for i in indices]
+
+    def _publish_gone_list(self) -> None:
+        """The list of deleted posts' pages (see ``serve.GONE_LIST``), put with the index pages."""
+        from .serve import GONE_LIST, gone_list
+
+        data = gone_list(self.config.journal, [path.removeprefix("/") for path in self.gone])
+        path = site_path(GONE_LIST)
+        self.site_wanted.add(path)
+        self.report.documents += 1
+        fingerprint = hashlib.sha256(data).hexdigest()
+        if self.full or not self._in_place(path, fingerprint):
+            self._put_index(path, data, fingerprint, "site")
+        else:
+            self.report.results.append(DocumentResult(path, "site", "unchanged"))
+
+    def _render(self, todo: list[tuple[PlannedFeed, str]], pages: list[tuple[PlannedFeed, str]],
+                page_work: proof.PageWork) -> None:
         """Prove every entry the documents hold, then assemble, verify and put them in place (see
         ``proof``), each kind with its feeds' pages for people: archive pages first, then main
         documents, so no main document links to a page that is not in place yet."""
         from . import proof  # rendering and parsing libraries: loaded only when something is rendered
-        from .pages import Links
 
         keys = sorted({(ref.post_id, fmt, pf.content) for pf, fmt in todo for ref in pf.entries})
         parallel = len(keys) >= proof.PARALLEL_THRESHOLD
         total, done = len(keys) + len(todo), 0
-        work = proof.Work(site_of(self.config), journal_feed(self.config), self.config.feeds.formats, self.sink,
+        work = proof.Work(page_work.site, journal_feed(self.config), self.config.feeds.formats, self.sink,
                           proof.open_spool(self.config.paths.store.parent), todo)
-        page_work = proof.PageWork(work.site, Links(self.config.journal, self.plan.every, self.config.feeds.formats),
-                                   self.sink)
         try:
             for result in run_tasks(proof.prove_posts, work, keys, parallel=parallel, prepare=self._with_posts):
                 proof.spool(work, [result])
@@ -422,13 +543,13 @@ class _Run:
         self.report.results.append(DocumentResult(placed.path, feed, "written" if placed.changed else "unchanged"))
         self.report.written += placed.changed
 
-    def _put_index(self, path: str, data: bytes, fingerprint: str) -> None:
+    def _put_index(self, path: str, data: bytes, fingerprint: str, feed: str = "index") -> None:
         """Put one of the index files (small, made here rather than by the workers)."""
         result = self.sink.put([document(path, data, Kind.INDEX)])[0]
         if isinstance(result, Refused):
-            self._failed(path, "index", result.error, result.problems)
+            self._failed(path, feed, result.error, result.problems)
         else:
-            self._note("index", fingerprint, result)
+            self._note(feed, fingerprint, result)
 
     def _publish_indexes(self) -> None:
         from .render.index import Listing, feed_stylesheet, html_page, opml
@@ -454,11 +575,12 @@ class _Run:
         """Documents of feeds or formats that no longer exist are taken down, once all that is new is in place."""
         wanted = ({pf.feed.path(fmt) for pf in self.plan.feeds for fmt in self.config.feeds.formats}
                   | {page_document_path(pf.feed.dir) for pf in self.plan.feeds}
-                  | set(INDEX_FILES) | {path for path, _ in self.kept})
+                  | set(INDEX_FILES) | {path for path, _ in self.kept} | self.site_wanted)
         gone = [path for path in self.states if path not in wanted]
         removed = []
         for path in gone:
-            error = self.sink.remove(path)
+            # With no pages folder now, the store forgets the pages it recorded (it cannot know where they are).
+            error = None if is_site(path) and self.config.paths.pages is None else self.sink.remove(path)
             if error:
                 self.report.errors.append(error)
             else:

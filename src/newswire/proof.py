@@ -43,7 +43,7 @@ from .store import from_utc_text
 from .verify import Problem, verify_assembled
 
 if TYPE_CHECKING:
-    from .pages import Links
+    from .pages import Links, Page
 
 PROOF_BATCH = 100  # entries read back per document: amortises the parser's start-up; a failed batch is split
 PARALLEL_THRESHOLD = 400  # entries; below this, starting worker processes costs more than it saves
@@ -157,14 +157,17 @@ def spool(work: Work, results: Iterable[tuple[Key, bytes, datetime, tuple[Proble
 
 def publish_documents(work: Work, indices: list[int]) -> list[DocumentOutcome]:
     """Pass 2: assemble and verify these documents of ``work.todo``, then put the sound ones in place together."""
-    return _put(work.sink, [_assemble(work, i) for i in indices], [work.todo[i][0] for i in indices])
+    return _put(work.sink, [_assemble(work, i) for i in indices], [_kind(work.todo[i][0]) for i in indices])
 
 
-def _put(sink: Sink, checked: list[tuple[DocumentOutcome, bytes | None]],
-         feeds: list[PlannedFeed]) -> list[DocumentOutcome]:
-    """Put the sound documents in place together (``feeds`` says whose each is, for its kind)."""
-    placed = iter(sink.put([placed_document(o.path, data, Kind.MAIN if pf.is_main else Kind.PAGE)
-                            for (o, data), pf in zip(checked, feeds) if data is not None]))
+def _kind(pf: PlannedFeed) -> Kind:
+    return Kind.MAIN if pf.is_main else Kind.PAGE
+
+
+def _put(sink: Sink, checked: list[tuple[DocumentOutcome, bytes | None]], kinds: list[Kind]) -> list[DocumentOutcome]:
+    """Put the sound documents (each of its kind) in place together."""
+    placed = iter(sink.put([placed_document(o.path, data, kind)
+                            for (o, data), kind in zip(checked, kinds) if data is not None]))
     return [o if data is None else _placed(o, next(placed)) for o, data in checked]
 
 
@@ -203,7 +206,7 @@ class PageWork:
 def publish_pages(work: PageWork, batch: list[tuple[int, PlannedFeed, list[Post]]]) -> list[DocumentOutcome]:
     """Each planned feed's page (``index`` its place in the caller's list, ``posts`` the feed's
     entries in order): rendered, read back, and the sound ones put in place together."""
-    return _put(work.sink, [_page(work, *job) for job in batch], [pf for _, pf, _ in batch])
+    return _put(work.sink, [_page(work, *job) for job in batch], [_kind(pf) for _, pf, _ in batch])
 
 
 def _page(work: PageWork, index: int, pf: PlannedFeed, posts: list[Post]) -> tuple[DocumentOutcome, bytes | None]:
@@ -212,11 +215,51 @@ def _page(work: PageWork, index: int, pf: PlannedFeed, posts: list[Post]) -> tup
 
     stubs = [EntryStub(ref.entry_id, from_utc_text(ref.updated)) for ref in pf.entries]
     page = pages.feed_page(_view(pf, stubs, work.site, work.links.formats), posts, work.site, work.links)
+    return _proven_page(index, page, page.path)
+
+
+def _proven_page(index: int, page: Page, path: str) -> tuple[DocumentOutcome, bytes | None]:
+    """A page's bytes (its document at ``path``) once read back, or the problems reading back found."""
+    from . import pages
+
     data = pages.render(page)
     problems = pages.read_back(data, page)
     if problems:
-        return DocumentOutcome(index, page.path, "failed", tuple(problems)), None
-    return DocumentOutcome(index, page.path, "written"), data
+        return DocumentOutcome(index, path, "failed", tuple(problems)), None
+    return DocumentOutcome(index, path, "written"), data
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """One of the journal's own pages to make (see ``pages``): ``what`` is 'post' or 'gone' (``post``
+    is its post) or 'home' (``feed`` is the journal feed's main document, ``posts`` its entries)."""
+
+    index: int
+    what: str
+    post: Post | None = None
+    feed: PlannedFeed | None = None
+    posts: tuple[Post, ...] = ()
+
+
+def publish_site(work: PageWork, batch: list[SitePage]) -> list[DocumentOutcome]:
+    """Each of these pages rendered, read back, and the sound ones put in place together below the
+    journal's pages (named by ``sinks.split.site_path``)."""
+    return _put(work.sink, [_site_page(work, job) for job in batch], [Kind.PAGE] * len(batch))
+
+
+def _site_page(work: PageWork, job: SitePage) -> tuple[DocumentOutcome, bytes | None]:
+    from . import pages
+    from .sinks.split import site_path
+
+    if job.feed is not None:
+        stubs = [EntryStub(ref.entry_id, from_utc_text(ref.updated)) for ref in job.feed.entries]
+        page = pages.home_page(_view(job.feed, stubs, work.site, work.links.formats), job.posts, work.site,
+                               work.links)
+    else:
+        assert job.post is not None
+        make = pages.gone_page if job.what == "gone" else pages.post_page
+        page = make(job.post, work.site, work.links)
+    return _proven_page(job.index, page, site_path(page.path))
 
 
 def _placed(outcome: DocumentOutcome, result: Placed | Refused) -> DocumentOutcome:

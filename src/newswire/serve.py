@@ -5,6 +5,10 @@ the feed's page for people and every other client the feed (``Vary: Accept``), o
 page was published, Atom and RSS as generic XML so the feed view's stylesheet applies;
 ``Link`` headers naming the hub and the document itself, ``ETag``/``Last-Modified`` with 304
 answers, and nothing outside the folder. Binds to 127.0.0.1 unless told otherwise.
+
+With the journal's own pages (``paths.pages``), both folders are served as the journal's URLs
+say: the pages below site_url's path, the feeds below feeds_url's; a deleted post's page (one
+the publish lists in ``GONE_LIST``) is answered ``410 Gone``, with the page that says so.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import posixpath
+import re
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,9 +24,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .bounds import http_date
-from .config import Config
+from .config import Config, JournalConfig
 from .formats import of_path
-from .model import page_document_path
+from .model import PAGE_NAME, page_document_path
 
 MEDIA_TYPES = {  # beside the feed documents, whose formats give theirs
     ".opml": "text/x-opml; charset=utf-8",
@@ -59,6 +64,46 @@ def resolve(root: Path, url_path: str) -> Path | None:
     return real
 
 
+# Beside the journal's pages: the URL path of each deleted post's page, one a line, in the form of
+# an nginx ``map`` (see the README's "Serving"), so nginx and ``serve`` answer 410 for the same URLs.
+# A name beginning with a dot is never served.
+GONE_LIST = ".gone.map"
+_GONE_LINE = re.compile(r'^"((?:[^"\\]|\\.)*)" 1;$')
+
+
+def gone_list(journal: JournalConfig, paths: list[str]) -> bytes:
+    """The ``GONE_LIST`` for deleted posts' pages at these paths below the pages folder: each by its
+    URL path, and a folder's page (``index.html``) by its folder's too."""
+    base = urlsplit(journal.site_url).path
+    urls = [base + path for path in paths]
+    urls += [url.removesuffix(PAGE_NAME) for url in urls if url.endswith("/" + PAGE_NAME)]
+    quoted = (url.replace("\\", "\\\\").replace('"', '\\"') for url in sorted(urls))
+    return "".join(f'"{url}" 1;\n' for url in quoted).encode()
+
+
+def gone_urls(pages: Path) -> set[str]:
+    """The URL paths ``GONE_LIST`` names (none if there is no list)."""
+    try:
+        lines = (pages / GONE_LIST).read_text(encoding="utf-8").splitlines()
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return set()
+    return {re.sub(r"\\(.)", r"\1", m.group(1)) for line in lines if (m := _GONE_LINE.match(line))}
+
+
+def place(config: Config, url_path: str) -> tuple[Path, str, bool]:
+    """Which folder serves a URL path, the path below it, and whether it is the journal's pages:
+    the output folder at the top without pages, else by the journal's URLs (the longer path first)."""
+    if config.paths.pages is None:
+        return config.paths.output, url_path, False
+    path = urlsplit(url_path).path
+    roots = sorted([(urlsplit(config.journal.feeds_url).path, config.paths.output, False),
+                    (urlsplit(config.journal.site_url).path, config.paths.pages, True)], key=lambda r: -len(r[0]))
+    for prefix, root, pages in roots:
+        if path.startswith(prefix):
+            return root, "/" + path[len(prefix):], pages
+    return config.paths.output, "", False
+
+
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -82,7 +127,6 @@ def prefers_page(accept: str, media: str) -> bool:
 
 
 def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
-    root = config.paths.output
     hubs = config.notify.websub
 
     class Handler(BaseHTTPRequestHandler):
@@ -95,10 +139,15 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
             self._serve(body=True)
 
         def _serve(self, body: bool) -> None:
-            target = resolve(root, self.path)
+            root, path, pages = place(config, self.path)
+            target = resolve(root, path) if path else None
             if target is None:
                 self.send_error(HTTPStatus.NOT_FOUND, "Not found")
                 return
+            status = HTTPStatus.OK
+            if pages and posixpath.normpath(unquote(urlsplit(self.path).path)) in {
+                    posixpath.normpath(url) for url in gone_urls(root)}:
+                status = HTTPStatus.GONE  # a deleted post's page: it says so
             rel = target.relative_to(root.resolve()).as_posix()
             fmt = of_path(rel)
             negotiated = fmt is not None  # a feed's URL: what it answers depends on Accept
@@ -123,11 +172,11 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
                 links = [f'<{hub}>; rel="hub"' for hub in hubs]
                 links.append(f'<{config.journal.feed_url(rel)}>; rel="self"')
                 headers.append(("Link", ", ".join(links)))
-            if self._not_modified(etag, st.st_mtime):
+            if status is HTTPStatus.OK and self._not_modified(etag, st.st_mtime):
                 self._respond(HTTPStatus.NOT_MODIFIED, headers)
                 return
             # Representation metadata only with the representation (a 304 SHOULD NOT repeat it).
-            self._respond(HTTPStatus.OK, [("Content-Type", kind), ("Content-Length", str(st.st_size)), *headers])
+            self._respond(status, [("Content-Type", kind), ("Content-Length", str(st.st_size)), *headers])
             if body:
                 with open(target, "rb") as fh:
                     self.wfile.write(fh.read())
