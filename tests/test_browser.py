@@ -41,7 +41,7 @@ def server(example: Journal) -> Iterator[str]:
                 time.sleep(0.1)
         else:
             raise AssertionError("the preview server did not start")
-        yield base
+        yield base + "feeds/"  # the example journal has its own pages at the top, its feeds below feeds/
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -147,3 +147,30 @@ def test_directory_is_valid_html(example: Journal) -> None:
     parser.parse((example.feeds / "index.html").read_bytes())  # raises on any parse error
     page = (example.feeds / "index.html").read_text()
     assert '<meta name="viewport"' in page
+
+
+@pytest.mark.parametrize(("name", "page", "heading"), [
+    ("home", "", "Leadership Journal"),
+    ("post", "2009/11/operation-atlas-targeting-illegal-cash-couriers-worldwide.html",
+     "Operation ATLAS: Targeting Illegal Cash Couriers Worldwide"),
+])
+def test_a_browser_shows_the_journal_s_own_pages(example: Journal, server: str, tmp_path: Path, name: str, page: str,
+                                                 heading: str) -> None:
+    """The home page and a post's page, from the journal's pages folder at the top of the preview
+    server: their heading, the posts (home) or the body (post), with no console error."""
+    url = server.removesuffix("feeds/") + page
+    out, console = run_chromium("--virtual-time-budget=3000", "--dump-dom", url, tmp=tmp_path)
+    assert console == [], console
+    dom = lxml_html.fromstring(out)
+    assert dom.find(".//h1").text_content().strip() == heading
+    if name == "home":
+        titles = [a.text_content() for a in dom.findall(".//section[@class='posts']/article/h3/a")]
+        newest = feedparser.parse((example.feeds / "atom.xml").read_bytes()).entries
+        assert titles == [entry.title for entry in newest][:len(titles)] and titles
+    else:
+        assert len(dom.find(".//article").text_content()) > 500
+    for size, window in SIZES.items():
+        shot = ARTEFACTS / "site" / f"{name}-{size}.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        run_chromium(f"--screenshot={shot}", f"--window-size={window}", url, tmp=tmp_path)
+        assert shot.stat().st_size > 5000

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 import feedparser
 import pytest
 from lxml import html as lxml_html
+from test_serve import Served, _start, _stop
 
 import newswire.pages
 from newswire.job import check_published, publish
 from newswire.model import Problem
 
 from harness import CONFIG, Journal
-from test_serve import Served, _start, _stop
 
 PAGES = CONFIG.replace("output: feeds}", "output: feeds, pages: site}")
 ATLAS = "2009/11/operation-atlas.html"
