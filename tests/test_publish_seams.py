@@ -21,9 +21,9 @@ import pytest
 
 import newswire.job as job_module
 from newswire import memory
-from newswire.job import check_published, open_store, publish
+from newswire.job import check_published, open_store, publish, publish_digest
 from newswire.model import DocumentState, FeedKind, feed_dir
-from newswire.plan import Plan, settings_digest
+from newswire.plan import Plan
 from newswire.sinks import Document, Kind, Placed, Refused
 from newswire.writer import digest
 
@@ -186,7 +186,7 @@ def test_a_store_holding_the_memory_earlier_versions_wrote_still_skips_unchanged
     with open_store(journal.config()) as store:
         generation = store.state.generation()
     _set_state(journal, "published", json.dumps({
-        "generation": generation, "settings": settings_digest(journal.config()), "since": "2009-08-01T10:00:00Z",
+        "generation": generation, "settings": publish_digest(journal.config()), "since": "2009-08-01T10:00:00Z",
         "until": "9999-01-01T00:00:00Z", "expires": "9999-01-01T00:00:00Z", "feeds": 6, "documents": 21}))
     _set_state(journal, "listings", json.dumps({
         "journal": [6, "2009-08-01T10:00:00Z"], "authors/jmorton": [5, "2009-05-10T10:00:00Z"],
