@@ -8,6 +8,7 @@ terminates it at the end.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import queue
@@ -119,7 +120,17 @@ def _stop(served: Served) -> None:
 
 @pytest.fixture
 def served(journal: Journal) -> Iterator[Served]:
-    journal.write_config(CONFIG + f"notify:\n  websub: ['{HUB}']\n")
+    yield from _published_and_served(journal, CONFIG)
+
+
+@pytest.fixture
+def site_served(journal: Journal) -> Iterator[Served]:
+    """The same journal with its own pages (``paths.pages``): pages at /, feeds below /feeds/."""
+    yield from _published_and_served(journal, CONFIG.replace("output: feeds}", "output: feeds, pages: site}"))
+
+
+def _published_and_served(journal: Journal, config: str) -> Iterator[Served]:
+    journal.write_config(config + f"notify:\n  websub: ['{HUB}']\n")
     journal.post("border", title="Southwest Border", date="2009-04-07T18:05:00-07:00",
                  labels=("Border Security", "International Cooperation"), body="Border text & more.")
     journal.post("atlas", title="Operation ATLAS", date="2009-11-06T10:30:00-05:00", labels=("Border Security",))
@@ -293,18 +304,25 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture
-def nginx(served: Served, tmp_path: Path) -> Iterator[Served]:
-    """nginx with the README's configuration, serving the same journal (on /feeds/)."""
+def nginx(site_served: Served, tmp_path: Path) -> Iterator[Served]:
+    """nginx with the README's configuration, serving the same journal: pages at /, feeds below /feeds/."""
+    with _nginx(site_served.journal, tmp_path) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _nginx(journal: Journal, tmp_path: Path) -> Iterator[Served]:
+    """nginx started with the README's configuration (its http part and its server part)."""
     if not NGINX:
         if NGINX_REQUIRED:
             pytest.fail(f"NEWSWIRE_NGINX_TESTS=required, but {NGINX_MISSING}")
         pytest.skip(NGINX_MISSING)
-    [snippet] = re.findall(r"```nginx\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
-    assert "root /srv/journal;" in snippet and "https://hub.example.net/" in snippet
-    snippet = snippet.replace("root /srv/journal;", f"root {served.journal.root};").replace(
-        "https://hub.example.net/", HUB)
+    root = journal.root
+    http, snippet = (part.replace("/srv/journal", str(root)).replace("https://hub.example.net/", HUB)
+                     for part in re.findall(r"```nginx\n(.*?)```", README.read_text(encoding="utf-8"), re.S))
+    assert f"root {root};" in snippet and HUB in snippet and f"include {root}/site/.gone.map;" in http
     temp = tmp_path / "nginx"
-    temp.mkdir()
+    temp.mkdir(exist_ok=True)
 
     def command(port: int) -> list[str]:
         # One process as this user (no workers switching to another user that cannot read tmp_path),
@@ -316,11 +334,12 @@ def nginx(served: Served, tmp_path: Path) -> Iterator[Served]:
             http {{
                 types {{ text/html html; }}
                 access_log off; {paths}
+                {http}
                 server {{ listen 127.0.0.1:{port};\n{snippet}\n}}
             }}""", encoding="utf-8")
         return [NGINX, "-e", str(tmp_path / "error.log"), "-p", str(temp), "-c", str(tmp_path / "nginx.conf")]
 
-    server = _start(served.journal, command)
+    server = _start(journal, command)
     try:
         yield server
     finally:
@@ -328,23 +347,49 @@ def nginx(served: Served, tmp_path: Path) -> Iterator[Served]:
     assert "[warn]" not in (tmp_path / "error.log").read_text(encoding="utf-8")
 
 
-def test_the_readme_nginx_configuration_serves_as_newswire_serve_does(served: Served, nginx: Served) -> None:
+def test_the_readme_nginx_configuration_serves_as_newswire_serve_does(site_served: Served, nginx: Served) -> None:
     """Same media types (for a browser too), Vary, Cache-Control and Link, and 304s that
     repeat them: add_header without ``always`` reaches 304 answers."""
-    for path in _served_files(served):
+    for path in _served_files(site_served):
         for accept in ACCEPTS:
-            ours = _headers(served.get("/" + path, {"Accept": accept}))
+            ours = _headers(site_served.get("/feeds/" + path, {"Accept": accept}))
             theirs = _conditional_gets_repeat_the_headers(nginx, "/feeds/" + path,
                                                           {"Accept": accept, "Host": "journal.test"})
             for name in ("content-type", "content-length", "vary", "cache-control"):
                 assert theirs.get(name) == ours.get(name), (path, accept, name, theirs, ours)
             assert nginx.get("/feeds/" + path, {"Accept": accept, "Host": "journal.test"}).body == \
-                served.get("/" + path, {"Accept": accept}).body, (path, accept)
+                site_served.get("/feeds/" + path, {"Accept": accept}).body, (path, accept)
             # nginx names the document by the URL it was asked for (here http://journal.test/feeds/...).
             link = ours.get("link")
             assert theirs.get("link") == (link and link.replace(PUBLIC, "http://journal.test/feeds/")), path
-    (served.journal.feeds / ".atom.xml.tmp").write_text("<feed>half written</feed>", encoding="utf-8")
+    (site_served.journal.feeds / ".atom.xml.tmp").write_text("<feed>half written</feed>", encoding="utf-8")
     assert nginx.get("/feeds/.atom.xml.tmp").status == 404
+
+
+def test_the_readme_nginx_configuration_serves_the_pages_and_410_as_newswire_serve_does(
+        site_served: Served, tmp_path: Path) -> None:
+    """The home page and a post's page as they are, a deleted post's page as 410 Gone with the
+    page that says so (nginx reads the list as it starts), and never the list itself."""
+    journal = site_served.journal
+    atlas, border = "/2009/11/operation-atlas.html", "/2009/04/southwest-border.html"
+
+    def same(nginx: Served, path: str, status: int) -> None:
+        ours, theirs = site_served.get(path), nginx.get(path, {"Host": "journal.test"})
+        assert (ours.status, theirs.status) == (status, status), (path, ours.status, theirs.status)
+        assert theirs.body == ours.body, path
+        for name in ("content-type", "content-length", "cache-control"):
+            assert theirs.header(name) == ours.header(name), (path, name, theirs.header(name), ours.header(name))
+
+    with _nginx(journal, tmp_path) as nginx:
+        for path in ("/", "/index.html", atlas, border):
+            same(nginx, path, 200)
+    journal.cli("post", "delete", "operation-atlas", check=True)
+    journal.cli("publish", "--no-ping", check=True)
+    with _nginx(journal, tmp_path) as nginx:
+        same(nginx, atlas, 410)
+        assert b"noindex" in nginx.get(atlas, {"Host": "journal.test"}).body
+        same(nginx, border, 200)
+        assert nginx.get("/.gone.map", {"Host": "journal.test"}).status == site_served.get("/.gone.map").status == 404
 
 
 def test_if_none_match_uses_weak_comparison(served: Served) -> None:
