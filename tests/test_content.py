@@ -45,6 +45,22 @@ def test_front_matter_becomes_a_post(journal: Journal) -> None:
     assert post.proposed_id == "tag:journal.test,2009:post/2009-11-06/operation-atlas"
 
 
+@pytest.mark.parametrize("markdown, html", [
+    # CommonMark spec examples, as the spec writes their HTML (0.31.2, examples 237 and 176)
+    (">\n", "<blockquote>\n</blockquote>\n"),
+    ("<table><tr><td>\n<pre>\n**Hello**,\n\n_world_.\n</pre>\n</td></tr></table>\n",
+     "<table><tr><td>\n<pre>\n**Hello**,\n<p><em>world</em>.\n</pre></p>\n</td></tr></table>\n"),
+    # GFM spec: strikethrough is <del>, from two tildes here (one stays a tilde), and tables
+    ("~~Hi~~ Hello, ~there~ world!\n", "<p><del>Hi</del> Hello, ~there~ world!</p>\n"),
+    ("| a | b |\n| --- | :-: |\n| 1 | 2 |\n",
+     '<table>\n<thead>\n<tr>\n<th>a</th>\n<th align="center">b</th>\n</tr>\n</thead>\n'
+     '<tbody>\n<tr>\n<td>1</td>\n<td align="center">2</td>\n</tr>\n</tbody>\n</table>\n'),
+])
+def test_markdown_is_rendered_as_the_specs_write_it(journal: Journal, markdown: str, html: str) -> None:
+    path = journal.post("spec", body=markdown)
+    assert read_post(path, "spec.md", journal.config(), {"jmorton"}).body == html
+
+
 def test_unknown_author_name_is_added(journal: Journal) -> None:
     journal.post("guest", author="Rand Beers", affiliation="Under Secretary")
     report = _sync(journal)

@@ -36,11 +36,14 @@ SOURCE_PREFIX = "md:"
 KEYS = {"title", "date", "updated", "author", "affiliation", "labels", "id", "slug", "summary", "draft"}
 
 @functools.cache
-def _markdown() -> Any:
-    """CommonMark with raw HTML kept, tables and strikethrough; made (and imported) only when a file is read."""
-    from markdown_it import MarkdownIt
+def _markdown() -> Callable[[str], str]:
+    """CommonMark by cmark-gfm (the reference implementation, in C) with raw HTML kept, and GFM
+    tables and ``~~strikethrough~~``; loaded only when a file is read."""
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
 
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    return partial(cmarkgfm.markdown_to_html_with_extensions, extensions=["table", "strikethrough"],
+                   options=Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_STRIKETHROUGH_DOUBLE_TILDE)
 
 
 class SourceError(Exception):
@@ -224,8 +227,8 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
         else:
             entry_id = config.journal.tag("post/" + explicit_id)
     slug = slugify(text_of("slug") or title, fallback=key)
-    html = _markdown().render(body)
-    if nested_deeper(html):  # raw HTML passes markdown-it unchanged; parsers' work grows with its depth
+    html = _markdown()(body)
+    if nested_deeper(html):  # raw HTML passes CommonMark unchanged; parsers' work grows with its depth
         raise SourceError(rel, body_line, f"the body's HTML is nested deeper than {MAX_NESTING} levels")
     return Parsed(PostInput(
         source=SOURCE_PREFIX + rel,
