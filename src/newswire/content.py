@@ -26,7 +26,7 @@ from .bounds import YEARS, instant
 from .config import Config, JournalConfig
 from .errors import printable
 from .files import Refused, read_limited
-from .model import PostInput, PostPlace, Tally
+from .model import NewPost, PostInput, PostPlace, Tally
 from .store import Store, to_utc_text
 from .text import MAX_NESTING, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper, one_line, slugify
 from .workers import in_parts, run_tasks
@@ -129,6 +129,7 @@ class Parsed:
     """A file read on its own: the post, and the line of its explicit ``id`` (0 if none)."""
 
     post: PostInput
+    content_hash: str  # made here, on the core that read the file
     id_line: int = 0
 
 
@@ -230,7 +231,7 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
     html = _markdown()(body)
     if nested_deeper(html):  # raw HTML passes CommonMark unchanged; parsers' work grows with its depth
         raise SourceError(rel, body_line, f"the body's HTML is nested deeper than {MAX_NESTING} levels")
-    return Parsed(PostInput(
+    post = PostInput(
         source=SOURCE_PREFIX + rel,
         key=key,
         title=title,
@@ -246,7 +247,8 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
         draft=bool(draft_node.value) if draft_node is not None else False,
         entry_id=entry_id,
         proposed_id=config.journal.tag(f"post/{published:%Y-%m-%d}/{slug}"),
-    ), fields["id"].line if entry_id is not None else 0)
+    )
+    return Parsed(post, post.content_hash(), fields["id"].line if entry_id is not None else 0)
 
 
 PARALLEL_STATS = 5000  # files to stat; below this, forking costs more than sharing the work saves
@@ -499,6 +501,7 @@ def _digest(config: Config, listing: bytes) -> str:
 
 
 PARALLEL_FILES = 200  # files to read; below this, starting worker processes costs more than it saves
+FRESH_BATCH = 1000  # new posts stored together (see ``PostStore.add``)
 
 
 def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[str, str, str | None]],
@@ -523,6 +526,12 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
     moves = _Moves(store, listed, held, {SOURCE_PREFIX + rel for _, rel, _ in todo},
                    bool(held or gone) or store.posts.has_deleted(SOURCE_PREFIX))
     later: list[tuple[PostInput, str | None]] = []
+    fresh: list[NewPost] = []
+
+    def add_fresh() -> None:
+        store.posts.add(fresh)
+        report.added += len(fresh)
+        fresh.clear()
 
     def put(post: PostInput, stamp: str | None) -> None:
         moves.adopt(post)
@@ -535,6 +544,12 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
 
     for rel, stamp, parsed in run_tasks(_parse_files, (config, author_keys), todo,
                                         parallel=len(todo) >= PARALLEL_FILES, prepare=list):
+        if isinstance(parsed, Parsed) and parsed.post.entry_id is None and not moves.possible:
+            fresh.append(NewPost(parsed.post, parsed.content_hash, stamp))  # a new post: nothing to look up
+            if len(fresh) >= FRESH_BATCH:
+                add_fresh()
+            continue
+        add_fresh()  # what follows reads the store: the posts before it are in it
         try:
             if isinstance(parsed, SourceError):
                 raise parsed
@@ -549,6 +564,7 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
             put(post, stamp)
         else:
             later.append((post, stamp))
+    add_fresh()
     for post, stamp in moves.in_order(later):
         put(post, stamp)
     report.moved = moves.moved
