@@ -786,3 +786,23 @@ def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(journal: Jour
         if name == "posts":  # the stamps (column 17) differ: the bulk sync's are its files'
             got, want = [r[:17] + r[18:] for r in got], [r[:17] + r[18:] for r in want]
         assert got == want, name
+
+
+def test_rendering_markdown_keeps_no_memory_per_post() -> None:
+    import subprocess
+    import sys
+
+    script = """
+import resource
+from newswire.content import _markdown
+render, body = _markdown(), "| a | b |\\n| - | - |\\n| 1 | 2 |\\n\\n" + "Some *text* with [a link](/x) and <b>HTML</b>.\\n\\n" * 400
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+render(body)
+before = peak()
+for _ in range(3000):
+    render(body)
+print((peak() - before) // 1024)
+"""
+    grown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert int(grown) < 20, f"{grown} MB more after rendering a post 3,000 times"  # leaking, it was 200 MB or more

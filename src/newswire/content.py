@@ -38,12 +38,42 @@ KEYS = {"title", "date", "updated", "author", "affiliation", "labels", "id", "sl
 @functools.cache
 def _markdown() -> Callable[[str], str]:
     """CommonMark by cmark-gfm (the reference implementation, in C) with raw HTML kept, and GFM
-    tables and ``~~strikethrough~~``; loaded only when a file is read."""
-    import cmarkgfm
-    from cmarkgfm.cmark import Options
+    tables and ``~~strikethrough~~``; loaded only when a file is read.
 
-    return partial(cmarkgfm.markdown_to_html_with_extensions, extensions=["table", "strikethrough"],
-                   options=Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_STRIKETHROUGH_DOUBLE_TILDE)
+    Through cmarkgfm's bindings, but not its one-call wrapper, which never frees the tree it parses
+    nor the HTML it renders (about 20 KB a post, for the life of the process): both are freed here.
+    """
+    import cffi
+    from cmarkgfm import _cmark
+
+    lib = _cmark.lib
+    ffi = cffi.FFI()
+    ffi.cdef("void cmark_node_free(void *node); void free(void *ptr);")
+    cmark, libc = ffi.dlopen(_cmark.__file__), ffi.dlopen(None)  # the bindings leave these two out
+    lib.cmark_gfm_core_extensions_ensure_registered()
+    extensions = [lib.cmark_find_syntax_extension(name) for name in (b"table", b"strikethrough")]
+    options = lib.CMARK_OPT_UNSAFE | lib.CMARK_OPT_STRIKETHROUGH_DOUBLE_TILDE
+
+    def render(text: str) -> str:
+        data = text.encode("utf-8")
+        parser = lib.cmark_parser_new(options)
+        try:
+            for extension in extensions:
+                lib.cmark_parser_attach_syntax_extension(parser, extension)
+            lib.cmark_parser_feed(parser, data, len(data))
+            root = lib.cmark_parser_finish(parser)
+            try:
+                html = lib.cmark_render_html(root, options, lib.cmark_parser_get_syntax_extensions(parser))
+                try:
+                    return str(_cmark.ffi.string(html).decode("utf-8"))
+                finally:
+                    libc.free(html)
+            finally:
+                cmark.cmark_node_free(root)
+        finally:
+            lib.cmark_parser_free(parser)
+
+    return render
 
 
 class SourceError(Exception):
@@ -126,7 +156,7 @@ def read_post(path: str | Path, rel: str, config: Config, author_keys: set[str],
 
 @dataclass(frozen=True)
 class Parsed:
-    """A file read on its own: the post, and the line of its explicit ``id`` (0 if none)."""
+    """A file read on its own: the post, its content hash, and the line of its explicit ``id`` (0 if none)."""
 
     post: PostInput
     content_hash: str  # made here, on the core that read the file
