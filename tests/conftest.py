@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from browser import CHROMIUM, MISSING, REQUIRED
 from harness import CONFIG, ROOT, Journal
 
 # CI replays the same examples every time (HYPOTHESIS_PROFILE=ci, set by .ci/run), so a new
@@ -34,3 +35,14 @@ def example(journal: Journal) -> Journal:
     journal.write_config((ROOT / "config.yaml").read_text())
     journal.cli("publish", check=True)
     return journal
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Chromium for a browser test (``pytestmark = pytest.mark.usefixtures("chromium")``): the test is
+    skipped without it, unless the environment requires the browser tests (see ``browser``)."""
+    if CHROMIUM:
+        return CHROMIUM
+    if REQUIRED:
+        pytest.fail(f"NEWSWIRE_BROWSER_TESTS=required, but {MISSING}")
+    pytest.skip(MISSING)

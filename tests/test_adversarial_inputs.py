@@ -46,8 +46,8 @@ CONTENT_NS = "{http://purl.org/rss/1.0/modules/content/}encoded"
 FEEDS_URL = "https://journal.test/feeds/"
 # Characters XML 1.0 cannot carry, plus C1 controls and noncharacters (newswire's own rule).
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
-FEED_TOP = {"atom.xml", "rss.xml", "feed.json", "index.html", "index.opml", "feed.xsl", "authors", "labels",
-            "archive"}
+FEED_TOP = {"atom.xml", "rss.xml", "feed.json", "index.html", "index.opml", "feed.xsl", "journal.html", "authors",
+            "labels", "archive"}
 DOC_NAMES = {"atom.xml", "rss.xml", "feed.json"}
 
 
@@ -560,7 +560,7 @@ def test_a_ten_megabyte_body_is_published_and_valid(journal: Journal) -> None:
 
     assert report.ok and errors_of(report) == [], (errors_of(report), [str(p) for r in report.failed
                                                                        for p in r.problems])
-    assert sorted(journal.files()) == ["atom.xml", "feed.xsl", "index.html", "index.opml"]
+    assert sorted(journal.files()) == ["atom.xml", "feed.xsl", "index.html", "index.opml", "journal.html"]
     root = etree.fromstring((journal.feeds / "atom.xml").read_bytes(), etree.XMLParser(huge_tree=True))
     got = {e.findtext(f"{ATOM}title"): e.findtext(f"{ATOM}content") for e in root.iter(f"{ATOM}entry")}
     assert list(got) == ["Big", "Small"]
@@ -623,7 +623,7 @@ def test_hostile_titles_labels_and_authors_stay_inside_feeds_and_clobber_nothing
         if rel[0] in ("labels", "authors") and len(rel) >= 2:
             assert re.fullmatch(r"[^./\\\s]+", rel[1]) and len(rel[1]) <= 100, rel
             if len(rel) == 3:
-                assert rel[2] in DOC_NAMES, rel
+                assert rel[2] in DOC_NAMES | {"index.html"}, rel  # its documents and its page for people
     # the journal's own documents are still the journal's
     assert (journal.feeds / "index.html").read_bytes().startswith(b"<!DOCTYPE html>")
     assert etree.fromstring((journal.feeds / "index.opml").read_bytes()).tag == "opml"

@@ -1,9 +1,8 @@
-"""The feed view and the feed directory as people see them: headless Chromium on the preview server."""
+"""The feeds as people see them: headless Chromium on the preview server, at a feed's URL (its page
+for people, or where no page was published the feed view) and the feed directory."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,24 +16,10 @@ import html5lib
 import pytest
 from lxml import html as lxml_html
 
+from browser import ARTEFACTS, SIZES, run_chromium
 from harness import Journal
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# .ci/run sets this, so that a machine without Chromium fails there instead of skipping.
-REQUIRED = os.environ.get("NEWSWIRE_BROWSER_TESTS") == "required"
-MISSING = "Chromium is not installed: apt-get install chromium (Debian) to run the browser tests"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
-
-
-@pytest.fixture(autouse=True)
-def chromium() -> str:
-    """Skip without Chromium, unless the environment requires the browser tests."""
-    if CHROMIUM:
-        return CHROMIUM
-    if REQUIRED:
-        pytest.fail(f"NEWSWIRE_BROWSER_TESTS=required, but {MISSING}")
-    pytest.skip(MISSING)
+pytestmark = pytest.mark.usefixtures("chromium")
 
 
 @pytest.fixture
@@ -63,11 +48,33 @@ def server(example: Journal) -> Iterator[str]:
 
 
 def _chromium(*args: str, tmp: Path) -> str:
-    assert CHROMIUM, MISSING
-    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args],
-                            capture_output=True, text=True, timeout=90)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    return run_chromium(*args, tmp=tmp)[0]
+
+
+def _without_pages(example: Journal) -> None:
+    """The output as a host without pages for people has it (an older publish): feeds and directory only."""
+    for page in [example.feeds / "journal.html", *(p for p in example.feeds.rglob("*/index.html"))]:
+        page.unlink()
+
+
+@pytest.mark.parametrize("page", ["atom.xml", "labels/border-security/rss.xml", "authors/jmorton/feed.json"])
+def test_a_browser_at_a_feed_url_shows_its_page_with_the_entries_in_order(example: Journal, server: str,
+                                                                          tmp_path: Path, page: str) -> None:
+    out, console = run_chromium("--virtual-time-budget=3000", "--dump-dom", server + page, tmp=tmp_path)
+    assert console == [], console
+    dom = lxml_html.fromstring(out)
+    source = feedparser.parse((example.feeds / page.replace("feed.json", "atom.xml")).read_bytes())
+    shown = [(" ".join(a.text_content().split()), a.get("href")) for a in dom.xpath("//article/h3/a")]
+    assert shown == [(e.title, e.link) for e in source.entries] and shown, shown
+    assert dom.xpath("string(//h1)") == source.feed.title
+    addresses = dom.xpath("//section[@class='subscribe']//code/text()")
+    assert [a.rsplit("/", 1)[-1] for a in addresses] == ["atom.xml", "rss.xml", "feed.json"]
+    name = "journal" if page == "atom.xml" else page.rpartition("/")[0].replace("/", "-")
+    for size, window in SIZES.items():
+        shot = ARTEFACTS / "served" / f"{name}-{size}.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        run_chromium(f"--screenshot={shot}", f"--window-size={window}", server + page, tmp=tmp_path)
+        assert shot.stat().st_size > 5_000
 
 
 def _newest_titles(example: Journal, n: int = 3) -> list[str]:
@@ -76,6 +83,7 @@ def _newest_titles(example: Journal, n: int = 3) -> list[str]:
 
 @pytest.mark.parametrize("page", ["atom.xml", "rss.xml", "labels/border-security/atom.xml"])
 def test_feed_view_renders_the_newest_entries(example: Journal, server: str, tmp_path: Path, page: str) -> None:
+    _without_pages(example)
     dom = lxml_html.fromstring(_chromium("--dump-dom", server + page, tmp=tmp_path))
     shown = [" ".join(h.text_content().split()) for h in dom.xpath("//h2[@class='entry-title']")]
     source = feedparser.parse((example.feeds / page).read_bytes())
@@ -93,6 +101,7 @@ def _articles(dom: lxml_html.HtmlElement) -> list[str]:
 
 def test_atom_and_rss_views_show_each_entry_alike(example: Journal, server: str, tmp_path: Path) -> None:
     """The same entry looks the same in either view: title, date (one format), author and summary."""
+    _without_pages(example)
     views = {page: lxml_html.fromstring(_chromium("--dump-dom", server + page, tmp=tmp_path))
              for page in ("atom.xml", "rss.xml")}
     atom, rss = _articles(views["atom.xml"]), _articles(views["rss.xml"])
@@ -107,6 +116,7 @@ def test_atom_and_rss_views_show_each_entry_alike(example: Journal, server: str,
 def test_feed_view_speaks_the_journal_language(example: Journal, server: str, tmp_path: Path) -> None:
     example.write_config(example.config_path.read_text().replace("language: en", "language: fr-CA"))
     example.cli("publish", check=True)
+    _without_pages(example)
     for page in ("atom.xml", "rss.xml", "labels/border-security/rss.xml"):
         dom = lxml_html.fromstring(_chromium("--dump-dom", server + page, tmp=tmp_path))
         assert dom.get("lang") == "fr-CA", page

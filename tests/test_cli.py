@@ -93,7 +93,7 @@ def test_verify_published_and_any_file(journal: Journal, tmp_path: Path) -> None
     journal.post("a", title="A")
     journal.cli("publish", check=True)
     result = journal.cli("verify", check=True)
-    assert result.stdout.startswith("verified 12 documents: 12 ok")
+    assert result.stdout.startswith("verified 15 documents: 15 ok")  # 3 feeds, each 3 documents and its page
     files = journal.cli("verify", str(journal.feeds / "atom.xml"), str(journal.feeds / "feed.json"), check=True)
     assert "atom10, 1 entries" in files.stdout and "JSON Feed 1.1, 1 entries" in files.stdout
     (journal.feeds / "labels/border-security/atom.xml").write_text("<feed>edited by hand</feed>")

@@ -159,12 +159,12 @@ def served(journal: Journal, lines: Lines) -> Iterator[str]:
 
 
 def test_serve_gives_a_registered_formats_media_type_and_links(served: str) -> None:
-    for accept in ("*/*", "text/html"):  # not XML: a browser gets it as it is
+    for accept in ("*/*", "application/x-newswire-lines, text/html;q=0.5"):  # a browser would get the feed's page
         request = urllib.request.Request(f"{served}/authors/jmorton/entries.jsonl", headers={"Accept": accept})
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.headers["Content-Type"] == "application/x-newswire-lines; charset=utf-8"
             assert '<https://journal.test/feeds/authors/jmorton/entries.jsonl>; rel="self"' in answer.headers["Link"]
-            assert answer.headers["Vary"] is None
+            assert answer.headers["Vary"] == "Accept"
 
 
 def test_the_directory_lists_a_registered_format(journal: Journal, lines: Lines) -> None:

@@ -108,7 +108,7 @@ def test_full_archive_pages_are_never_rewritten_and_an_edit_rewrites_only_its_pa
     changed = {p for p in after if after[p] != before.get(p) and not p.startswith("index.")}
     assert changed == {f"{d}{n}" for d in ("archive/1/", "authors/jmorton/archive/1/",
                                             "labels/border-security/archive/1/")
-                       for n in ("atom.xml", "rss.xml", "feed.json")}, changed
+                       for n in ("atom.xml", "rss.xml", "feed.json", "index.html")}, changed
 
 
 def test_tombstones_appear_in_the_document_that_carried_the_entry_then_expire(journal: Journal) -> None:
@@ -177,11 +177,14 @@ def test_a_new_archive_page_re_renders_only_its_neighbour_and_the_main_document(
     report = publish(journal.config(), now=NOW)
     written = {r.path for r in report.results if r.status == "written"}
     journal_pages = sorted(p for p in written if p.startswith("archive/"))
-    # Page 2 gains a next-archive link (JSON Feed pages only towards older items: unchanged); page 3 is new.
-    assert journal_pages == sorted(["archive/2/atom.xml", "archive/2/rss.xml", "archive/3/atom.xml",
-                                    "archive/3/rss.xml", "archive/3/feed.json"])
-    # journal and jmorton: main + pages 2 and 3; Cyber: main + its page. Page 1 is not even rendered.
-    assert report.rendered == (3 + 3 + 2) * 3
+    # Page 2 gains a next-archive link (JSON Feed pages only towards older items: unchanged), and so
+    # does its page for people; page 3 is new.
+    assert journal_pages == sorted(["archive/2/atom.xml", "archive/2/rss.xml", "archive/2/index.html",
+                                    "archive/3/atom.xml", "archive/3/rss.xml", "archive/3/feed.json",
+                                    "archive/3/index.html"])
+    # journal and jmorton: main + pages 2 and 3; Cyber: main + its page, each with its page for people.
+    # Page 1 is not even rendered.
+    assert report.rendered == (3 + 3 + 2) * 4
 
 
 def test_without_archives_each_feed_is_its_newest_entries_and_nothing_claims_completeness(journal: Journal) -> None:
@@ -313,7 +316,7 @@ def test_an_old_post_made_a_draft_is_tombstoned_in_its_archive_page_and_nothing_
     assert _all_stones(journal) == {f"{page}atom.xml": [(gone, "2026-11-30T13:00:00+00:00")] for page in pages}
     written = {r.path for r in report.results if r.status == "written"}
     assert written - {"index.opml", "index.html"} == {f"{page}{name}" for page in pages
-                                                      for name in ("atom.xml", "rss.xml", "feed.json")}
+                                                      for name in ("atom.xml", "rss.xml", "feed.json", "index.html")}
 
 
 def test_what_was_never_published_gets_no_tombstone(journal: Journal) -> None:

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
-import re
-import shutil
-import subprocess
 import threading
 import zlib
 from collections.abc import Iterator
@@ -26,27 +22,14 @@ from newswire.pages import Links, Page, feed_page, home_page, post_page, read_ba
 from newswire.plan import author_feed, journal_feed, label_feed
 from newswire.render import Site, entry_view, feed_view
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# .ci/run sets this, so that a machine without Chromium fails there instead of skipping.
-REQUIRED = os.environ.get("NEWSWIRE_BROWSER_TESTS") == "required"
-MISSING = "Chromium is not installed: apt-get install chromium (Debian) to run the browser tests"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-         "--enable-logging=stderr", "--v=0"]
-ARTEFACTS = Path(__file__).parent / "artefacts" / "pages"
-SIZES = {"desktop": "1280,900", "phone": "360,740"}
+from browser import ARTEFACTS, SIZES, run_chromium
+
+ARTEFACTS = ARTEFACTS / "pages"
 FORMATS = ("atom", "rss", "json")
 LONG = "Supercalifragilisticexpialidocious-and-then-some-more-words-without-any-break-at-all-in-them"
 
 
-@pytest.fixture(autouse=True)
-def chromium() -> str:
-    """Skip without Chromium, unless the environment requires the browser tests."""
-    if CHROMIUM:
-        return CHROMIUM
-    if REQUIRED:
-        pytest.fail(f"NEWSWIRE_BROWSER_TESTS=required, but {MISSING}")
-    pytest.skip(MISSING)
+pytestmark = pytest.mark.usefixtures("chromium")
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -128,18 +111,9 @@ def _url(site: Served, name: str) -> str:
     return site.base + ("" if name in ("post", "home") else "feeds/") + page.path
 
 
-def _chromium(*args: str, tmp: Path) -> tuple[str, list[str]]:
-    """The browser's output, and every message a page wrote to its console (errors among them)."""
-    assert CHROMIUM, MISSING
-    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args],
-                            capture_output=True, text=True, timeout=90)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout, re.findall(r":CONSOLE[:(]\d+\)?\] (.*)", result.stderr)
-
-
 @pytest.mark.parametrize("name", ["feed", "label", "post", "home"])
 def test_a_page_renders_its_entries_in_order_without_console_errors(site: Served, tmp_path: Path, name: str) -> None:
-    out, console = _chromium("--virtual-time-budget=3000", "--dump-dom", _url(site, name), tmp=tmp_path)
+    out, console = run_chromium("--virtual-time-budget=3000", "--dump-dom", _url(site, name), tmp=tmp_path)
     assert console == [], console  # nothing blocked by the page's policy, no script errors
     dom = lxml_html.fromstring(out)
     page = site.pages[name]
@@ -154,14 +128,14 @@ def test_a_page_renders_its_entries_in_order_without_console_errors(site: Served
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     for size, window in SIZES.items():
         shot = ARTEFACTS / f"{name}-{size}.png"
-        _chromium(f"--screenshot={shot}", f"--window-size={window}", _url(site, name), tmp=tmp_path)
+        run_chromium(f"--screenshot={shot}", f"--window-size={window}", _url(site, name), tmp=tmp_path)
         assert shot.stat().st_size > 5_000
         print(f"screenshot: {shot}")
 
 
 @pytest.mark.parametrize("name", ["feed", "label", "post", "home"])
 def test_a_page_fits_a_phone_without_sideways_scrolling(site: Served, tmp_path: Path, name: str) -> None:
-    out, _ = _chromium("--virtual-time-budget=3000", "--dump-dom", f"{site.base}frame.html#{_url(site, name)}",
+    out, _ = run_chromium("--virtual-time-budget=3000", "--dump-dom", f"{site.base}frame.html#{_url(site, name)}",
                        tmp=tmp_path)
     widths = lxml_html.fromstring(out).xpath("string(//body/@data-widths)")
     scroll, client = map(int, widths.split())
@@ -171,17 +145,17 @@ def test_a_page_fits_a_phone_without_sideways_scrolling(site: Served, tmp_path: 
 def test_the_console_check_sees_errors(site: Served, tmp_path: Path) -> None:
     """The check above can fail: a page whose script throws is caught."""
     (site.root / "broken.html").write_text("<!DOCTYPE html><title>x</title><script>undefinedCall()</script>")
-    _, console = _chromium("--dump-dom", site.base + "broken.html", tmp=tmp_path)
+    _, console = run_chromium("--dump-dom", site.base + "broken.html", tmp=tmp_path)
     assert any("undefinedCall" in line for line in console), console
 
 
 def test_dark_mode_is_used_when_asked_for(site: Served, tmp_path: Path) -> None:
     shot = ARTEFACTS / "feed-phone-dark.png"
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    _chromium(f"--screenshot={shot}", "--window-size=360,740", "--blink-settings=preferredColorScheme=0",
+    run_chromium(f"--screenshot={shot}", "--window-size=360,740", "--blink-settings=preferredColorScheme=0",
               _url(site, "feed"), tmp=tmp_path)
     light = tmp_path / "feed-phone-light.png"
-    _chromium(f"--screenshot={light}", "--window-size=360,740", _url(site, "feed"), tmp=tmp_path)
+    run_chromium(f"--screenshot={light}", "--window-size=360,740", _url(site, "feed"), tmp=tmp_path)
     assert _corner(shot) != _corner(light)
 
 

@@ -51,7 +51,8 @@ def test_publish_produces_every_feed_in_every_format_listed_in_opml(journal: Jou
              "labels/immigration-enforcement/"]
     expected = sorted(f"{d}{name}" for d in feeds for name in ("atom.xml", "rss.xml", "feed.json"))
     assert sorted(_opml_paths(journal)) == expected
-    assert sorted(journal.files()) == sorted(expected + ["feed.xsl", "index.html", "index.opml"])
+    pages = ["journal.html"] + [f"{d}index.html" for d in feeds if d]  # each feed's page for people
+    assert sorted(journal.files()) == sorted(expected + pages + ["feed.xsl", "index.html", "index.opml"])
     assert [e.title for e in _entries(journal)] == ["Operation ATLAS", "Southwest Border",
                                                    "ICE Focus on Immigration Fugitives"]
 
@@ -108,10 +109,10 @@ def test_one_changed_post_rewrites_only_the_feeds_that_hold_it(journal: Journal)
     report = publish(journal.config(), now=NOW.replace(hour=13))
     after = journal.files()
     changed = sorted(p for p in after if after[p] != before.get(p) and not p.startswith("index."))
-    assert changed == sorted(f"{d}{n}" for d in ("", "authors/napolitano/", "labels/border-security/",
-                                                "labels/international-cooperation/")
-                             for n in ("atom.xml", "rss.xml", "feed.json"))
-    assert report.rendered == 12
+    feeds = ("", "authors/napolitano/", "labels/border-security/", "labels/international-cooperation/")
+    assert changed == sorted([f"{d}{n}" for d in feeds for n in ("atom.xml", "rss.xml", "feed.json")]
+                             + ["journal.html"] + [f"{d}index.html" for d in feeds if d])
+    assert report.rendered == 16
 
 
 def test_retitled_post_keeps_its_id(journal: Journal) -> None:

@@ -409,10 +409,13 @@ def test_raw_control_bytes_in_the_request_line_are_refused(preview: Preview) -> 
 
 
 def test_directories_are_never_listed(preview: Preview) -> None:
-    for target in (b"/labels/", b"/labels", b"/authors/", b"/labels/border-security/"):
+    for target in (b"/labels/", b"/labels", b"/authors/"):
         status, answer = preview.get(target)
         assert status == 404, (target, status)
         assert b"atom.xml" not in answer and b"Directory listing" not in answer, target
+    # A feed's folder answers with the feed's page, never a listing of its files.
+    status, answer = preview.get(b"/labels/border-security/")
+    assert status == 200 and b"Directory listing" not in answer and b'<section class="posts"' in answer
 
 
 def _listening(port: int) -> dict[str, list[str]]:

@@ -200,7 +200,9 @@ def test_etag_and_last_modified_give_304_without_a_body(served: Served) -> None:
 # Metadata of the content: sent with the document, not with a 304 (RFC 9110 15.4.5 SHOULD NOT).
 REPRESENTATION = {"content-type", "content-length", "accept-ranges"}
 # A feed reader and a browser (which gets Atom and RSS as generic XML) ask differently.
-ACCEPTS = ("*/*", "text/html,application/xhtml+xml,*/*;q=0.8")
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+READER = "application/atom+xml,application/rss+xml;q=0.9,application/feed+json;q=0.9,*/*;q=0.8"
+ACCEPTS = ("*/*", "text/html,application/xhtml+xml,*/*;q=0.8", READER)
 
 
 def _served_files(served: Served) -> list[str]:
@@ -242,9 +244,43 @@ def test_304_carries_the_headers_the_200_would(served: Served) -> None:
         for accept in ACCEPTS:
             sent = _conditional_gets_repeat_the_headers(served, "/" + path, {"Accept": accept})
             if path.endswith(("atom.xml", "rss.xml", "feed.json")):
-                assert f'<{PUBLIC}{path}>; rel="self"' in sent["link"], (path, sent)
-            if path.endswith(("atom.xml", "rss.xml")):
                 assert sent["vary"] == "Accept", (path, sent)
+                if "text/html" not in accept:  # a browser gets the feed's page, which names no hub
+                    assert f'<{PUBLIC}{path}>; rel="self"' in sent["link"], (path, sent)
+
+
+def _page_of(path: str) -> str:
+    folder = path.rpartition("/")[0]
+    return f"{folder}/index.html" if folder else "journal.html"
+
+
+@pytest.mark.parametrize("path", FEED_DOCUMENTS)
+def test_a_browser_at_a_feed_url_gets_its_page_and_every_other_client_the_feed(served: Served, path: str) -> None:
+    feeds = served.journal.feeds
+    page, document = (feeds / _page_of(path)).read_bytes(), (feeds / path).read_bytes()
+    for method in ("GET", "HEAD"):
+        shown = served.get("/" + path, {"Accept": BROWSER}, method=method)
+        assert shown.status == 200 and shown.header("Content-Type") == "text/html; charset=utf-8", (path, method)
+        assert shown.body == (page if method == "GET" else b"") and shown.header("Content-Length") == str(len(page))
+        assert shown.header("Vary") == "Accept" and shown.header("Link") is None, path
+    etags = {served.get("/" + path, {"Accept": BROWSER}).header("ETag")}
+    own = MEDIA[path.rsplit("/", 1)[-1]]
+    for accept in (READER, "*/*", f"{own}, text/html;q=0.5", "text/html;q=0.8, */*", f"text/html, {own}", None):
+        fed = served.get("/" + path, {"Accept": accept} if accept else {})
+        assert fed.status == 200 and fed.body == document, (path, accept)
+        assert _media(fed.header("Content-Type")) != "text/html" and fed.header("Vary") == "Accept", (path, accept)
+        etags.add(fed.header("ETag"))
+    assert len(etags) == 2, etags  # one per representation
+    etag = served.get("/" + path, {"Accept": BROWSER}).header("ETag") or ""
+    assert served.get("/" + path, {"Accept": BROWSER, "If-None-Match": etag}).status == 304
+    assert served.get("/" + path, {"Accept": READER, "If-None-Match": etag}).status == 200
+
+
+def test_a_browser_gets_the_feed_view_where_no_page_was_published(served: Served) -> None:
+    (served.journal.feeds / "labels/border-security/index.html").unlink()
+    answer = served.get("/labels/border-security/atom.xml", {"Accept": BROWSER})
+    assert answer.status == 200 and _media(answer.header("Content-Type")) == "application/xml"
+    assert b"<?xml-stylesheet" in answer.body
 
 
 # --- the README's nginx configuration, run in nginx ------------------------------------------
@@ -302,6 +338,8 @@ def test_the_readme_nginx_configuration_serves_as_newswire_serve_does(served: Se
                                                           {"Accept": accept, "Host": "journal.test"})
             for name in ("content-type", "content-length", "vary", "cache-control"):
                 assert theirs.get(name) == ours.get(name), (path, accept, name, theirs, ours)
+            assert nginx.get("/feeds/" + path, {"Accept": accept, "Host": "journal.test"}).body == \
+                served.get("/" + path, {"Accept": accept}).body, (path, accept)
             # nginx names the document by the URL it was asked for (here http://journal.test/feeds/...).
             link = ours.get("link")
             assert theirs.get("link") == (link and link.replace(PUBLIC, "http://journal.test/feeds/")), path

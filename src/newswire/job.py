@@ -9,6 +9,7 @@ the previous version and the next run converges.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -35,8 +36,9 @@ from .model import (
     feed_dir,
     folder_name,
     named_folder,
+    page_document_path,
 )
-from .plan import Plan, PlannedFeed, journal_feed, make_plan, settings_digest
+from .plan import Plan, PlannedFeed, journal_feed, make_plan, page_fingerprint, settings_digest
 from .sinks import Kind, Placed, Refused, Sink, document
 from .sinks.directory import Directory
 from .sinks.dryrun import Check, DryRun
@@ -212,11 +214,11 @@ def _untouched_feeds(config: Config, sink: Sink, last: Memory, touched: set[tupl
 
 def _recorded(folder: str, formats: tuple[str, ...], states: dict[str, DocumentState]) -> list[str]:
     """The documents the store records for the feed named ``folder``: its main documents and its
-    archive pages (numbered from 1 with no gap), in every format."""
+    archive pages (numbered from 1 with no gap), in every format, each with its page for people."""
     out: list[str] = []
     page = 0
     while paths := [path for fmt in formats if (path := document_path(named_folder(folder), fmt, page)) in states]:
-        out += paths
+        out += paths + [path for path in (page_document_path(named_folder(folder), page),) if path in states]
         page += 1
     return out
 
@@ -307,9 +309,9 @@ class _Run:
                     self.report.results.append(DocumentResult(pf.feed.path(fmt), pf.main.folder, "unchanged"))
         self.report.results += [DocumentResult(path, folder, "unchanged") for path, folder in self.kept]
         self.report.feeds = len(self.plan.every)
-        self.report.documents = (len(self.plan.feeds) * len(self.config.feeds.formats) + len(self.kept)
+        self.report.documents = (len(self.plan.feeds) * (len(self.config.feeds.formats) + 1) + len(self.kept)
                                  + len(INDEX_FILES))
-        self._render(todo)
+        self._render(todo, self._pages_todo())
         self._publish_indexes()
         self._remove_orphans()
         if self.sink.records and self.recorded:
@@ -318,17 +320,20 @@ class _Run:
             self.store.documents.record(self.recorded, self.plan.now, notes, fresh)
             self.report.queued = len(notes)
 
-    def _render(self, todo: list[tuple[PlannedFeed, str]]) -> None:
+    def _render(self, todo: list[tuple[PlannedFeed, str]], pages: list[tuple[PlannedFeed, str]]) -> None:
         """Prove every entry the documents hold, then assemble, verify and put them in place (see
-        ``proof``): archive pages first, then main documents, so no main document links to a page
-        that is not in place yet."""
+        ``proof``), each kind with its feeds' pages for people: archive pages first, then main
+        documents, so no main document links to a page that is not in place yet."""
         from . import proof  # rendering and parsing libraries: loaded only when something is rendered
+        from .pages import Links
 
         keys = sorted({(ref.post_id, fmt, pf.content) for pf, fmt in todo for ref in pf.entries})
         parallel = len(keys) >= proof.PARALLEL_THRESHOLD
         total, done = len(keys) + len(todo), 0
         work = proof.Work(site_of(self.config), journal_feed(self.config), self.config.feeds.formats, self.sink,
                           proof.open_spool(self.config.paths.store.parent), todo)
+        page_work = proof.PageWork(work.site, Links(self.config.journal, self.plan.every, self.config.feeds.formats),
+                                   self.sink)
         try:
             for result in run_tasks(proof.prove_posts, work, keys, parallel=parallel, prepare=self._with_posts):
                 proof.spool(work, [result])
@@ -343,8 +348,42 @@ class _Run:
                     done += 1
                     if self.progress:
                         self.progress(done, total)
+                self._publish_pages(page_work, pages, kind)
         finally:
             os.close(work.spool.fd)
+
+    def _pages_todo(self) -> list[tuple[PlannedFeed, str]]:
+        """The planned feeds whose page for people must be rendered, with its fingerprint (see
+        ``plan.page_fingerprint``); the others are reported unchanged."""
+        todo: list[tuple[PlannedFeed, str]] = []
+        for pf in self.plan.feeds:
+            path, fingerprint = page_document_path(pf.feed.dir), page_fingerprint(pf, self.plan.every)
+            if self.full or not self._in_place(path, fingerprint):
+                todo.append((pf, fingerprint))
+            else:
+                self.report.results.append(DocumentResult(path, pf.main.folder, "unchanged"))
+        return todo
+
+    def _publish_pages(self, work: proof.PageWork, todo: list[tuple[PlannedFeed, str]], kind: Kind) -> None:
+        """Render, read back and put in place the pages of ``todo`` of this kind (archive or main)."""
+        from . import proof
+
+        indices = [i for i, (pf, _) in enumerate(todo) if (Kind.MAIN if pf.is_main else Kind.PAGE) is kind]
+        parallel = sum(len(todo[i][0].entries) for i in indices) >= proof.PARALLEL_THRESHOLD
+        for outcome in run_tasks(proof.publish_pages, work, indices, parallel=parallel,
+                                 prepare=functools.partial(self._pages_with_posts, todo), waits=True):
+            pf, fingerprint = todo[outcome.index]
+            self.report.rendered += 1
+            if outcome.status == "failed" or outcome.written is None:
+                self._failed(outcome.path, pf.main.folder, outcome.error, outcome.problems)
+            else:
+                self._note(pf.main.folder, fingerprint, outcome.written)
+
+    def _pages_with_posts(self, todo: list[tuple[PlannedFeed, str]],
+                          indices: list[int]) -> list[tuple[int, PlannedFeed, list[Post]]]:
+        posts = self.store.posts.load({ref.post_id for i in indices for ref in todo[i][0].entries},
+                                      self.config.journal.post_url)
+        return [(i, todo[i][0], [posts[ref.post_id] for ref in todo[i][0].entries]) for i in indices]
 
     def _with_posts(self, keys: list[tuple[int, str, str]]) -> list[tuple[tuple[int, str, str], Post]]:
         posts = self.store.posts.load({key[0] for key in keys}, self.config.journal.post_url)
@@ -414,6 +453,7 @@ class _Run:
     def _remove_orphans(self) -> None:
         """Documents of feeds or formats that no longer exist are taken down, once all that is new is in place."""
         wanted = ({pf.feed.path(fmt) for pf in self.plan.feeds for fmt in self.config.feeds.formats}
+                  | {page_document_path(pf.feed.dir) for pf in self.plan.feeds}
                   | set(INDEX_FILES) | {path for path, _ in self.kept})
         gone = [path for path in self.states if path not in wanted]
         removed = []

@@ -126,6 +126,19 @@ def document_path(folder: str, fmt: str, page: int = 0) -> str:
     return _within(_within(folder, f"archive/{page}") if page else folder, FORMATS[fmt].file_name)
 
 
+PAGE_NAME = "index.html"  # a feed's page, in the feed's folder beside its documents
+# The journal feed's page: its folder (the output's top) already holds the feed directory as index.html.
+JOURNAL_PAGE = "journal.html"
+
+
+def page_document_path(folder: str, page: int = 0) -> str:
+    """Where a feed's page for people lives below the output, given the feed's folder (``feed_dir``):
+    ``index.html`` beside its documents (archive page ``page``'s in theirs), or ``journal.html``
+    for the journal's main feed, whose folder holds the feed directory."""
+    where = _within(folder, f"archive/{page}") if page else folder
+    return f"{where}/{PAGE_NAME}" if where else JOURNAL_PAGE
+
+
 def _within(folder: str, rel: str) -> str:
     return f"{folder}/{rel}" if folder else rel
 

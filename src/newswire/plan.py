@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -25,7 +25,7 @@ from .model import Author, EntryRef, Feed, FeedKind, Label, feed_dir
 from .store import Store, to_utc_text
 
 # Bump when rendering changes in a way that alters bytes, so every feed is redone once.
-RENDER_VERSION = 4
+RENDER_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,13 @@ def _fingerprint(settings: str, pf: PlannedFeed) -> str:
     for stone in pf.tombstones:
         h.update(f"\n-{stone.entry_id}\t{stone.when}".encode())
     return h.hexdigest()
+
+
+def page_fingerprint(pf: PlannedFeed, every: Sequence[Feed]) -> str:
+    """The fingerprint of a feed's page (see ``pages``): its documents' (entries, paging, settings,
+    which cover the formats and feeds_url), and which feeds the journal has, since the page's entries
+    link their author's and labels' pages only where those feeds exist."""
+    return hashlib.sha256("\n".join([pf.fingerprint, "page", *sorted(f.dir for f in every)]).encode()).hexdigest()
 
 
 def paginate(feed: Feed, slots: list[EntryRef], entries: int, content: str, clock: datetime,

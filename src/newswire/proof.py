@@ -13,6 +13,10 @@ Two passes over the work a publish has planned:
    ``verify_assembled`` (its skeleton read back in full, its entry sequence with lxml)
    and handed to the publish's sink (see ``sinks``).
 
+A feed's page for people (see ``pages``) is one more document of the feed, but made
+whole, not from fragments: ``publish_pages`` renders it from the feed's posts, reads it
+back (html5lib, strict) and hands it to the sink like the feed's documents.
+
 Both passes run on every core (``workers.run_tasks``) when the work is large, and
 in the calling process otherwise; either way the same functions do the work, so
 the two can never differ. Workers get the ``Work`` through their pool's initializer
@@ -27,16 +31,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .formats import FORMATS, document
 from .model import DocumentStatus, Feed, Post
 from .plan import PlannedFeed
-from .render import EntryStub, EntryView, Site, entry_view, feed_view
+from .render import EntryStub, EntryView, FeedView, Site, entry_view, feed_view
 from .sinks import Kind, Placed, Refused, Sink
 from .sinks import document as placed_document
 from .store import from_utc_text
 from .verify import Problem, verify_assembled
+
+if TYPE_CHECKING:
+    from .pages import Links
 
 PROOF_BATCH = 100  # entries read back per document: amortises the parser's start-up; a failed batch is split
 PARALLEL_THRESHOLD = 400  # entries; below this, starting worker processes costs more than it saves
@@ -150,11 +157,21 @@ def spool(work: Work, results: Iterable[tuple[Key, bytes, datetime, tuple[Proble
 
 def publish_documents(work: Work, indices: list[int]) -> list[DocumentOutcome]:
     """Pass 2: assemble and verify these documents of ``work.todo``, then put the sound ones in place together."""
-    checked = [_assemble(work, i) for i in indices]
-    placed = iter(work.sink.put([
-        placed_document(o.path, data, Kind.MAIN if work.todo[o.index][0].is_main else Kind.PAGE)
-        for o, data in checked if data is not None]))
+    return _put(work.sink, [_assemble(work, i) for i in indices], [work.todo[i][0] for i in indices])
+
+
+def _put(sink: Sink, checked: list[tuple[DocumentOutcome, bytes | None]],
+         feeds: list[PlannedFeed]) -> list[DocumentOutcome]:
+    """Put the sound documents in place together (``feeds`` says whose each is, for its kind)."""
+    placed = iter(sink.put([placed_document(o.path, data, Kind.MAIN if pf.is_main else Kind.PAGE)
+                            for (o, data), pf in zip(checked, feeds) if data is not None]))
     return [o if data is None else _placed(o, next(placed)) for o, data in checked]
+
+
+def _view(pf: PlannedFeed, stubs: Sequence[EntryStub], site: Site, formats: Sequence[str]) -> FeedView:
+    """A planned document's own fields, its entries given as stubs (id and date)."""
+    return feed_view(pf.feed, stubs, site, formats, main=pf.main, page=pf.page, pages=pf.pages,
+                     complete=pf.complete, tombstones=[(t.entry_id, from_utc_text(t.when)) for t in pf.tombstones])
 
 
 def _assemble(work: Work, index: int) -> tuple[DocumentOutcome, bytes | None]:
@@ -163,8 +180,7 @@ def _assemble(work: Work, index: int) -> tuple[DocumentOutcome, bytes | None]:
     path = pf.feed.path(fmt)
     proofs = [work.proven[(ref.post_id, fmt, pf.content)] for ref in pf.entries]
     stubs = [EntryStub(ref.entry_id, p.updated) for ref, p in zip(pf.entries, proofs)]
-    fv = feed_view(pf.feed, stubs, work.site, work.formats, main=pf.main, page=pf.page, pages=pf.pages,
-                   complete=pf.complete, tombstones=[(t.entry_id, from_utc_text(t.when)) for t in pf.tombstones])
+    fv = _view(pf, stubs, work.site, work.formats)
     form = FORMATS[fmt]
     skeleton = form.skeleton(fv)
     data = form.fill(skeleton, [os.pread(work.spool.fd, p.length, p.offset) for p in proofs])
@@ -173,6 +189,34 @@ def _assemble(work: Work, index: int) -> tuple[DocumentOutcome, bytes | None]:
     if problems:
         return DocumentOutcome(index, path, "failed", tuple(problems)), None
     return DocumentOutcome(index, path, "written"), data
+
+
+@dataclass(frozen=True)
+class PageWork:
+    """What rendering feed pages needs, given once to each worker like ``Work``."""
+
+    site: Site
+    links: Links
+    sink: Sink
+
+
+def publish_pages(work: PageWork, batch: list[tuple[int, PlannedFeed, list[Post]]]) -> list[DocumentOutcome]:
+    """Each planned feed's page (``index`` its place in the caller's list, ``posts`` the feed's
+    entries in order): rendered, read back, and the sound ones put in place together."""
+    return _put(work.sink, [_page(work, *job) for job in batch], [pf for _, pf, _ in batch])
+
+
+def _page(work: PageWork, index: int, pf: PlannedFeed, posts: list[Post]) -> tuple[DocumentOutcome, bytes | None]:
+    """One feed page's bytes, or its problems (each names the page's path, the entry and the field)."""
+    from . import pages
+
+    stubs = [EntryStub(ref.entry_id, from_utc_text(ref.updated)) for ref in pf.entries]
+    page = pages.feed_page(_view(pf, stubs, work.site, work.links.formats), posts, work.site, work.links)
+    data = pages.render(page)
+    problems = pages.read_back(data, page)
+    if problems:
+        return DocumentOutcome(index, page.path, "failed", tuple(problems)), None
+    return DocumentOutcome(index, page.path, "written"), data
 
 
 def _placed(outcome: DocumentOutcome, result: Placed | Refused) -> DocumentOutcome:

@@ -1,9 +1,10 @@
 """``newswire serve``: preview the output folder as a production server would serve it.
 
-Right media types (a browser asking for HTML gets Atom and RSS as generic XML, so the
-feed view's stylesheet applies), ``Link`` headers naming the hub and the document itself,
-``ETag``/``Last-Modified`` with 304 answers, and nothing outside the folder.
-Binds to 127.0.0.1 unless told otherwise.
+Right media types; at a feed document's URL, a browser (whose ``Accept`` prefers HTML) gets
+the feed's page for people and every other client the feed (``Vary: Accept``), or, where no
+page was published, Atom and RSS as generic XML so the feed view's stylesheet applies;
+``Link`` headers naming the hub and the document itself, ``ETag``/``Last-Modified`` with 304
+answers, and nothing outside the folder. Binds to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 from .bounds import http_date
 from .config import Config
 from .formats import of_path
+from .model import page_document_path
 
 MEDIA_TYPES = {  # beside the feed documents, whose formats give theirs
     ".opml": "text/x-opml; charset=utf-8",
@@ -57,6 +59,28 @@ def resolve(root: Path, url_path: str) -> Path | None:
     return real
 
 
+PAGE_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def prefers_page(accept: str, media: str) -> bool:
+    """True if an ``Accept`` header prefers a page (HTML, named as such) to a document of type
+    ``media``, matched by its most specific range (RFC 9110 12.5.1). A tie goes to the document:
+    only a client that asks for HTML above the feed (a browser) gets the page."""
+    ranges: dict[str, float] = {}
+    for part in accept.lower().split(","):
+        kind, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for name, _, value in (p.partition("=") for p in params):
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        ranges[kind] = max(q, ranges.get(kind, 0.0))
+    document = next((ranges[k] for k in (media, f"{media.split('/')[0]}/*", "*/*") if k in ranges), 0.0)
+    return max(ranges.get(k, 0.0) for k in PAGE_TYPES) > document
+
+
 def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
     root = config.paths.output
     hubs = config.notify.websub
@@ -75,20 +99,25 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
             if target is None:
                 self.send_error(HTTPStatus.NOT_FOUND, "Not found")
                 return
-            st = target.stat()
             rel = target.relative_to(root.resolve()).as_posix()
-            kind = media_type(rel)
             fmt = of_path(rel)
-            feed = fmt is not None and fmt.xml
-            if feed and "text/html" in self.headers.get("Accept", ""):
-                # A browser: as generic XML its xml-stylesheet applies and it shows the feed view.
+            negotiated = fmt is not None  # a feed's URL: what it answers depends on Accept
+            accept = self.headers.get("Accept", "")
+            if fmt is not None and prefers_page(accept, fmt.media_type):
+                page = resolve(root, page_document_path(posixpath.dirname(rel)))
+                if page is not None:  # a browser: the feed's page
+                    target, rel, fmt = page, page_document_path(posixpath.dirname(rel)), None
+            st = target.stat()
+            kind = media_type(rel)
+            if fmt is not None and fmt.xml and "text/html" in accept:
+                # A browser, and no page: as generic XML its xml-stylesheet applies and it shows the feed view.
                 kind = "application/xml; charset=utf-8"
             etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
             # What a 304 must repeat from the 200 (RFC 9110 15.4.5): Vary, ETag, Cache-Control,
             # and the Last-Modified and Link that guide a cache's update of the stored copy.
             headers = [("ETag", etag), ("Last-Modified", formatdate(st.st_mtime, usegmt=True)),
                        ("Cache-Control", "no-cache")]
-            if feed:
+            if negotiated:
                 headers.append(("Vary", "Accept"))
             if fmt is not None:
                 links = [f'<{hub}>; rel="hub"' for hub in hubs]

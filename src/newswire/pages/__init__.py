@@ -9,10 +9,9 @@ difference from the ``Page``, so a page is verified before it is published, like
 
 from __future__ import annotations
 
+from ..model import JOURNAL_PAGE, PAGE_NAME
 from .build import (
     HOME_PAGE,
-    JOURNAL_PAGE,
-    PAGE_NAME,
     Alternate,
     Item,
     Link,

@@ -15,13 +15,10 @@ import html5lib
 
 from ..config import JournalConfig
 from ..formats import FORMATS
-from ..model import Author, Feed, FeedKind, Label, Post
+from ..model import PAGE_NAME, Author, Feed, FeedKind, Label, Post, page_document_path
 from ..render import EntryView, FeedView, Site, entry_view
 from ..text import one_line
 
-PAGE_NAME = "index.html"  # a feed's page, in the feed's folder beside its documents
-# The journal feed's page: its folder (the output's top) already holds the feed directory as index.html.
-JOURNAL_PAGE = "journal.html"
 HOME_PAGE = "index.html"  # the journal's home page, at the top of its own pages (its site_url)
 DIRECTORY = "index.html"  # the feed directory (render/index.py), at the top of the feeds
 
@@ -104,14 +101,9 @@ class Page:
     gone: datetime | None = None  # when the gone page's post was deleted
 
 
-def _folder_page(folder: str) -> str:
-    return f"{folder}/{PAGE_NAME}" if folder else JOURNAL_PAGE
-
-
 def page_path(feed: Feed) -> str:
-    """Where a feed's page goes below the output folder: ``index.html`` in its folder, or
-    ``journal.html`` for the journal's main feed (whose folder holds the feed directory)."""
-    return _folder_page(feed.dir)
+    """Where a feed's page goes below the output folder (see ``model.page_document_path``)."""
+    return page_document_path(feed.dir)
 
 
 def post_path(journal: JournalConfig, url: str) -> str | None:
@@ -188,7 +180,7 @@ def _page_beside(url: str, journal: JournalConfig) -> str:
     """The page in the folder of a feed document (given by its URL): the pages follow the
     documents' RFC 5005 chain exactly, as ``feed_view`` made it."""
     folder = unquote(url[len(journal.feeds_url):]).rpartition("/")[0]
-    return journal.feed_url(_folder_page(folder))
+    return journal.feed_url(page_document_path(folder))
 
 
 def feed_page(fv: FeedView, posts: Sequence[Post], site: Site, links: Links) -> Page:
