@@ -65,7 +65,8 @@ def _markdown() -> Callable[[str], str]:
             try:
                 html = lib.cmark_render_html(root, options, lib.cmark_parser_get_syntax_extensions(parser))
                 try:
-                    return str(_cmark.ffi.string(html).decode("utf-8"))
+                    # cmark writes U+FFFE and U+FFFF (from &#xFFFE;) as single bytes, not UTF-8
+                    return str(_cmark.ffi.string(html).decode("utf-8", "replace"))
                 finally:
                     libc.free(html)
             finally:
