@@ -2,6 +2,7 @@
 
     python bench/run.py                        # the issue's sizes: 10,000 and 100,000 posts
     python bench/run.py --sizes 2000 --runs 3  # a quick look
+    python bench/run.py --sizes 50000 --authors 50 --labels 200 --sync-only  # cold syncs beside the baseline
 
 Every figure is a whole command run as a subprocess (wall time, and the peak RSS and
 CPU of that process and its workers), so it is what an operator sees. Ratios are
@@ -81,6 +82,30 @@ def with_archives(journal: Path) -> Path:
     return journal
 
 
+def baseline(journal: Path, runs: int) -> list[Sample]:
+    """The baseline publisher over the posts newswire stored in ``journal``."""
+    out = []
+    for _ in range(runs):
+        shutil.rmtree(journal / "baseline", ignore_errors=True)
+        out.append(measure([sys.executable, str(HERE / "baseline.py"), "newswire.db", "baseline"], journal))
+    return out
+
+
+def header() -> list[str]:
+    text = f"{'':<34} {'median s':>9} {'min':>8} {'max':>8}  {'vs base':>7}  {'peak MB':>8}  {'cpu':>5}"
+    return [text, "-" * len(text)]
+
+
+def bench_sync(root: Path, posts: int, authors: int, labels: int, runs: int) -> list[str]:
+    """Cold syncs (each into a fresh copy), beside the baseline publishing the same posts."""
+    src = corpus(root / "corpus", posts, authors, labels)
+    syncs = [measure([*NEWSWIRE, "sync"], fresh_copy(src, root / "work" / f"s{i}")) for i in range(runs)]
+    base = baseline(root / "work" / "s0", runs)
+    return [f"{posts} posts, {authors} authors, {labels} labels ({os.cpu_count()} cores)", *header(),
+            row("baseline publish (feedgen+feedparser)", base, None),
+            row("cold sync", syncs, statistics.median(s.seconds for s in base))]
+
+
 def bench(root: Path, posts: int, authors: int, labels: int, runs: int, repeats: int, archives: bool) -> list[str]:
     src = corpus(root / "corpus", posts, authors, labels)
     work = root / "work"
@@ -93,11 +118,7 @@ def bench(root: Path, posts: int, authors: int, labels: int, runs: int, repeats:
         colds.append(measure([*NEWSWIRE, "publish", "--no-sync", "--no-ping"], j))
         stores = j
     assert stores is not None
-    base = []
-    for _ in range(runs):
-        out = stores / "baseline"
-        shutil.rmtree(out, ignore_errors=True)
-        base.append(measure([sys.executable, str(HERE / "baseline.py"), "newswire.db", "baseline"], stores))
+    base = baseline(stores, runs)
     base_median = statistics.median(s.seconds for s in base)
     nochange = [measure([*NEWSWIRE, "publish", "--no-ping"], stores) for _ in range(repeats)]
     added, edited = [], []
@@ -109,8 +130,7 @@ def bench(root: Path, posts: int, authors: int, labels: int, runs: int, repeats:
         old = stores / "content" / "post-000007.md"
         old.write_text(old.read_text(encoding="utf-8") + f"\nEdited {i}.\n", encoding="utf-8")
         edited.append(measure([*NEWSWIRE, "publish", "--no-ping"], stores))
-    header = f"{'':<34} {'median s':>9} {'min':>8} {'max':>8}  {'vs base':>7}  {'peak MB':>8}  {'cpu':>5}"
-    lines += [header, "-" * len(header),
+    lines += [*header(),
               row("baseline publish (feedgen+feedparser)", base, None),
               row("cold sync", syncs, None),
               row("cold full publish", colds, base_median),
@@ -135,10 +155,13 @@ def main() -> None:
                         help="publishes with nothing changed, with one new post and with one edit, in the last copy")
     parser.add_argument("--dir", type=Path, default=HERE / "out")
     parser.add_argument("--archives", action="store_true", help="also one cold publish with archive pages on")
+    parser.add_argument("--sync-only", action="store_true",
+                        help="only cold syncs, beside the baseline (the vs base column: baseline / sync)")
     args = parser.parse_args()
     for size in (int(s) for s in args.sizes.split(",")):
-        print("\n".join(bench(args.dir, size, args.authors, args.labels, args.runs, args.repeats, args.archives)),
-              "\n", flush=True)
+        lines = (bench_sync(args.dir, size, args.authors, args.labels, args.runs) if args.sync_only else
+                 bench(args.dir, size, args.authors, args.labels, args.runs, args.repeats, args.archives))
+        print("\n".join(lines), "\n", flush=True)
 
 
 if __name__ == "__main__":

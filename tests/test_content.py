@@ -45,6 +45,22 @@ def test_front_matter_becomes_a_post(journal: Journal) -> None:
     assert post.proposed_id == "tag:journal.test,2009:post/2009-11-06/operation-atlas"
 
 
+@pytest.mark.parametrize("markdown, html", [
+    # CommonMark spec examples, as the spec writes their HTML (0.31.2, examples 237 and 176)
+    (">\n", "<blockquote>\n</blockquote>\n"),
+    ("<table><tr><td>\n<pre>\n**Hello**,\n\n_world_.\n</pre>\n</td></tr></table>\n",
+     "<table><tr><td>\n<pre>\n**Hello**,\n<p><em>world</em>.\n</pre></p>\n</td></tr></table>\n"),
+    # GFM spec: strikethrough is <del>, from two tildes here (one stays a tilde), and tables
+    ("~~Hi~~ Hello, ~there~ world!\n", "<p><del>Hi</del> Hello, ~there~ world!</p>\n"),
+    ("| a | b |\n| --- | :-: |\n| 1 | 2 |\n",
+     '<table>\n<thead>\n<tr>\n<th>a</th>\n<th align="center">b</th>\n</tr>\n</thead>\n'
+     '<tbody>\n<tr>\n<td>1</td>\n<td align="center">2</td>\n</tr>\n</tbody>\n</table>\n'),
+])
+def test_markdown_is_rendered_as_the_specs_write_it(journal: Journal, markdown: str, html: str) -> None:
+    path = journal.post("spec", body=markdown)
+    assert read_post(path, "spec.md", journal.config(), {"jmorton"}).body == html
+
+
 def test_unknown_author_name_is_added(journal: Journal) -> None:
     journal.post("guest", author="Rand Beers", affiliation="Under Secretary")
     report = _sync(journal)
@@ -739,3 +755,54 @@ def test_a_bad_sync_setting_names_its_key_and_changes_nothing(journal: Journal, 
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"newswire: {journal.config_path}:") and key in line, line
     assert not (journal.root / "newswire.db").exists()
+
+
+def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(journal: Journal, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from newswire.content import parse_post
+
+    from harness import Journal as J
+
+    for i in range(30):  # labels and authors new and shared, repeated, in other spellings; one id taken twice
+        journal.post(f"p{i:02d}", title="Same title" if i % 10 == 3 else f"Post {i}", date=f"2009-0{i % 3 + 1}-05",
+                     author="Guest Writer" if i % 4 == 0 else "jmorton",
+                     labels=(f"Topic {i % 5}", f"topic {i % 5}", "Ünïcode", f"New {i % 3}"), body=f"Body {i}.")
+    config = journal.config()
+    with open_store(config) as store:
+        assert sync(config, store, NOW).added == 30
+    one = J(tmp_path / "one")
+    one.root.mkdir()
+    one.write_config(CONFIG)
+    with open_store(one.config()) as store:
+        for path in sorted(journal.content.glob("*.md")):
+            post = parse_post(path, path.name, config, {a.key for a in config.authors}).post
+            assert store.posts.upsert(post, NOW) == "added"
+            store.posts.set_source_stamp(post.source, "x")
+    tables = {"posts": "SELECT * FROM posts ORDER BY id", "post_labels": "SELECT * FROM post_labels ORDER BY 1, 2",
+              "labels": "SELECT * FROM labels ORDER BY id", "authors": "SELECT * FROM authors ORDER BY key",
+              "dirty": "SELECT kind, key FROM dirty ORDER BY 1, 2", "state": "SELECT * FROM state WHERE key = 'generation'"}
+    for name, query in tables.items():
+        got = [tuple(r) for r in sqlite3.connect(journal.root / "newswire.db").execute(query)]
+        want = [tuple(r) for r in sqlite3.connect(one.root / "newswire.db").execute(query)]
+        if name == "posts":  # the stamps (column 17) differ: the bulk sync's are its files'
+            got, want = [r[:17] + r[18:] for r in got], [r[:17] + r[18:] for r in want]
+        assert got == want, name
+
+
+def test_rendering_markdown_keeps_no_memory_per_post() -> None:
+    import subprocess
+    import sys
+
+    script = """
+import resource
+from newswire.content import _markdown
+render, body = _markdown(), "| a | b |\\n| - | - |\\n| 1 | 2 |\\n\\n" + "Some *text* with [a link](/x) and <b>HTML</b>.\\n\\n" * 400
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+render(body)
+before = peak()
+for _ in range(3000):
+    render(body)
+print((peak() - before) // 1024)
+"""
+    grown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert int(grown) < 20, f"{grown} MB more after rendering a post 3,000 times"  # leaking, it was 200 MB or more

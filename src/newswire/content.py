@@ -26,7 +26,7 @@ from .bounds import YEARS, instant
 from .config import Config, JournalConfig
 from .errors import printable
 from .files import Refused, read_limited
-from .model import PostInput, PostPlace, Tally
+from .model import NewPost, PostInput, PostPlace, Tally
 from .store import Store, to_utc_text
 from .text import MAX_NESTING, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper, one_line, slugify
 from .workers import in_parts, run_tasks
@@ -36,11 +36,45 @@ SOURCE_PREFIX = "md:"
 KEYS = {"title", "date", "updated", "author", "affiliation", "labels", "id", "slug", "summary", "draft"}
 
 @functools.cache
-def _markdown() -> Any:
-    """CommonMark with raw HTML kept, tables and strikethrough; made (and imported) only when a file is read."""
-    from markdown_it import MarkdownIt
+def _markdown() -> Callable[[str], str]:
+    """CommonMark by cmark-gfm (the reference implementation, in C) with raw HTML kept, and GFM
+    tables and ``~~strikethrough~~``; loaded only when a file is read.
 
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    Through cmarkgfm's bindings, but not its one-call wrapper, which never frees the tree it parses
+    nor the HTML it renders (about 20 KB a post, for the life of the process): both are freed here.
+    """
+    import cffi
+    from cmarkgfm import _cmark
+
+    lib = _cmark.lib
+    ffi = cffi.FFI()
+    ffi.cdef("void cmark_node_free(void *node); void free(void *ptr);")
+    cmark, libc = ffi.dlopen(_cmark.__file__), ffi.dlopen(None)  # the bindings leave these two out
+    lib.cmark_gfm_core_extensions_ensure_registered()
+    extensions = [lib.cmark_find_syntax_extension(name) for name in (b"table", b"strikethrough")]
+    options = lib.CMARK_OPT_UNSAFE | lib.CMARK_OPT_STRIKETHROUGH_DOUBLE_TILDE
+
+    def render(text: str) -> str:
+        data = text.encode("utf-8")
+        parser = lib.cmark_parser_new(options)
+        try:
+            for extension in extensions:
+                lib.cmark_parser_attach_syntax_extension(parser, extension)
+            lib.cmark_parser_feed(parser, data, len(data))
+            root = lib.cmark_parser_finish(parser)
+            try:
+                html = lib.cmark_render_html(root, options, lib.cmark_parser_get_syntax_extensions(parser))
+                try:
+                    # cmark writes U+FFFE and U+FFFF (from &#xFFFE;) as single bytes, not UTF-8
+                    return str(_cmark.ffi.string(html).decode("utf-8", "replace"))
+                finally:
+                    libc.free(html)
+            finally:
+                cmark.cmark_node_free(root)
+        finally:
+            lib.cmark_parser_free(parser)
+
+    return render
 
 
 class SourceError(Exception):
@@ -123,9 +157,10 @@ def read_post(path: str | Path, rel: str, config: Config, author_keys: set[str],
 
 @dataclass(frozen=True)
 class Parsed:
-    """A file read on its own: the post, and the line of its explicit ``id`` (0 if none)."""
+    """A file read on its own: the post, its content hash, and the line of its explicit ``id`` (0 if none)."""
 
     post: PostInput
+    content_hash: str  # made here, on the core that read the file
     id_line: int = 0
 
 
@@ -224,10 +259,10 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
         else:
             entry_id = config.journal.tag("post/" + explicit_id)
     slug = slugify(text_of("slug") or title, fallback=key)
-    html = _markdown().render(body)
-    if nested_deeper(html):  # raw HTML passes markdown-it unchanged; parsers' work grows with its depth
+    html = _markdown()(body)
+    if nested_deeper(html):  # raw HTML passes CommonMark unchanged; parsers' work grows with its depth
         raise SourceError(rel, body_line, f"the body's HTML is nested deeper than {MAX_NESTING} levels")
-    return Parsed(PostInput(
+    post = PostInput(
         source=SOURCE_PREFIX + rel,
         key=key,
         title=title,
@@ -243,7 +278,8 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
         draft=bool(draft_node.value) if draft_node is not None else False,
         entry_id=entry_id,
         proposed_id=config.journal.tag(f"post/{published:%Y-%m-%d}/{slug}"),
-    ), fields["id"].line if entry_id is not None else 0)
+    )
+    return Parsed(post, post.content_hash(), fields["id"].line if entry_id is not None else 0)
 
 
 PARALLEL_STATS = 5000  # files to stat; below this, forking costs more than sharing the work saves
@@ -496,6 +532,7 @@ def _digest(config: Config, listing: bytes) -> str:
 
 
 PARALLEL_FILES = 200  # files to read; below this, starting worker processes costs more than it saves
+FRESH_BATCH = 1000  # new posts stored together (see ``PostStore.add``)
 
 
 def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[str, str, str | None]],
@@ -520,6 +557,12 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
     moves = _Moves(store, listed, held, {SOURCE_PREFIX + rel for _, rel, _ in todo},
                    bool(held or gone) or store.posts.has_deleted(SOURCE_PREFIX))
     later: list[tuple[PostInput, str | None]] = []
+    fresh: list[NewPost] = []
+
+    def add_fresh() -> None:
+        store.posts.add(fresh)
+        report.added += len(fresh)
+        fresh.clear()
 
     def put(post: PostInput, stamp: str | None) -> None:
         moves.adopt(post)
@@ -532,6 +575,12 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
 
     for rel, stamp, parsed in run_tasks(_parse_files, (config, author_keys), todo,
                                         parallel=len(todo) >= PARALLEL_FILES, prepare=list):
+        if isinstance(parsed, Parsed) and parsed.post.entry_id is None and not moves.possible:
+            fresh.append(NewPost(parsed.post, parsed.content_hash, stamp))  # a new post: nothing to look up
+            if len(fresh) >= FRESH_BATCH:
+                add_fresh()
+            continue
+        add_fresh()  # what follows reads the store: the posts before it are in it
         try:
             if isinstance(parsed, SourceError):
                 raise parsed
@@ -546,6 +595,7 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
             put(post, stamp)
         else:
             later.append((post, stamp))
+    add_fresh()
     for post, stamp in moves.in_order(later):
         put(post, stamp)
     report.moved = moves.moved

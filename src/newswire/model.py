@@ -213,6 +213,16 @@ class PostInput:
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class NewPost:
+    """A post that no stored post is: no explicit entry id, and no post has its source. The
+    content hash is made where the post was read (a sync worker), and ``stamp`` is its file's."""
+
+    post: PostInput
+    content_hash: str
+    stamp: str | None = None
+
+
 @dataclass
 class Tally:
     """How many posts each upsert outcome had; 'deleted' means kept deleted by the user."""

@@ -11,8 +11,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..bounds import later, whole
-from ..model import Label, NotOwned, Post, PostInput, PostPlace, PostSummary, may_change
-from ..text import clean_id
+from ..model import Label, NewPost, NotOwned, Post, PostInput, PostPlace, PostSummary, may_change
+from ..text import clean_id, label_fold
 from .authors import SqliteAuthors, SqliteLabels
 from .connection import Connection, chunks, first_free, from_utc_text, new_id, offset_minutes, to_utc_text
 
@@ -86,6 +86,70 @@ class SqlitePosts:
                    deleted_at=NULL, deleted_by=NULL WHERE id=?""", (*fields, post_id))
             self._set_labels(post_id, p.labels, to_utc_text(published))
             return "restored" if restored else "updated"
+
+    def add(self, posts: Sequence[NewPost]) -> None:
+        """Insert posts that no stored post is (see ``NewPost``), in order, as ``upsert`` would one
+        by one, with a few statements for the lot: a first sync of a large journal adds every post.
+        Their entry ids, authors and labels are looked up together, and the rows go in with
+        ``executemany`` (each still fires the triggers that touch its feeds)."""
+        if not posts:
+            return
+        with self.conn.transaction() as db:
+            authors: dict[tuple[str, str | None], str] = {}
+            for new in posts:
+                p = new.post
+                if p.author_name is not None and (p.author_name, p.affiliation) not in authors:
+                    authors[p.author_name, p.affiliation] = self.authors.ensure(p.author_name, p.affiliation)
+            taken = self._taken("SELECT entry_id FROM posts WHERE entry_id IN", [n.post.proposed_id for n in posts])
+            rows = []
+            for new in posts:
+                p = new.post
+                entry_id = first_free(p.proposed_id, lambda i: i not in taken and db.execute(
+                    "SELECT 1 FROM posts WHERE entry_id = ?", (i,)).fetchone() is None)
+                taken.add(entry_id)
+                published = p.published.replace(microsecond=0)
+                updated = (p.updated or published).replace(microsecond=0)
+                author_key = authors[p.author_name, p.affiliation] if p.author_name is not None else p.author_key
+                rows.append((entry_id, p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
+                             to_utc_text(published), offset_minutes(published), to_utc_text(updated),
+                             offset_minutes(updated), new.content_hash, int(p.draft), p.origin, new.stamp))
+            db.executemany(
+                """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
+                   published, published_offset, updated, updated_offset, content_hash, draft, origin, source_stamp)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
+            ids = self.ids_of_sources([n.post.source for n in posts])
+            labels = self._label_ids([name for n in posts for name in n.post.labels])
+            db.executemany("INSERT INTO post_labels (post_id, label_id, position, published) VALUES (?,?,?,?)",
+                           [(ids[n.post.source], label_id, position, row[8])
+                            for n, row in zip(posts, rows)
+                            for position, label_id in self._positions(n.post.labels, labels)])
+
+    def _taken(self, query: str, values: Sequence[str]) -> set[str]:
+        """The ``values`` that ``query`` (ending in ``IN``) finds, asked in slices."""
+        found: set[str] = set()
+        for chunk in chunks(values):
+            found.update(v for (v,) in self.conn.db.execute(f"{query} ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    def _label_ids(self, names: Sequence[str]) -> dict[str, int]:
+        """The id of each label named, by its fold; the unknown ones are added in the order named."""
+        ids: dict[str, int] = {}
+        for chunk in chunks(list(dict.fromkeys(label_fold(name) for name in names))):
+            ids.update(self.conn.db.execute(
+                f"SELECT fold, id FROM labels WHERE fold IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+        for name in names:
+            fold = label_fold(name)
+            if fold not in ids:
+                ids[fold] = self.labels.ensure(name)
+        return ids
+
+    @staticmethod
+    def _positions(labels: Sequence[str], ids: dict[str, int]) -> list[tuple[int, int]]:
+        """(position, label id) of a post's labels, each label once, at its first position."""
+        seen: dict[int, int] = {}
+        for position, name in enumerate(labels):
+            seen.setdefault(ids[label_fold(name)], position)
+        return [(position, label_id) for label_id, position in seen.items()]
 
     def _new_entry_id(self, p: PostInput) -> str:
         return first_free(p.proposed_id, lambda i: self.conn.db.execute(
