@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from . import __version__, journal, notify, upkeep
+from . import __version__, journal, upkeep
 from .config import Config, load_config
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, NewswireError, UsageError, json_printable, os_trouble, printable
 from .job import PublishReport, check_published, publish
@@ -326,7 +326,7 @@ def status(ctx: click.Context) -> None:
         _say(f"last publish: {last.finished_at:%Y-%m-%dT%H:%M:%SZ} {last.status} ({last.feeds_total} feeds, "
              f"{last.written} documents written, {last.failed} failed)")
     _say(f"notifications: {report.pending} pending, {len(report.waiting) - report.pending} failed")
-    for line in notify.pending_summary(_config(ctx), report.waiting):
+    for line in report.summary:
         _say(f"  {line}")
     upcoming = report.next_scheduled
     _say(f"next scheduled post: {upcoming.strftime('%Y-%m-%d %H:%M:%SZ') if upcoming else 'none'}")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import content, memory, notify
+from . import content, memory
 from .config import Config
 from .lock import journal_lock
 from .memory import FeedListing, Memory
@@ -47,7 +47,7 @@ from .store import SqliteStore, Store, from_utc_text, to_utc_text
 from .workers import run_tasks
 
 if TYPE_CHECKING:
-    from . import proof
+    from . import notify, proof
     from .render import Site
 
 INDEX_FILES = ("index.opml", "index.html", STYLESHEET)
@@ -171,6 +171,8 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
                 plan = make_plan(config, store, now, clock, skip)
                 _publish_plan(config, store, plan, report, full, sink, progress, generation, mark, states, last)
         if ping and not dry_run:
+            from . import notify  # only when pinging: a publish with --no-ping never loads it
+
             report.pings = notify.deliver(config, store, now + timedelta(seconds=time.monotonic() - started))
         report.seconds = time.monotonic() - started
         if not dry_run:
@@ -356,6 +358,8 @@ class _Run:
         self._remove_orphans()
         if self.sink.records and self.recorded:
             fresh = self.store.documents.unannounced(self.changed_entries.values())
+            from . import notify
+
             notes = notify.changes(self.config, sorted(self.changed.items()), [ref.entry_id for ref in fresh])
             self.store.documents.record(self.recorded, self.plan.now, notes, fresh)
             self.report.queued = len(notes)

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import content, notify, upkeep
+from . import content, upkeep
 from .config import Config
 from .errors import StoreError, UsageError
 from .job import open_store, utcnow
@@ -17,6 +17,7 @@ from .model import Notification, Post, PostState, PostSummary, PublishRecord, po
 from .store import Store, failure
 
 if TYPE_CHECKING:  # importing and pulling load feedparser and requests: only the commands that need them do
+    from . import notify
     from .importer import ImportReport
     from .pull import PullResult
 
@@ -52,6 +53,8 @@ def pull(config: Config, *, force: bool = False) -> list[PullResult]:
 
 
 def ping(config: Config, *, everything: bool = False) -> notify.DeliveryReport:
+    from . import notify  # loads requests: only the commands that deliver need it
+
     with open_store(config) as store:
         return notify.deliver(config, store, utcnow(), everything=everything)
 
@@ -62,6 +65,7 @@ class Status:
 
     last_publish: PublishRecord | None
     waiting: list[Notification]
+    summary: list[str]  # a line for each target waiting, with its last error and next attempt
     next_scheduled: datetime | None
 
     @property
@@ -70,8 +74,11 @@ class Status:
 
 
 def status(config: Config) -> Status:
+    from . import notify
+
     with open_store(config) as store:
-        return Status(store.documents.last_publish(), store.outbox.list(("pending", "failed")),
+        waiting = store.outbox.list(("pending", "failed"))
+        return Status(store.documents.last_publish(), waiting, notify.pending_summary(config, waiting),
                       store.feeds.next_scheduled(utcnow()))
 
 
