@@ -407,7 +407,7 @@ def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool
                   for rel, stamp in changed.items())
     report.unchanged = listing.count(0) // 2 - len(todo)
     try:
-        with store.undoable():  # one commit for the whole directory: fast, and all or nothing
+        with store.roomy(), store.undoable():  # one commit for the whole directory: fast, and all or nothing
             posts_before = store.posts.count_sources(SOURCE_PREFIX) if gone else 0
             failed = _sync_files(config, store, now, todo, _lister(listing),
                                  [SOURCE_PREFIX + rel for rel in sorted(gone)], report)

@@ -140,6 +140,9 @@ class Store(Protocol):
     def undoable(self) -> AbstractContextManager[None]:
         """A transaction (or, inside one, a savepoint) that an exception undoes, and only it."""
 
+    def roomy(self) -> AbstractContextManager[None]:
+        """A larger page cache while a big write runs."""
+
     def scratch(self) -> AbstractContextManager[None]:
         """A transaction that is always rolled back: for dry runs."""
 
