@@ -15,6 +15,7 @@ from ..model import Label, NewPost, NotOwned, Post, PostInput, PostPlace, PostSu
 from ..text import clean_id, label_fold
 from .authors import SqliteAuthors, SqliteLabels
 from .connection import Connection, chunks, first_free, from_utc_text, new_id, offset_minutes, to_utc_text
+from .schema import inserted_in_bulk
 
 # What tells where a post's file went (see ``PostPlace``).
 _PLACE = "id, source, published, content_hash, slug"
@@ -113,16 +114,18 @@ class SqlitePosts:
                 rows.append((entry_id, p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
                              to_utc_text(published), offset_minutes(published), to_utc_text(updated),
                              offset_minutes(updated), new.content_hash, int(p.draft), p.origin, new.stamp))
-            db.executemany(
-                """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
-                   published, published_offset, updated, updated_offset, content_hash, draft, origin, source_stamp)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
-            ids = self.ids_of_sources([n.post.source for n in posts])
             labels = self._label_ids([name for n in posts for name in n.post.labels])
-            db.executemany("INSERT INTO post_labels (post_id, label_id, position, published) VALUES (?,?,?,?)",
-                           [(ids[n.post.source], label_id, position, row[8])
-                            for n, row in zip(posts, rows)
-                            for position, label_id in self._positions(n.post.labels, labels)])
+            positions = [self._positions(n.post.labels, labels) for n in posts]
+            with inserted_in_bulk(db, len(rows), (row[6] for row in rows),
+                                  [label_id for each in positions for _, label_id in each]):
+                db.executemany(
+                    """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
+                       published, published_offset, updated, updated_offset, content_hash, draft, origin,
+                       source_stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
+                ids = self.ids_of_sources([n.post.source for n in posts])
+                db.executemany("INSERT INTO post_labels (post_id, label_id, position, published) VALUES (?,?,?,?)",
+                               [(ids[n.post.source], label_id, position, row[8])
+                                for n, row, each in zip(posts, rows, positions) for position, label_id in each])
 
     def _taken(self, query: str, values: Sequence[str]) -> set[str]:
         """The ``values`` that ``query`` (ending in ``IN``) finds, asked in slices."""
