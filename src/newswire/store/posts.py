@@ -93,7 +93,7 @@ class SqlitePosts:
         """Insert posts that no stored post is (see ``NewPost``), in order, as ``upsert`` would one
         by one, with a few statements for the lot: a first sync of a large journal adds every post.
         Their entry ids, authors and labels are looked up together, and the rows go in with
-        ``executemany`` (each still fires the triggers that touch its feeds)."""
+        ``executemany``; what their INSERT triggers do is done once for the lot (``inserted_in_bulk``)."""
         if not posts:
             return
         with self.conn.transaction() as db:
