@@ -779,7 +779,12 @@ def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(journal: Jour
             store.posts.set_source_stamp(post.source, "x")
     tables = {"posts": "SELECT * FROM posts ORDER BY id", "post_labels": "SELECT * FROM post_labels ORDER BY 1, 2",
               "labels": "SELECT * FROM labels ORDER BY id", "authors": "SELECT * FROM authors ORDER BY key",
-              "dirty": "SELECT kind, key FROM dirty ORDER BY 1, 2", "state": "SELECT * FROM state WHERE key = 'generation'"}
+              "dirty": "SELECT kind, key FROM dirty ORDER BY 1, 2", "state": "SELECT * FROM state WHERE key = 'generation'",
+              # the indexes made after the rows and the triggers stood in for are all back, as they were
+              "schema": "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY 1, 2",
+              "index": "PRAGMA integrity_check"}
+    generation = sqlite3.connect(journal.root / "newswire.db").execute(tables["state"]).fetchone()[1]
+    assert generation > 30  # one step a row, as the triggers would have moved it
     for name, query in tables.items():
         got = [tuple(r) for r in sqlite3.connect(journal.root / "newswire.db").execute(query)]
         want = [tuple(r) for r in sqlite3.connect(one.root / "newswire.db").execute(query)]

@@ -215,3 +215,11 @@ def test_library_code_names_the_protocol(tmp_path: Path) -> None:
     store: Store = SqliteStore(tmp_path / "s.db")
     with store:
         assert store.posts.find("nothing") is None
+
+
+def test_a_roomy_write_has_a_64_mb_page_cache_and_then_the_default_again(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "s.db") as store:
+        default = store.db.execute("PRAGMA cache_size").fetchone()[0]
+        with store.roomy(), store.transaction():
+            assert store.db.execute("PRAGMA cache_size").fetchone()[0] == -64 * 1024  # KiB
+        assert store.db.execute("PRAGMA cache_size").fetchone()[0] == default

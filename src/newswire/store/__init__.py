@@ -86,5 +86,8 @@ class SqliteStore:
     def undoable(self) -> AbstractContextManager[None]:
         return self.conn.undoable()
 
+    def roomy(self) -> AbstractContextManager[None]:
+        return self.conn.roomy()
+
     def scratch(self) -> AbstractContextManager[None]:
         return self.conn.scratch()

@@ -6,7 +6,8 @@ never row deletions, so a deleted post can be tombstoned and restored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from ..model import Label, NewPost, NotOwned, Post, PostInput, PostPlace, PostSu
 from ..text import clean_id, label_fold
 from .authors import SqliteAuthors, SqliteLabels
 from .connection import Connection, chunks, first_free, from_utc_text, new_id, offset_minutes, to_utc_text
+from .schema import inserted_in_bulk
 
 # What tells where a post's file went (see ``PostPlace``).
 _PLACE = "id, source, published, content_hash, slug"
@@ -91,7 +93,7 @@ class SqlitePosts:
         """Insert posts that no stored post is (see ``NewPost``), in order, as ``upsert`` would one
         by one, with a few statements for the lot: a first sync of a large journal adds every post.
         Their entry ids, authors and labels are looked up together, and the rows go in with
-        ``executemany`` (each still fires the triggers that touch its feeds)."""
+        ``executemany``; what their INSERT triggers do is done once for the lot (``inserted_in_bulk``)."""
         if not posts:
             return
         with self.conn.transaction() as db:
@@ -113,16 +115,36 @@ class SqlitePosts:
                 rows.append((entry_id, p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
                              to_utc_text(published), offset_minutes(published), to_utc_text(updated),
                              offset_minutes(updated), new.content_hash, int(p.draft), p.origin, new.stamp))
-            db.executemany(
-                """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
-                   published, published_offset, updated, updated_offset, content_hash, draft, origin, source_stamp)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
-            ids = self.ids_of_sources([n.post.source for n in posts])
             labels = self._label_ids([name for n in posts for name in n.post.labels])
-            db.executemany("INSERT INTO post_labels (post_id, label_id, position, published) VALUES (?,?,?,?)",
-                           [(ids[n.post.source], label_id, position, row[8])
-                            for n, row in zip(posts, rows)
-                            for position, label_id in self._positions(n.post.labels, labels)])
+            positions = [self._positions(n.post.labels, labels) for n in posts]
+            with inserted_in_bulk(db, len(rows), (row[6] for row in rows),
+                                  [label_id for each in positions for _, label_id in each]):
+                db.executemany(
+                    """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
+                       published, published_offset, updated, updated_offset, content_hash, draft, origin,
+                       source_stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
+                ids = self.ids_of_sources([n.post.source for n in posts])
+                db.executemany("INSERT INTO post_labels (post_id, label_id, position, published) VALUES (?,?,?,?)",
+                               [(ids[n.post.source], label_id, position, row[8])
+                                for n, row, each in zip(posts, rows, positions) for position, label_id in each])
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        """Posts stored into a store that holds none (a first sync): the indexes of posts and post_labels,
+        but for their keys, are made once the rows are in, each in one sort, rather than kept row by row.
+        Dropped and made again from their own SQL inside the caller's transaction, which an exception
+        rolls back: a failure (or a kill) leaves them as they were. Nothing inside may name them."""
+        db = self.conn.db
+        if db.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is not None:
+            yield
+            return
+        saved = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                           "AND tbl_name IN ('posts', 'post_labels')").fetchall()
+        for name, _ in saved:
+            db.execute(f"DROP INDEX {name}")
+        yield
+        for _, sql in saved:
+            db.execute(sql)
 
     def _taken(self, query: str, values: Sequence[str]) -> set[str]:
         """The ``values`` that ``query`` (ending in ``IN``) finds, asked in slices."""
