@@ -573,30 +573,29 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
         if outcome == "deleted":
             report.deleted_files.append(post.source.removeprefix(SOURCE_PREFIX))
 
-    with store.posts.loading():  # a first sync: the posts' indexes are made after them
-        for rel, stamp, parsed in run_tasks(_parse_files, (config, author_keys), todo,
-                                            parallel=len(todo) >= PARALLEL_FILES, prepare=list):
-            if isinstance(parsed, Parsed) and parsed.post.entry_id is None and not moves.possible:
-                fresh.append(NewPost(parsed.post, parsed.content_hash, stamp))  # a new post: nothing to look up
-                if len(fresh) >= FRESH_BATCH:
-                    add_fresh()
-                continue
-            add_fresh()  # what follows reads the store: the posts before it are in it
-            try:
-                if isinstance(parsed, SourceError):
-                    raise parsed
-                post = _claim(parsed, rel, partial(_id_owner, ids, store, listed, SOURCE_PREFIX + rel))
-            except SourceError as exc:
-                report.errors.append(exc)
-                failed.add(rel)
-                continue
-            if post.entry_id:
-                ids[post.entry_id] = rel
-            if moves.settled(post):
-                put(post, stamp)
-            else:
-                later.append((post, stamp))
-        add_fresh()
+    for rel, stamp, parsed in run_tasks(_parse_files, (config, author_keys), todo,
+                                        parallel=len(todo) >= PARALLEL_FILES, prepare=list):
+        if isinstance(parsed, Parsed) and parsed.post.entry_id is None and not moves.possible:
+            fresh.append(NewPost(parsed.post, parsed.content_hash, stamp))  # a new post: nothing to look up
+            if len(fresh) >= FRESH_BATCH:
+                add_fresh()
+            continue
+        add_fresh()  # what follows reads the store: the posts before it are in it
+        try:
+            if isinstance(parsed, SourceError):
+                raise parsed
+            post = _claim(parsed, rel, partial(_id_owner, ids, store, listed, SOURCE_PREFIX + rel))
+        except SourceError as exc:
+            report.errors.append(exc)
+            failed.add(rel)
+            continue
+        if post.entry_id:
+            ids[post.entry_id] = rel
+        if moves.settled(post):
+            put(post, stamp)
+        else:
+            later.append((post, stamp))
+    add_fresh()
     for post, stamp in moves.in_order(later):
         put(post, stamp)
     report.moved = moves.moved

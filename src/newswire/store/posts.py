@@ -6,8 +6,7 @@ never row deletions, so a deleted post can be tombstoned and restored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -127,24 +126,6 @@ class SqlitePosts:
                 db.executemany("INSERT INTO post_labels (post_id, label_id, position, published) VALUES (?,?,?,?)",
                                [(ids[n.post.source], label_id, position, row[8])
                                 for n, row, each in zip(posts, rows, positions) for position, label_id in each])
-
-    @contextmanager
-    def loading(self) -> Iterator[None]:
-        """Posts stored into a store that holds none (a first sync): the indexes of posts and post_labels,
-        but for their keys, are made once the rows are in, each in one sort, rather than kept row by row.
-        Dropped and made again from their own SQL inside the caller's transaction, which an exception
-        rolls back: a failure (or a kill) leaves them as they were. Nothing inside may name them."""
-        db = self.conn.db
-        if db.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is not None:
-            yield
-            return
-        saved = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                           "AND tbl_name IN ('posts', 'post_labels')").fetchall()
-        for name, _ in saved:
-            db.execute(f"DROP INDEX {name}")
-        yield
-        for _, sql in saved:
-            db.execute(sql)
 
     def _taken(self, query: str, values: Sequence[str]) -> set[str]:
         """The ``values`` that ``query`` (ending in ``IN``) finds, asked in slices."""
