@@ -231,6 +231,57 @@ def test_publish_killed_at_random_moments_never_shows_a_partial_file_and_converg
     assert _integrity(store) == ["ok"]
 
 
+def test_a_first_sync_killed_while_storing_leaves_the_store_as_it_was(journal: Journal) -> None:
+    """A first sync stands in for the posts' insert triggers (dropped and made again) inside its
+    one transaction: killed in it, the store keeps every index and trigger, and holds no post."""
+    from newswire.store import SqliteStore
+
+    _generate(journal, posts=3000)
+    store = journal.config().paths.store
+    SqliteStore(store).close()  # the empty store, as a first sync finds it
+    schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY 1, 2"
+    before = _query(store, schema)
+    proc = subprocess.Popen([sys.executable, "-m", "newswire", "--config", str(journal.config_path), "sync"],
+                            cwd=journal.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _writing(store) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # well into storing the posts (a first sync of 3,000 takes seconds)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the sync ended before it was killed"
+    assert _query(store, "SELECT count(*) FROM posts") == [(0,)]
+    assert _query(store, schema) == before
+    assert _integrity(store) == ["ok"]
+    done = journal.cli("sync", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert _query(store, "SELECT count(*) FROM posts") == [(3000,)]
+    assert _query(store, schema) == before
+
+
+def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return [tuple(row) for row in conn.execute(sql)]
+    finally:
+        conn.close()
+
+
+def _writing(db: Path) -> bool:
+    """Whether a write transaction is open on the store (another writer would have to wait)."""
+    conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        conn.close()
+
+
 # --- 2. a held lock: 75 at once, 75 after --wait, 0 once released -----------------------------
 
 
