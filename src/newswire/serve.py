@@ -13,7 +13,6 @@ the publish lists in ``GONE_LIST``) is answered ``410 Gone``, with the page that
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import posixpath
 import re
@@ -25,25 +24,8 @@ from urllib.parse import unquote, urlsplit
 
 from .bounds import http_date
 from .config import Config, JournalConfig
-from .formats import of_path
+from .formats import media_type, of_path
 from .model import PAGE_NAME, page_document_path
-
-MEDIA_TYPES = {  # beside the feed documents, whose formats give theirs
-    ".opml": "text/x-opml; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".xsl": "text/xsl; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-}
-
-
-def media_type(name: str) -> str:
-    fmt = of_path(name)
-    if fmt is not None:
-        return f"{fmt.media_type}; charset=utf-8"
-    for suffix, kind in MEDIA_TYPES.items():
-        if name.endswith(suffix):
-            return kind
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def resolve(root: Path, url_path: str) -> Path | None:

@@ -10,6 +10,7 @@ rendering and parsing libraries (and the modules that use them) in the methods t
 
 from __future__ import annotations
 
+import mimetypes
 import posixpath
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -70,3 +71,22 @@ def of_path(path: str) -> Format | None:
     """The format of a published document, by its file name (None for any other file)."""
     name = posixpath.basename(path)
     return next((fmt for fmt in FORMATS.values() if fmt.file_name == name), None)
+
+
+MEDIA_TYPES = {  # the other files a publish writes beside the feed documents, whose formats give theirs
+    ".opml": "text/x-opml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+
+
+def media_type(name: str) -> str:
+    """What a published file is served and uploaded as, by its name."""
+    fmt = of_path(name)
+    if fmt is not None:
+        return f"{fmt.media_type}; charset=utf-8"
+    for suffix, kind in MEDIA_TYPES.items():
+        if name.endswith(suffix):
+            return kind
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

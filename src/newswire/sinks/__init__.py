@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..formats import media_type
 from ..model import DocumentState, Problem
 
 
@@ -90,6 +91,4 @@ class Sink(Protocol):
 
 def document(path: str, data: bytes, kind: Kind) -> Document:
     """A document with the media type it is served with (the one ``serve`` gives it)."""
-    from ..serve import media_type
-
     return Document(path, data, media_type(path), kind)
