@@ -9,7 +9,7 @@ BIN     = $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint]'
+	$(BIN)/pip install --quiet -e '.[test,lint,postgresql]'
 	$(BIN)/python -m compileall -q src  # as an installed package would be, even where Python may not write bytecode
 	touch $@
 

@@ -236,13 +236,16 @@ STORE_COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
 
 @dataclass(frozen=True)
 class PathsConfig:
-    store: Path = setting(Path("newswire.db"), "The SQLite store; never inside the output folder.", rule=PATH)
+    store: Path = setting(Path("newswire.db"), "The SQLite store, never inside the output folder; or a PostgreSQL "
+                          "URL (postgresql://...), whose password comes from PGPASSWORD or ~/.pgpass.", rule=PATH)
     content: Path = setting(Path("content"), "The folder of Markdown posts.", rule=PATH)
     output: Path = setting(Path("feeds"), "The folder the feeds are written to, served to the world.", rule=PATH)
     pages: Path | None = setting(None, "The folder the journal's own pages (posts, home page) are written to, "
                                  "served at site_url; none when unset.", rule=PATH)
     store_wait: float = setting(10.0, "Seconds to wait for a store another process is writing.",
                                 low=0, high=3600, unit="seconds")
+    # A PostgreSQL store's URL, as written (``store`` is then the config's folder, never opened as a file).
+    store_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -319,8 +322,14 @@ class Config:
     sync: SyncConfig = field(default_factory=SyncConfig)
 
     @property
-    def lock_path(self) -> Path:
-        return self.paths.store.with_name(self.paths.store.name + ".lock")
+    def lock_path(self) -> Path | str:
+        """Where the journal's lock is: a file beside a SQLite store, or the PostgreSQL store's URL."""
+        return self.paths.store_url or self.paths.store.with_name(self.paths.store.name + ".lock")
+
+    @property
+    def spool_folder(self) -> Path:
+        """Where a publish keeps its scratch files: beside a SQLite store, else in the config's folder."""
+        return self.paths.store.parent if self.paths.store_url is None else self.path.parent
 
 
 # --- reading YAML with line numbers -------------------------------------------------
@@ -461,9 +470,10 @@ def _authors(r: _Reader) -> tuple[Author, ...]:
 def _paths(r: _Reader, base: Path) -> PathsConfig:
     """The paths, taken from the config's folder; the folders served to the world (the output and the
     pages) hold nothing private, and each is a publish's own."""
+    url = _store_url(r)
     paths = read(r, PathsConfig)
-    paths = replace(paths, store=base / paths.store, content=base / paths.content, output=base / paths.output,
-                    pages=base / paths.pages if paths.pages is not None else None)
+    paths = replace(paths, store=base if url else base / paths.store, store_url=url, content=base / paths.content,
+                    output=base / paths.output, pages=base / paths.pages if paths.pages is not None else None)
     served = [("output", paths.output, "the feeds")] + ([("pages", paths.pages, "the pages")] if paths.pages else [])
     if paths.pages is not None and paths.pages.resolve() == paths.output.resolve():
         r.fail("paths.pages", r.line_of("pages"), f"{paths.pages} is the output folder (paths.output); give the "
@@ -471,6 +481,27 @@ def _paths(r: _Reader, base: Path) -> PathsConfig:
     for key, where, whose in served:
         _served_folder(r, key, where, whose, base, paths)
     return paths
+
+
+STORE_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _store_url(r: _Reader) -> str | None:
+    """``paths.store`` when it is a PostgreSQL URL (else None, and it is a path). Its password is never
+    in the config, which is often committed or shared: libpq reads it from PGPASSWORD or ~/.pgpass."""
+    node = r.items.get("store")
+    if node is None or not isinstance(node.value, str) or not node.value.strip().lower().startswith(STORE_SCHEMES):
+        return None
+    url = node.value.strip()
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError as exc:
+        r.fail("paths.store", node.line, f"not a valid PostgreSQL URL ({exc})")
+    if password is not None or re.search(r"(^|&)password=", parts.query):
+        r.fail("paths.store", node.line, "the URL holds a password; take it out and set PGPASSWORD or a "
+               "~/.pgpass file instead (a config file is no place for a password)")
+    return url
 
 
 def _served_folder(r: _Reader, key: str, where: Path, whose: str, base: Path, paths: PathsConfig) -> None:
@@ -488,6 +519,8 @@ def _served_folder(r: _Reader, key: str, where: Path, whose: str, base: Path, pa
                    f"{where} is or contains {what}; give {whose} a folder of their own, such as "
                    f"'{getattr(PathsConfig, key) or 'site'}'")
     store = paths.store
+    if paths.store_url is not None:  # not a file: nothing of the store can lie in a served folder
+        return
     for private in (store, *(store.with_name(store.name + suffix) for suffix in STORE_COMPANIONS)):
         if private.resolve().is_relative_to(folder):
             r.fail("paths.store", r.line_of("store"),

@@ -43,7 +43,7 @@ from .sinks import Kind, Placed, Refused, Sink, document
 from .sinks.directory import Directory
 from .sinks.dryrun import Check, DryRun
 from .sinks.split import Split, is_site, site_path
-from .store import SqliteStore, Store, from_utc_text, to_utc_text
+from .store import Store, from_utc_text, open_at, to_utc_text
 from .workers import run_tasks
 
 if TYPE_CHECKING:
@@ -135,7 +135,8 @@ def publish_digest(config: Config) -> str:
 
 
 def open_store(config: Config) -> Store:
-    store: Store = SqliteStore(config.paths.store, timeout=config.paths.store_wait)
+    """The journal's store, SQLite's or PostgreSQL's (``paths.store``), with the config's authors in it."""
+    store = open_at(config.paths.store_url or config.paths.store, timeout=config.paths.store_wait)
     store.authors.sync(config.authors)
     return store
 
@@ -458,7 +459,7 @@ class _Run:
         parallel = len(keys) >= proof.PARALLEL_THRESHOLD
         total, done = len(keys) + len(todo), 0
         work = proof.Work(page_work.site, journal_feed(self.config), self.config.feeds.formats, self.sink,
-                          proof.open_spool(self.config.paths.store.parent), todo)
+                          proof.open_spool(self.config.spool_folder), todo)
         try:
             for result in run_tasks(proof.prove_posts, work, keys, parallel=parallel, prepare=self._with_posts):
                 proof.spool(work, [result])

@@ -26,7 +26,7 @@ BATCH_LOCK_WAIT = 30  # seconds a sync, an import or a pull waits for a publish 
 
 def store_failure(exc: Exception, config: Config | None) -> StoreError | None:
     """The message for a store failure that reached the command line unexpected (None if ``exc`` is not one)."""
-    return failure(exc, config.paths.store if config else None)
+    return failure(exc, (config.paths.store_url or config.paths.store) if config else None)
 
 
 def sync(config: Config, *, allow_mass_delete: bool = False) -> content.SyncReport:

@@ -1,4 +1,6 @@
-"""One publish at a time per journal: an OS file lock, released by the kernel if the holder dies."""
+"""One publish at a time per journal: an OS file lock beside a SQLite store, released by the kernel if
+the holder dies; for a PostgreSQL store, an advisory lock in its database, released by the server when
+the holder's connection ends (``store.postgres.journal_lock``), so hosts sharing the store take turns."""
 
 from __future__ import annotations
 
@@ -21,13 +23,16 @@ def _holder(fd: int) -> str:
 
 
 _HELD: set[int] = set()
+_SOCKETS: set[int] = set()  # the connections holding a PostgreSQL store's lock
 
 
 def forget_inherited_locks() -> None:
     """In a forked child: close the inherited lock descriptors, so the lock dies with the parent.
 
-    (flock belongs to the open file; a child that kept it open would hold the journal's
-    lock after a ``kill -9`` of its parent.)
+    (flock belongs to the open file, and an advisory lock to the server's connection: a child
+    that kept either open would hold the journal's lock after a ``kill -9`` of its parent.) A
+    lock connection's socket is replaced by /dev/null rather than closed, so that its number
+    is never reused for a file its connection object might yet write to.
     """
     for fd in list(_HELD):
         try:
@@ -35,11 +40,30 @@ def forget_inherited_locks() -> None:
         except OSError:
             pass
     _HELD.clear()
+    for fd in list(_SOCKETS):
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, fd)
+            os.close(null)
+        except OSError:
+            pass
+    _SOCKETS.clear()
 
 
 @contextmanager
-def journal_lock(path: Path, wait: float = 0.0) -> Iterator[None]:
-    """Hold the journal's lock; wait up to ``wait`` seconds for it, else raise ``LockedError``."""
+def journal_lock(path: Path | str, wait: float = 0.0) -> Iterator[None]:
+    """Hold the journal's lock (``Config.lock_path``: a file, or a PostgreSQL store's URL); wait up
+    to ``wait`` seconds for it, else raise ``LockedError``."""
+    if isinstance(path, str):
+        from .store.postgres import journal_lock as advisory_lock
+
+        with advisory_lock(path, wait) as sock:
+            _SOCKETS.add(sock)
+            try:
+                yield
+            finally:
+                _SOCKETS.discard(sock)
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -1,9 +1,10 @@
 """The content store: posts, authors and labels, plus what was published, as small repositories.
 
-``Store`` (in ``protocol``) is the interface library code uses; ``SqliteStore`` is the one
-backend: one SQLite file, whose schema ``schema`` builds and whose connection, transactions
-and time encoding ``connection`` holds. Each concern is one repository: ``store.posts``,
-``store.feeds``, ``store.documents``, ``store.outbox`` ...
+``Store`` (in ``protocol``) is the interface library code uses. Each concern is one repository:
+``store.posts``, ``store.feeds``, ``store.documents``, ``store.outbox`` ..., written once in SQL both
+backends accept (``backend``): ``SqliteStore``, one SQLite file, whose schema ``schema`` builds and
+whose connection and time encoding ``connection`` holds; and ``postgres.PostgresStore``, a
+PostgreSQL database. ``open_at`` picks one.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import sqlite3
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Self
 
 from .authors import SqliteAuthors, SqliteLabels
+from .backend import Backend, Database
 from .connection import (
     Connection,
     Trouble,
@@ -44,34 +47,29 @@ from .state import SqliteState
 
 __all__ = ["MIGRATIONS", "AuthorStore", "DocumentStore", "FeedStore", "LabelStore", "OutboxStore", "PostStore",
            "SourceStore", "SqliteStore", "StateStore", "Store", "Trouble", "classify", "failure", "from_utc_text",
-           "offset_minutes", "store_trouble", "to_utc_text"]
+           "offset_minutes", "open_at", "store_trouble", "to_utc_text"]
 
 
-class SqliteStore:
-    """One SQLite database. Use as a context manager; every write is its own transaction."""
+class Repositories:
+    """A store made of the repositories, over one backend's connection (SQLite's or PostgreSQL's):
+    each backend opens and migrates its connection, and the rest is this, the same for both."""
 
-    def __init__(self, path: Path, *, timeout: float = 10.0):
-        self.conn = Connection(path, timeout=timeout)
-        self.db = self.conn.db
-        try:
-            migrate(self.conn)
-        except sqlite3.DatabaseError as exc:
-            self.conn.close()
-            raise store_trouble(self.conn.path, exc) from None
-        self.state = SqliteState(self.conn)
-        self.authors = SqliteAuthors(self.conn, self.state.generation)
-        self.labels = SqliteLabels(self.conn)
-        self.posts = SqlitePosts(self.conn, self.authors, self.labels)
-        self.feeds = SqliteFeeds(self.conn)
-        self.outbox = SqliteOutbox(self.conn)
-        self.documents = SqliteDocuments(self.conn, self.outbox)
-        self.sources = SqliteSources(self.conn)
+    def __init__(self, conn: Backend):
+        self.conn = conn
+        self.state = SqliteState(conn)
+        self.authors = SqliteAuthors(conn, self.state.generation)
+        self.labels = SqliteLabels(conn)
+        self.posts = SqlitePosts(conn, self.authors, self.labels)
+        self.feeds = SqliteFeeds(conn)
+        self.outbox = SqliteOutbox(conn)
+        self.documents = SqliteDocuments(conn, self.outbox)
+        self.sources = SqliteSources(conn)
 
     @property
-    def path(self) -> Path:
-        return self.conn.path
+    def db(self) -> Database:
+        return self.conn.db
 
-    def __enter__(self) -> SqliteStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -80,7 +78,7 @@ class SqliteStore:
     def close(self) -> None:
         self.conn.close()
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Database]:
         return self.conn.transaction()
 
     def undoable(self) -> AbstractContextManager[None]:
@@ -91,3 +89,31 @@ class SqliteStore:
 
     def scratch(self) -> AbstractContextManager[None]:
         return self.conn.scratch()
+
+
+class SqliteStore(Repositories):
+    """One SQLite database. Use as a context manager; every write is its own transaction."""
+
+    def __init__(self, path: Path, *, timeout: float = 10.0):
+        conn = Connection(path, timeout=timeout)
+        try:
+            migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise store_trouble(conn.path, exc) from None
+        super().__init__(conn)
+        self.path = conn.path
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+
+def open_at(where: Path | str, *, timeout: float = 10.0) -> Store:
+    """The store at ``where``: a PostgreSQL URL (see ``config.STORE_SCHEMES``), or a SQLite file.
+    The one place a backend is chosen (psycopg is loaded only for PostgreSQL)."""
+    if isinstance(where, str):
+        from .postgres import PostgresStore
+
+        return PostgresStore(where, timeout=timeout)
+    return SqliteStore(where, timeout=timeout)

@@ -6,11 +6,12 @@ from collections.abc import Callable, Iterable
 
 from ..model import Author
 from ..text import label_fold, slugify
-from .connection import Connection, first_free, new_id
+from .backend import Backend
+from .connection import first_free
 
 
 class SqliteAuthors:
-    def __init__(self, conn: Connection, generation: Callable[[], int]):
+    def __init__(self, conn: Backend, generation: Callable[[], int]):
         self.conn = conn
         self._generation = generation
         self._cache: tuple[tuple[int, int], dict[str, tuple[Author, str]]] | None = None
@@ -25,8 +26,9 @@ class SqliteAuthors:
                                (a.key, a.name, a.affiliation, a.email, a.uri, self._free_slug(a.key)))
                 else:  # written only when it differs, so an unchanged config moves no generation
                     values = (a.name, a.affiliation, a.email, a.uri)
+                    same = self.conn.dialect.same
                     db.execute("UPDATE authors SET name=?, affiliation=?, email=?, uri=? WHERE key=? AND "
-                               "NOT (name IS ? AND affiliation IS ? AND email IS ? AND uri IS ?)",
+                               f"NOT (name {same} ? AND affiliation {same} ? AND email {same} ? AND uri {same} ?)",
                                (*values, a.key, *values))
 
     def _free_slug(self, key: str) -> str:
@@ -57,7 +59,7 @@ class SqliteAuthors:
 
 
 class SqliteLabels:
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Backend):
         self.conn = conn
 
     def ensure(self, name: str) -> int:
@@ -69,4 +71,5 @@ class SqliteLabels:
             return int(row[0])
         slug = first_free(slugify(name, fallback="label"), lambda s: db.execute(
             "SELECT 1 FROM labels WHERE slug = ?", (s,)).fetchone() is None)
-        return new_id(db.execute("INSERT INTO labels (name, fold, slug) VALUES (?,?,?)", (name, fold, slug)))
+        return self.conn.dialect.insert_id(db, "INSERT INTO labels (name, fold, slug) VALUES (?,?,?)",
+                                           (name, fold, slug))

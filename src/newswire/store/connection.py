@@ -1,4 +1,4 @@
-"""One SQLite connection: opening it, its transactions, what its failures mean, and how times are kept.
+"""One SQLite connection: opening it, what its failures mean, and how times are kept (by every backend).
 
 Times are stored as UTC text ('2009-11-06T15:00:00Z', sortable) with the offset the author wrote
 kept beside them for display.
@@ -9,13 +9,15 @@ from __future__ import annotations
 import enum
 import functools
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from ..errors import STORE_PLACE, StoreError, os_trouble
+from .backend import Backend, Database, Dialect
 
 T = TypeVar("T")
 
@@ -42,7 +44,7 @@ def offset_minutes(when: datetime) -> int:
 
 
 class Trouble(enum.Enum):
-    """What kind of failure SQLite reported, read from its result code (never from its message)."""
+    """What kind of failure the store reported, read from its result code (never from its message)."""
 
     FULL = "full"          # SQLITE_FULL: the disk (or the store's page limit) is full; the store is sound
     BUSY = "busy"          # SQLITE_BUSY, SQLITE_LOCKED: another process held it past the timeout
@@ -66,11 +68,13 @@ def classify(exc: sqlite3.Error) -> Trouble:
 
 def store_trouble(path: Path | None, exc: sqlite3.Error) -> StoreError:
     """What to tell the user when SQLite fails: busy means wait, full means free space, anything else damage."""
-    where = f"{path}: " if path else "the store: "
-    text = str(exc)
     if path is not None and not path.exists():  # nothing to damage: the file cannot be made where it is named
-        return StoreError(f"{where}cannot create the store there ({text}): {STORE_PLACE}")
-    trouble = classify(exc)
+        return StoreError(f"{path}: cannot create the store there ({exc}): {STORE_PLACE}")
+    return trouble_message(f"{path}: " if path else "the store: ", classify(exc), str(exc))
+
+
+def trouble_message(where: str, trouble: Trouble, text: str) -> StoreError:
+    """The message for a store failure of this kind, whichever backend reported it."""
     if trouble is Trouble.FULL:
         return StoreError(f"{where}the disk holding the store is full ({text}); nothing was changed: "
                           "free some space and run the command again")
@@ -81,13 +85,38 @@ def store_trouble(path: Path | None, exc: sqlite3.Error) -> StoreError:
                       "'newswire store restore' your latest backup)")
 
 
-def failure(exc: BaseException, path: Path | None) -> StoreError | None:
-    """``store_trouble`` for a failure of SQLite's; None for any other exception."""
-    return store_trouble(path, exc) if isinstance(exc, sqlite3.Error) else None
+def failure(exc: BaseException, where: Path | str | None) -> StoreError | None:
+    """What to tell the user about a failure of the store's backend (a SQLite file, or the PostgreSQL
+    store at the URL ``where``); None for any other exception."""
+    if isinstance(exc, sqlite3.Error):
+        return store_trouble(where if isinstance(where, Path) else None, exc)
+    if "psycopg" in sys.modules:  # only a PostgreSQL store loads it
+        from .postgres import trouble
+
+        return trouble(exc, where if isinstance(where, str) else None)
+    return None
 
 
-class Connection:
-    """The store's one connection, in autocommit mode: every write goes through ``transaction``."""
+class SqliteDialect(Dialect):
+    def insert_id(self, db: Database, sql: str, parameters: Sequence[Any]) -> int:
+        """The row id the INSERT gave (sqlite3 types it optional: it is None only before any insert)."""
+        row_id = cast(sqlite3.Cursor, db.execute(sql, parameters)).lastrowid
+        assert row_id is not None
+        return row_id
+
+    def bulk_insert(self, db: Database, posts: int, authors: Iterable[str],
+                    labels: Sequence[int]) -> AbstractContextManager[None]:
+        from .schema import inserted_in_bulk
+
+        return inserted_in_bulk(cast(sqlite3.Connection, db), posts, authors, labels)
+
+
+class Connection(Backend):
+    """The store's one SQLite connection."""
+
+    db: sqlite3.Connection
+    dialect = SqliteDialect()
+    begin = "BEGIN IMMEDIATE"
 
     def __init__(self, path: Path, *, timeout: float = 10.0):
         self.path = Path(path)
@@ -106,42 +135,8 @@ class Connection:
     def close(self) -> None:
         self.db.close()
 
-    def trouble(self, exc: sqlite3.Error) -> StoreError:
-        return store_trouble(self.path, exc)
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; nested use joins the outer one, so a batch commits once."""
-        if self.db.in_transaction:
-            yield self.db
-            return
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise self.trouble(exc) from None
-        try:
-            yield self.db
-        except BaseException:
-            if self.db.in_transaction:  # SQLITE_FULL, IOERR and NOMEM have rolled it back already
-                self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
-
-    @contextmanager
-    def undoable(self) -> Iterator[None]:
-        """A write transaction (or, inside one, a savepoint) that an exception undoes, and only it:
-        a sync refused inside a dry run's transaction leaves nothing behind for the dry run to show."""
-        with self.transaction() as db:
-            db.execute("SAVEPOINT undoable")
-            try:
-                yield
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK TO undoable")
-                    db.execute("RELEASE undoable")
-                raise
-            db.execute("RELEASE undoable")
+    def trouble(self, exc: BaseException) -> StoreError | None:
+        return store_trouble(self.path, exc) if isinstance(exc, sqlite3.Error) else None
 
     @contextmanager
     def roomy(self, cache_mb: int = 64) -> Iterator[None]:
@@ -153,21 +148,6 @@ class Connection:
             yield
         finally:
             self.db.execute(f"PRAGMA cache_size = {int(before)}")
-
-    @contextmanager
-    def scratch(self) -> Iterator[None]:
-        """A transaction that is always rolled back: for dry runs, which may change nothing."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            self.db.execute("ROLLBACK")
-
-
-def new_id(cursor: sqlite3.Cursor) -> int:
-    """The row id an INSERT gave (sqlite3 types it optional: it is None only before any insert)."""
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
 
 
 def first_free(base: str, is_free: Callable[[str], bool]) -> str:

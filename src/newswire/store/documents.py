@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ..model import DocumentState, EntryRef, Notification, PublishRecord, PublishStatus
-from .connection import Connection, chunks, from_utc_text, to_utc_text
+from .backend import Backend
+from .connection import chunks, from_utc_text, to_utc_text
 from .outbox import SqliteOutbox
 
 
 class SqliteDocuments:
-    def __init__(self, conn: Connection, outbox: SqliteOutbox):
+    def __init__(self, conn: Backend, outbox: SqliteOutbox):
         self.conn = conn
         self.outbox = outbox
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..model import EntryRef, Label
-from .connection import Connection, from_utc_text, to_utc_text
+from .backend import Backend
+from .connection import from_utc_text, to_utc_text
 from .posts import xml_safe
 
 
 class SqliteFeeds:
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Backend):
         self.conn = conn
         self.db = conn.db
 
@@ -55,12 +56,12 @@ class SqliteFeeds:
                      SELECT id FROM posts INDEXED BY posts_hidden WHERE draft != 0 OR deleted_at IS NOT NULL
                      UNION ALL SELECT id FROM posts WHERE published > :now)""", at)
             db.execute(f"""INSERT INTO shown (post_id) SELECT p.id FROM posts p WHERE {self._LIVE}
-                           ON CONFLICT (post_id) DO UPDATE SET hidden_at = NULL WHERE hidden_at IS NOT NULL""", at)
+                           ON CONFLICT (post_id) DO UPDATE SET hidden_at = NULL WHERE shown.hidden_at IS NOT NULL""", at)
 
     def _refs(self, sql: str, now: datetime, newest: int | None, key: str | None = None) -> list[EntryRef]:
         """A feed's slots, oldest first: all of them, or only the ``newest`` (read newest first, by index)."""
-        rows = self.db.execute(sql + " LIMIT :limit", {"now": to_utc_text(now), "key": key,
-                                                       "limit": -1 if newest is None else newest})
+        limit = self.conn.dialect.no_limit if newest is None else newest
+        rows = self.db.execute(sql + " LIMIT :limit", {"now": to_utc_text(now), "key": key, "limit": limit})
         refs = [EntryRef(r[0], xml_safe(r[1]), r[2], r[4], f"{r[3]}:{r[4]}:{r[5]}:{r[6]}:{r[7]}", r[8]) for r in rows]
         refs.reverse()
         return refs
@@ -110,7 +111,7 @@ class SqliteFeeds:
             rows = db.execute(
                 """SELECT d.kind, CASE d.kind WHEN 'author' THEN a.slug WHEN 'label' THEN l.slug ELSE '' END
                    FROM dirty d LEFT JOIN authors a ON d.kind = 'author' AND a.key = d.key
-                                LEFT JOIN labels l ON d.kind = 'label' AND l.id = d.key""").fetchall()
+                                LEFT JOIN labels l ON d.kind = 'label' AND CAST(l.id AS TEXT) = d.key""").fetchall()
         return mark, {(r[0], r[1]) for r in rows if r[1] is not None}  # a feed whose author or label is gone
 
     def clear_touched(self, mark: int) -> None:
@@ -136,7 +137,7 @@ class SqliteFeeds:
             """SELECT min(t) FROM (SELECT hidden_at AS t FROM shown WHERE hidden_at >= :keep
                  UNION ALL SELECT p.deleted_at FROM posts p INDEXED BY posts_hidden
                            LEFT JOIN shown s ON s.post_id = p.id
-                           WHERE p.deleted_at >= :keep AND s.hidden_at IS NULL)""",
+                           WHERE p.deleted_at >= :keep AND s.hidden_at IS NULL) AS tombstones""",
             {"keep": to_utc_text(now - timedelta(days=days))}).fetchone()
         return from_utc_text(row[0]) + timedelta(days=days) if row and row[0] else None
 

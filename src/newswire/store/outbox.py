@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ..model import Notification, OutboxState
-from .connection import Connection, from_utc_text, to_utc_text
+from .backend import Backend
+from .connection import from_utc_text, to_utc_text
 
 _COLUMNS = "kind, target, topic, payload, id, state, attempts, created_at, next_at, last_error"
 
 
 class SqliteOutbox:
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Backend):
         self.conn = conn
 
     def enqueue(self, n: Notification, now: datetime) -> None:

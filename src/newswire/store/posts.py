@@ -14,8 +14,8 @@ from ..bounds import later, whole
 from ..model import Label, NewPost, NotOwned, Post, PostInput, PostPlace, PostSummary, may_change
 from ..text import clean_id, label_fold
 from .authors import SqliteAuthors, SqliteLabels
-from .connection import Connection, chunks, first_free, from_utc_text, new_id, offset_minutes, to_utc_text
-from .schema import inserted_in_bulk
+from .backend import Backend
+from .connection import chunks, first_free, from_utc_text, offset_minutes, to_utc_text
 
 # What tells where a post's file went (see ``PostPlace``).
 _PLACE = "id, source, published, content_hash, slug"
@@ -26,7 +26,7 @@ _END = "\U0010ffff"  # above every character: sources from ``prefix`` up to ``pr
 
 
 class SqlitePosts:
-    def __init__(self, conn: Connection, authors: SqliteAuthors, labels: SqliteLabels):
+    def __init__(self, conn: Backend, authors: SqliteAuthors, labels: SqliteLabels):
         self.conn = conn
         self.authors = authors
         self.labels = labels
@@ -54,13 +54,13 @@ class SqlitePosts:
             if row is None:
                 entry_id = p.entry_id or self._new_entry_id(p)
                 updated = (p.updated or published).replace(microsecond=0)
-                post_id = new_id(db.execute(
-                    """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
+                post_id = self.conn.dialect.insert_id(
+                    db, """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
                        published, published_offset, updated, updated_offset, content_hash, draft, origin)
                        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (entry_id, p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
                      to_utc_text(published), offset_minutes(published), to_utc_text(updated),
-                     offset_minutes(updated), digest, int(p.draft), p.origin)))
+                     offset_minutes(updated), digest, int(p.draft), p.origin))
                 self._set_labels(post_id, p.labels, to_utc_text(published))
                 return "added"
             post_id, _, origin, deleted_at, deleted_by, *current = row
@@ -116,8 +116,8 @@ class SqlitePosts:
                              offset_minutes(updated), new.content_hash, int(p.draft), p.origin, new.stamp))
             labels = self._label_ids([name for n in posts for name in n.post.labels])
             positions = [self._positions(n.post.labels, labels) for n in posts]
-            with inserted_in_bulk(db, len(rows), (row[6] for row in rows),
-                                  [label_id for each in positions for _, label_id in each]):
+            with self.conn.dialect.bulk_insert(db, len(rows), (row[6] for row in rows),
+                                               [label_id for each in positions for _, label_id in each]):
                 db.executemany(
                     """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
                        published, published_offset, updated, updated_offset, content_hash, draft, origin,
@@ -173,7 +173,8 @@ class SqlitePosts:
         with self.conn.transaction() as db:
             # Never dated before the post's last change nor the last publish, so with a clock that went
             # back no feed's date goes back, and the next publish still shows the tombstone.
-            cur = db.execute("UPDATE posts SET deleted_at = max(?, updated, coalesce((SELECT started_at FROM "
+            greatest = self.conn.dialect.greatest
+            cur = db.execute(f"UPDATE posts SET deleted_at = {greatest}(?, updated, coalesce((SELECT started_at FROM "
                              "publish_log ORDER BY id DESC LIMIT 1), '')), deleted_by = ? "
                              "WHERE id = ? AND deleted_at IS NULL", (to_utc_text(now), by, post_id))
             return cur.rowcount == 1

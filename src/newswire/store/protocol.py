@@ -1,6 +1,6 @@
 """The store's interface, one Protocol per repository and one for the whole, free of any backend's
-types: the SQLite store satisfies it (checked by mypy, see tests/test_store.py), and another
-backend (PostgreSQL, say) would be written against it. Library code outside the store names these.
+types: the SQLite store and the PostgreSQL store satisfy it (checked by mypy, see tests/test_store.py).
+Library code outside the store names these.
 
 Times go in and come out as aware datetimes; where a value is UTC text (``EntryRef.published``,
 ``PostPlace.published``) it is the sortable text ``to_utc_text`` makes, whatever the backend.
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 from ..model import (
@@ -116,7 +115,8 @@ class Store(Protocol):
     """The whole store: its repositories, and the transactions that span them."""
 
     @property
-    def path(self) -> Path: ...
+    def where(self) -> str:
+        """The store's file or URL, as messages name it."""
     @property
     def authors(self) -> AuthorStore: ...
     @property

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from ..errors import StoreError
 from ..text import label_fold, slugify
+from .backend import Database
 from .connection import Connection
 
 # The columns whose change changes what a post looks like in a feed (see the triggers).
@@ -52,8 +53,8 @@ def _bumps() -> str:
     return "\n".join(_trigger(table, event, "bumps", bump, indent="    ") for table, event, _ in TRIGGERS)
 
 
-def _touch(what: str) -> str:
-    """The statement that marks touched the feed ``what`` names (see ``TRIGGERS``)."""
+def _touch(what: str, seq: str = "(SELECT value FROM state WHERE key = 'dirty_seq')") -> str:
+    """The statement that marks touched the feed ``what`` names (see ``TRIGGERS``) with the mark ``seq``."""
     kind, _, row = what.partition(":")
     feed, key, rows = {
         "journal": ("'journal'", "''", ""),
@@ -63,7 +64,6 @@ def _touch(what: str) -> str:
         "labels_of": ("'label'", "label_id", f"FROM post_labels WHERE post_id = {row}.id"),
         "author_of": ("'author'", "author_key", f"FROM posts WHERE id = {row}.post_id"),
     }[kind]
-    seq = "(SELECT value FROM state WHERE key = 'dirty_seq')"
     values = f"SELECT {feed}, {key}, {seq} {rows}" if rows else f"VALUES ({feed}, {key}, {seq})"
     return f"INSERT INTO dirty (kind, key, seq) {values} ON CONFLICT (kind, key) DO UPDATE SET seq = excluded.seq;"
 
@@ -268,11 +268,17 @@ def inserted_in_bulk(db: sqlite3.Connection, posts: int, authors: Iterable[str],
     yield
     for (sql,) in saved:
         db.execute(sql)
-    db.execute("UPDATE state SET value = value + ? WHERE key = 'generation'", (posts + len(labels),))
+    bulk_effect(db, posts, authors, labels)
+
+
+def bulk_effect(db: Database, posts: int, authors: Iterable[str], labels: Sequence[int]) -> None:
+    """What the INSERT triggers of ``posts`` new posts and their ``labels`` would have done, done once
+    (in SQL both backends accept: PostgreSQL keeps ``state.value`` as text)."""
+    db.execute("UPDATE state SET value = CAST(value AS BIGINT) + ? WHERE key = 'generation'", (posts + len(labels),))
     touched = [("journal", "")] if posts else []
     touched += [("author", key) for key in dict.fromkeys(authors)] + [("label", str(i)) for i in dict.fromkeys(labels)]
-    db.executemany("INSERT INTO dirty (kind, key, seq) VALUES (?, ?, (SELECT value FROM state WHERE key = 'dirty_seq')) "
-                   "ON CONFLICT (kind, key) DO UPDATE SET seq = excluded.seq", touched)
+    db.executemany("INSERT INTO dirty (kind, key, seq) VALUES (?, ?, (SELECT CAST(value AS BIGINT) FROM state "
+                   "WHERE key = 'dirty_seq')) ON CONFLICT (kind, key) DO UPDATE SET seq = excluded.seq", touched)
 
 
 def migrate(conn: Connection) -> None:

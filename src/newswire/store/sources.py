@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..model import SourceState
-from .connection import Connection, from_utc_text, to_utc_text
+from .backend import Backend
+from .connection import from_utc_text, to_utc_text
 
 
 class SqliteSources:
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Backend):
         self.conn = conn
 
     def get(self, url: str) -> SourceState | None:

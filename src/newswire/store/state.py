@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from .connection import Connection
+from .backend import Backend
 
 
 class SqliteState:
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Backend):
         self.conn = conn
 
     def generation(self) -> int:
@@ -21,7 +21,8 @@ class SqliteState:
 
     def set(self, key: str, value: object) -> None:
         with self.conn.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            db.execute("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                       "DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
 
     def content_scan(self, digest: str | None = None) -> tuple[str, bytes | None] | None:
         """The last sync's scan, if the store is still as that sync left it (same generation): its
@@ -37,5 +38,6 @@ class SqliteState:
     def set_content_scan(self, digest: str, listing: bytes) -> None:
         """Remember a sync's scan (in the sync's transaction), true of the store as it is now."""
         with self.conn.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO content_scan (id, digest, generation, listing) VALUES (1, ?, ?, ?)",
-                       (digest, self.generation(), listing))
+            db.execute("INSERT INTO content_scan (id, digest, generation, listing) VALUES (1, ?, ?, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, generation = excluded.generation, "
+                       "listing = excluded.listing", (digest, self.generation(), listing))
