@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from newswire.config import Config, load_config
+from newswire.store import Store, open_at
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT_NAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}  # a feed's documents, by format
@@ -39,9 +41,11 @@ paths: {store: newswire.db, content: content, output: feeds}
 
 @dataclass
 class Journal:
-    """A journal folder: config.yaml, content/, and after a publish feeds/ and the store."""
+    """A journal folder: config.yaml, content/, and after a publish feeds/ and the store: the SQLite
+    file newswire.db, or with ``store_url`` a PostgreSQL database (each config written names it)."""
 
     root: Path
+    store_url: str | None = None
 
     @property
     def config_path(self) -> Path:
@@ -59,7 +63,33 @@ class Journal:
         return load_config(self.config_path)
 
     def write_config(self, text: str) -> None:
+        if self.store_url is not None:
+            text = text.replace("store: newswire.db", f"store: '{self.store_url}'")
         self.config_path.write_text(text, encoding="utf-8")
+
+    @property
+    def store_at(self) -> Path | str:
+        """The journal's store: the SQLite file, or the PostgreSQL URL."""
+        return self.store_url or self.root / "newswire.db"
+
+    def has_store(self) -> bool:
+        return self.store_url is not None or (self.root / "newswire.db").exists()
+
+    def store(self) -> Store:
+        """The journal's store, opened as the commands open it (whichever the backend)."""
+        return open_at(self.store_at)
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> None:
+        """Change the store behind newswire's back (as an older version, or damage, would have left it)."""
+        with self.store() as store:
+            store.db.execute(sql, parameters)
+
+    def rows(self, sql: str, parameters: Sequence[object] = ()) -> list[Row]:
+        """What ``sql`` finds in the store, each row read by column name or by position."""
+        with self.store() as store:
+            cursor = store.db.execute(sql, parameters)
+            names = [d[0] for d in cursor.description]
+            return [Row(names, values) for values in cursor]
 
     def post(self, name: str, title: str = "A post", date: str = "2009-11-06T10:00:00-05:00",
              author: str = "jmorton", labels: tuple[str, ...] = ("Border Security",), body: str = "Some text.",
@@ -98,6 +128,32 @@ class Journal:
     def files(self) -> dict[str, bytes]:
         return {p.relative_to(self.feeds).as_posix(): p.read_bytes()
                 for p in sorted(self.feeds.rglob("*")) if p.is_file()}
+
+
+class Row:
+    """A row by column name (``row["title"]``) or by position (``row[0]``), as sqlite3.Row reads."""
+
+    def __init__(self, names: Sequence[str], values: Sequence[object]):
+        self.names = list(names)
+        self.values = tuple(values)
+
+    def __getitem__(self, key: str | int) -> object:
+        return self.values[key if isinstance(key, int) else self.names.index(key)]
+
+    def keys(self) -> list[str]:
+        return self.names
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Row) and (self.names, self.values) == (other.names, other.values)
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self.names, self.values))!r})"
 
 
 def run_cli(*args: str, cwd: Path | None = None, check: bool = False, env: dict[str, str] | None = None,

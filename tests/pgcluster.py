@@ -44,7 +44,7 @@ class Cluster:
         import psycopg
 
         with psycopg.connect(self.url(database), autocommit=True) as conn:
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement.encode())
 
     def fresh(self, prefix: str = "journal") -> str:
         """The URL of a new database holding a migrated, empty store."""

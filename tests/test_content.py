@@ -6,7 +6,7 @@ import dataclasses
 import json
 import os
 import shutil
-import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from newswire.content import SourceError, diff_listings, read_post, sync
 from newswire.job import open_store, publish
 
-from harness import CONFIG, ROOT, Journal
+from harness import CONFIG, ROOT, Journal, Row
+
+pytestmark = pytest.mark.both_backends
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -27,10 +29,8 @@ def _sync(journal: Journal, now: datetime = NOW, **kw: bool):  # type: ignore[no
         return sync(config, store, now, **kw)
 
 
-def _rows(journal: Journal) -> list[sqlite3.Row]:
-    db = sqlite3.connect(journal.root / "newswire.db")
-    db.row_factory = sqlite3.Row
-    return db.execute("SELECT * FROM posts ORDER BY id").fetchall()
+def _rows(journal: Journal) -> list[Row]:
+    return journal.rows("SELECT * FROM posts ORDER BY id")
 
 
 def test_front_matter_becomes_a_post(journal: Journal) -> None:
@@ -177,9 +177,8 @@ def test_absolute_iri_id_is_kept_and_labels_match_without_case(journal: Journal)
     _sync(journal)
     rows = _rows(journal)
     assert rows[0]["entry_id"] == "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"
-    db = sqlite3.connect(journal.root / "newswire.db")
-    assert db.execute("SELECT name, slug FROM labels").fetchall() == [("Border", "border")]
-    assert db.execute("SELECT count(*) FROM post_labels").fetchone()[0] == 2
+    assert [tuple(r) for r in journal.rows("SELECT name, slug FROM labels")] == [("Border", "border")]
+    assert journal.rows("SELECT count(*) FROM post_labels")[0][0] == 2
 
 
 def _many(journal: Journal, count: int) -> None:
@@ -191,17 +190,12 @@ def _many(journal: Journal, count: int) -> None:
 
 
 def test_a_large_sync_reads_on_every_core_and_stores_what_a_small_one_would(
-        journal: Journal, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        journal: Journal, make_journal: Callable[[str], Journal], monkeypatch: pytest.MonkeyPatch) -> None:
     import newswire.content as content_module
-
-    from harness import CONFIG
-    from harness import Journal as J
 
     _many(journal, 260)
     parallel = _sync(journal)
-    serial_journal = J(tmp_path / "serial")
-    serial_journal.root.mkdir()
-    serial_journal.write_config(CONFIG)
+    serial_journal = make_journal("serial")
     _many(serial_journal, 260)
     monkeypatch.setattr(content_module, "PARALLEL_FILES", 10**9)
     serial = _sync(serial_journal)
@@ -310,11 +304,14 @@ def test_comparing_listings_by_their_differing_run_finds_what_comparing_every_fi
     assert diff_listings(_listing(new), _listing(old)) == expected
 
 
-def test_a_sync_against_the_last_listing_stores_what_a_sync_against_every_stamp_does(journal: Journal) -> None:
+def test_a_sync_against_the_last_listing_stores_what_a_sync_against_every_stamp_does(
+        journal: Journal, make_journal: Callable[[str], Journal]) -> None:
     """The same edits synced twice over: into a store that keeps the last sync's listing, and into
     one made to forget it before every sync (so it compares each post's stored stamp)."""
     config = journal.config()
-    twin = dataclasses.replace(config, paths=dataclasses.replace(config.paths, store=journal.root / "twin.db"))
+    other = make_journal("twin")
+    twin = dataclasses.replace(config, paths=dataclasses.replace(config.paths, store=other.config().paths.store,
+                                                                 store_url=other.store_url))
     content = journal.root / "content"
 
     def both(when: datetime = NOW) -> None:
@@ -322,16 +319,10 @@ def test_a_sync_against_the_last_listing_stores_what_a_sync_against_every_stamp_
             got = sync(config, store, when)
         with open_store(twin) as store:
             store.db.execute("DELETE FROM content_scan")
-            store.db.commit()
             want = sync(twin, store, when)
         assert ((got.added, got.updated, got.restored, got.deleted, [str(e) for e in got.errors])
                 == (want.added, want.updated, want.restored, want.deleted, [str(e) for e in want.errors]))
-        rows = []
-        for path in (config.paths.store, twin.paths.store):
-            db = sqlite3.connect(path)
-            rows.append(db.execute("SELECT * FROM posts ORDER BY id").fetchall())
-            db.close()
-        assert rows[0] == rows[1]
+        assert _rows(journal) == _rows(other)
 
     for name in "abcdef":
         journal.post(name, title=name.upper(), date=f"2009-11-0{'abcdef'.index(name) + 1}")
@@ -379,11 +370,7 @@ def _example(journal: Journal) -> Journal:
 
 def _snapshot(journal: Journal) -> tuple[object, ...]:
     """Everything a sync could change or a publish announce: the feeds, the posts, the labels, the outbox."""
-    db = sqlite3.connect(journal.root / "newswire.db")
-    try:
-        tables = tuple(db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in ("posts", "labels", "outbox"))
-    finally:
-        db.close()
+    tables = tuple([tuple(r) for r in journal.rows(f"SELECT * FROM {t} ORDER BY 1")] for t in ("posts", "labels", "outbox"))
     return journal.files(), tables
 
 
@@ -404,8 +391,7 @@ def test_an_emptied_content_folder_deletes_nothing_until_the_operator_says_so(jo
 
     result = journal.cli("publish", "--no-ping", "--allow-mass-delete")  # on purpose
     assert result.returncode == 0, result.stderr
-    db = sqlite3.connect(journal.root / "newswire.db")
-    assert db.execute("SELECT count(*) FROM posts WHERE deleted_at IS NULL").fetchone()[0] == 0
+    assert journal.rows("SELECT count(*) FROM posts WHERE deleted_at IS NULL")[0][0] == 0
     assert json.loads((journal.feeds / "feed.json").read_text(encoding="utf-8"))["items"] == []
 
 
@@ -555,7 +541,7 @@ def _move(journal: Journal, old: str, new: str) -> None:
     (journal.content / old).rename(journal.content / new)
 
 
-def _by_source(journal: Journal) -> dict[str, sqlite3.Row]:
+def _by_source(journal: Journal) -> dict[str, Row]:
     """The stored posts by the file they come from."""
     return {r["source"].removeprefix("md:"): r for r in _rows(journal)}
 
@@ -754,13 +740,15 @@ def test_a_bad_sync_setting_names_its_key_and_changes_nothing(journal: Journal, 
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"newswire: {journal.config_path}:") and key in line, line
-    assert not (journal.root / "newswire.db").exists()
+    if journal.store_url is None:
+        assert not (journal.root / "newswire.db").exists()
+    else:
+        assert journal.rows("SELECT count(*) FROM posts")[0][0] == 0
 
 
-def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(journal: Journal, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(
+        journal: Journal, make_journal: Callable[[str], Journal]) -> None:
     from newswire.content import parse_post
-
-    from harness import Journal as J
 
     for i in range(30):  # labels and authors new and shared, repeated, in other spellings; one id taken twice
         journal.post(f"p{i:02d}", title="Same title" if i % 10 == 3 else f"Post {i}", date=f"2009-0{i % 3 + 1}-05",
@@ -769,9 +757,7 @@ def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(journal: Jour
     config = journal.config()
     with open_store(config) as store:
         assert sync(config, store, NOW).added == 30
-    one = J(tmp_path / "one")
-    one.root.mkdir()
-    one.write_config(CONFIG)
+    one = make_journal("one")
     with open_store(one.config()) as store:
         for path in sorted(journal.content.glob("*.md")):
             post = parse_post(path, path.name, config, {a.key for a in config.authors}).post
@@ -780,14 +766,16 @@ def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(journal: Jour
     tables = {"posts": "SELECT * FROM posts ORDER BY id", "post_labels": "SELECT * FROM post_labels ORDER BY 1, 2",
               "labels": "SELECT * FROM labels ORDER BY id", "authors": "SELECT * FROM authors ORDER BY key",
               "dirty": "SELECT kind, key FROM dirty ORDER BY 1, 2", "state": "SELECT * FROM state WHERE key = 'generation'",
-              # the indexes made after the rows and the triggers stood in for are all back, as they were
-              "schema": "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY 1, 2",
-              "index": "PRAGMA integrity_check"}
-    generation = sqlite3.connect(journal.root / "newswire.db").execute(tables["state"]).fetchone()[1]
+              # the triggers stood in for are all back, as they were
+              "schema": "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY 1, 2"
+              if journal.store_url is None else
+              "SELECT tgname, tgenabled, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",
+              "index": "PRAGMA integrity_check" if journal.store_url is None else "SELECT 1"}
+    generation = int(journal.rows(tables["state"])[0][1])
     assert generation > 30  # one step a row, as the triggers would have moved it
     for name, query in tables.items():
-        got = [tuple(r) for r in sqlite3.connect(journal.root / "newswire.db").execute(query)]
-        want = [tuple(r) for r in sqlite3.connect(one.root / "newswire.db").execute(query)]
+        got = [tuple(r) for r in journal.rows(query)]
+        want = [tuple(r) for r in one.rows(query)]
         if name == "posts":  # the stamps (column 17) differ: the bulk sync's are its files'
             got, want = [r[:17] + r[18:] for r in got], [r[:17] + r[18:] for r in want]
         assert got == want, name

@@ -1,7 +1,7 @@
 """`newswire import` and `newswire pull`, end to end through the CLI.
 
 Every supported source format is imported from a fixture in tests/fixtures/import/
-and the store is read back with sqlite3: counts, ids exactly as the source gave them,
+and the store is read back (SQLite's or PostgreSQL's): counts, ids exactly as the source gave them,
 titles, published instants, authors, labels and drafts. Then: importing twice changes
 nothing, a changed entry is updated under its id, HTML is sanitised, a journal
 survives a round trip through its own Atom feed, URL import and `pull` against a
@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import subprocess
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,44 +39,38 @@ from harness import CONFIG, Journal
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
 CONFIG_AUTHORS = {"jmorton": "John Morton", "napolitano": "Janet Napolitano"}
+pytestmark = pytest.mark.both_backends
+
 MB = 1024 * 1024
 
 
 # --- reading the store and the CLI's answers ---------------------------------------------
 
 
-def store_path(j: Journal) -> Path:
-    return j.root / "newswire.db"
-
-
 def stored(j: Journal) -> dict[str, dict[str, object]]:
     """Every post by entry id: its row, its author's name and its labels in order."""
-    if not store_path(j).exists():
+    if not j.has_store():
         return {}
-    with closing(sqlite3.connect(store_path(j))) as db:
-        db.row_factory = sqlite3.Row
-        labels: dict[int, list[str]] = {}
-        for r in db.execute("SELECT pl.post_id, l.name FROM post_labels pl JOIN labels l ON l.id = pl.label_id "
-                            "ORDER BY pl.post_id, pl.position"):
-            labels.setdefault(r["post_id"], []).append(r["name"])
-        return {r["entry_id"]: {**dict(r), "labels": labels.get(r["id"], [])} for r in db.execute(
-            "SELECT p.*, a.name AS author_name FROM posts p JOIN authors a ON a.key = p.author_key")}
+    labels: dict[int, list[str]] = {}
+    for r in j.rows("SELECT pl.post_id, l.name FROM post_labels pl JOIN labels l ON l.id = pl.label_id "
+                    "ORDER BY pl.post_id, pl.position"):
+        labels.setdefault(r["post_id"], []).append(r["name"])
+    return {r["entry_id"]: {**dict(r), "labels": labels.get(r["id"], [])} for r in j.rows(
+        "SELECT p.*, a.name AS author_name FROM posts p JOIN authors a ON a.key = p.author_key")}
 
 
 def authors(j: Journal) -> dict[str, str]:
-    if not store_path(j).exists():
+    if not j.has_store():
         return {}
-    with closing(sqlite3.connect(store_path(j))) as db:
-        return dict(db.execute("SELECT key, name FROM authors"))
+    return {r[0]: r[1] for r in j.rows("SELECT key, name FROM authors")}
 
 
 def snapshot(j: Journal) -> dict[str, list[tuple[object, ...]]]:
     """The content tables, row for row (what an import may change)."""
-    if not store_path(j).exists():
+    if not j.has_store():
         return {}
-    with closing(sqlite3.connect(store_path(j))) as db:
-        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                for t in ("posts", "authors", "labels", "post_labels")}
+    return {t: sorted((tuple(r) for r in j.rows(f"SELECT * FROM {t}")), key=repr)
+            for t in ("posts", "authors", "labels", "post_labels")}
 
 
 def counts(output: str) -> dict[str, int]:
@@ -903,8 +895,7 @@ def test_who_may_change_an_entry(journal: Journal, server: HTTPServer, tmp_path:
         entry_id = next(iter(stored(journal)))
     elif owner == "legacy":
         assert bring("file:A", "Owner") == []
-        with closing(sqlite3.connect(store_path(journal))) as db, db:
-            db.execute("UPDATE posts SET origin = NULL")  # as a store from before origins were kept holds it
+        journal.execute("UPDATE posts SET origin = NULL")  # as a store from before origins were kept holds it
     else:
         assert bring(owner, "Owner") == []
     before = stored(journal)[entry_id]
@@ -937,9 +928,8 @@ def json_feed(path: Path, items: list[dict[str, object]]) -> Path:
 
 
 def stored_strings(j: Journal) -> list[str]:
-    with closing(sqlite3.connect(store_path(j))) as db:
-        return [v for table in ("posts", "authors", "labels") for row in db.execute(f"SELECT * FROM {table}")
-                for v in row if isinstance(v, str)]
+    return [v for table in ("posts", "authors", "labels") for row in j.rows(f"SELECT * FROM {table}")
+            for v in row if isinstance(v, str)]
 
 
 def test_a_control_character_in_a_json_feed_id_never_stops_publishing(journal: Journal, tmp_path: Path) -> None:
@@ -976,6 +966,7 @@ def test_a_lone_surrogate_in_any_field_is_dropped_at_import(journal: Journal, tm
     assert journal.cli("publish").returncode == 0
 
 
+@pytest.mark.sqlite_only
 def test_a_store_an_older_version_filled_with_controls_still_publishes(journal: Journal, tmp_path: Path) -> None:
     """Strings stored before this rule held (an id, a title, a label, an author's name with controls) are
     cleaned where documents are rendered, so no publish is stuck on them; deleting the post works too."""
@@ -984,10 +975,9 @@ def test_a_store_an_older_version_filled_with_controls_still_publishes(journal: 
         {"id": "urn:x:partner", "title": "Partner", "date_published": "2022-01-01T00:00:00Z",
          "authors": [{"name": "Ann Lee"}], "content_html": "<p>p</p>"}]))
     journal.cli("sync", check=True)
-    with closing(sqlite3.connect(store_path(journal))) as db, db:
-        db.execute("UPDATE posts SET entry_id = entry_id || char(1), title = title || char(2, 65535)")
-        db.execute("UPDATE labels SET name = name || char(27)")
-        db.execute("UPDATE authors SET name = name || char(31) WHERE name = 'Ann Lee'")
+    journal.execute("UPDATE posts SET entry_id = entry_id || char(1), title = title || char(2, 65535)")
+    journal.execute("UPDATE labels SET name = name || char(27)")
+    journal.execute("UPDATE authors SET name = name || char(31) WHERE name = 'Ann Lee'")
     result = journal.cli("publish")
     assert result.returncode == 0, (result.stdout, result.stderr)
     atom = (journal.feeds / "atom.xml").read_text(encoding="utf-8")

@@ -19,6 +19,8 @@ from newswire.verify import Problem
 
 from harness import CONFIG, Journal
 
+pytestmark = pytest.mark.both_backends
+
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
@@ -231,10 +233,8 @@ def test_dry_run_writes_nothing(journal: Journal) -> None:
     report = publish(journal.config(), now=NOW, dry_run=True)
     assert report.ok and report.rendered > 0 and report.sync is not None and report.sync.added == 5
     assert not journal.feeds.exists()
-    import sqlite3
-    db = sqlite3.connect(journal.root / "newswire.db")
-    assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 0
-    assert db.execute("SELECT count(*) FROM publish_log").fetchone()[0] == 0
+    assert journal.rows("SELECT count(*) FROM posts")[0][0] == 0
+    assert journal.rows("SELECT count(*) FROM publish_log")[0][0] == 0
 
 
 def test_a_publish_with_nothing_changed_does_not_even_plan_but_every_change_is_seen(

@@ -191,12 +191,14 @@ def test_no_module_outside_the_store_reads_sqlite_rows_and_the_cli_knows_no_stor
 CHECK = '''
 from pathlib import Path
 from newswire.store import SqliteStore, Store
+from newswire.store.postgres import PostgresStore
 
 _: Store = SqliteStore(Path("x.db"))
+_pg: Store = PostgresStore("postgresql:///x")
 '''
 
 
-def test_mypy_finds_that_the_sqlite_store_satisfies_the_protocol(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mypy_finds_that_both_stores_satisfy_the_protocol(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The typed assignment passes; a store missing a repository method fails the same check."""
     monkeypatch.setenv("MYPYPATH", str(SRC.parent))
     good = tmp_path / "good.py"

@@ -55,8 +55,8 @@ class SqliteFeeds:
                    WHERE hidden_at IS NULL AND post_id IN (
                      SELECT id FROM posts INDEXED BY posts_hidden WHERE draft != 0 OR deleted_at IS NOT NULL
                      UNION ALL SELECT id FROM posts WHERE published > :now)""", at)
-            db.execute(f"""INSERT INTO shown (post_id) SELECT p.id FROM posts p WHERE {self._LIVE}
-                           ON CONFLICT (post_id) DO UPDATE SET hidden_at = NULL WHERE shown.hidden_at IS NOT NULL""", at)
+            db.execute(f"""INSERT INTO shown (post_id) SELECT p.id FROM posts p WHERE {self._LIVE} ON CONFLICT (post_id)
+                           DO UPDATE SET hidden_at = NULL WHERE shown.hidden_at IS NOT NULL""", at)
 
     def _refs(self, sql: str, now: datetime, newest: int | None, key: str | None = None) -> list[EntryRef]:
         """A feed's slots, oldest first: all of them, or only the ``newest`` (read newest first, by index)."""

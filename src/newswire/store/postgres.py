@@ -231,28 +231,30 @@ _JOURNAL = 1852143475  # the journal's lock: one publish at a time (see ``journa
 
 def migrate(db: PgDatabase, url: str) -> None:
     """Bring the schema to the newest version, one recorded step at a time (in ``newswire_schema``,
-    as SQLite's in ``PRAGMA user_version``)."""
+    as SQLite's in ``PRAGMA user_version``). A store at the newest is only read (it may be read-only)."""
     raw = db.raw
-    with raw.transaction():
-        raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATING,))
-        raw.execute("CREATE TABLE IF NOT EXISTS newswire_schema (version INTEGER NOT NULL)")
-        row = raw.execute("SELECT version FROM newswire_schema").fetchone()
-        version = int(row[0]) if row else 0
-        if row is None:
-            raw.execute("INSERT INTO newswire_schema (version) VALUES (0)")
+    version = _version(raw)
     if version > len(MIGRATIONS):
         raise StoreError(f"{shown(url)}: the store was written by a newer newswire "
                          f"(schema {version}, this one knows {len(MIGRATIONS)})")
     while version < len(MIGRATIONS):
         with raw.transaction():
             raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATING,))
-            version = _one(raw.execute("SELECT version FROM newswire_schema"))
+            raw.execute("CREATE TABLE IF NOT EXISTS newswire_schema (version INTEGER NOT NULL)")
+            raw.execute("INSERT INTO newswire_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT FROM newswire_schema)")
+            version = _version(raw)
             if version >= len(MIGRATIONS):  # another host migrated it meanwhile
                 break
             for statement in pg_statements(MIGRATIONS[version]):
                 raw.execute(statement)  # as written: no parameters, so its '%' stays
             raw.execute("UPDATE newswire_schema SET version = %s", (version + 1,))
         version += 1
+
+
+def _version(raw: psycopg.Connection[Any]) -> int:
+    if _one(raw.execute("SELECT to_regclass('newswire_schema')")) is None:
+        return 0
+    return int(_one(raw.execute("SELECT version FROM newswire_schema")))
 
 
 def _one(cursor: psycopg.Cursor[Any]) -> Any:
