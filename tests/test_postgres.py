@@ -8,7 +8,9 @@ modules (``pytest.mark.both_backends``); this one runs against the session's thr
 
 from __future__ import annotations
 
+import json
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +26,7 @@ from newswire.store import SqliteStore, Trouble, failure, open_at
 from newswire.store.postgres import classify
 
 import pgcluster
-from harness import CONFIG, Journal
+from harness import CONFIG, ROOT, Journal, run_cli
 
 
 @pytest.fixture
@@ -209,3 +211,111 @@ def test_one_publish_at_a_time_waits_and_a_killed_holder_lets_go(journal: Journa
     assert time.monotonic() - killed < 30
     assert (journal.feeds / "atom.xml").is_file()
     assert journal.rows("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[0][0] == 0
+
+
+# --- moving between backends, backups ---------------------------------------------------------
+
+
+TABLES = ("posts", "labels", "post_labels", "authors", "documents", "state", "dirty", "shown", "announced", "outbox",
+          "publish_log", "source_state", "content_scan")
+
+
+def _tables(j: Journal) -> dict[str, list[tuple[object, ...]]]:
+    """Every table, row for row (state's values as text: PostgreSQL keeps them so, SQLite its numbers as numbers)."""
+    return {t: sorted((tuple(str(v) if t == "state" else v for v in r) for r in j.rows(f"SELECT * FROM {t}")), key=repr)
+            for t in TABLES}
+
+
+def _checked(j: Journal) -> str:
+    result = j.cli("store", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_a_journal_copied_to_postgresql_and_back_is_the_same_row_for_row(journal: Journal, tmp_path: Path) -> None:
+    lite = Journal(tmp_path / "lite")
+    lite.root.mkdir()
+    lite.write_config(CONFIG)
+    shutil.copytree(ROOT / "content", lite.content)
+    assert lite.cli("publish", "--no-ping").returncode == 0
+    before = _tables(lite)
+    url = journal.store_url
+    assert url is not None
+
+    copied = run_cli("store", "copy", str(lite.root / "newswire.db"), url)
+    assert copied.returncode == 0, copied.stderr
+    assert copied.stdout.startswith(f"copied {lite.root / 'newswire.db'} to {url}: 16 posts, 5 authors"), copied.stdout
+    assert _tables(journal) == before
+    assert "16 posts" in _checked(journal) and "16 posts" in _checked(lite)
+
+    # the copy is the journal: a publish from it (into the same folder) finds nothing to do, and a new post goes on
+    lite.write_config(CONFIG.replace("store: newswire.db", f"store: '{url}'"))
+    files = lite.files()
+    again = lite.cli("publish", "--no-ping", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["written"] == 0, again.stdout + again.stderr
+    assert lite.files() == files
+    lite.post("new", title="A new post", date="2010-06-01T10:00:00Z")
+    assert lite.cli("publish", "--no-ping").returncode == 0
+    [new] = journal.rows("SELECT id FROM posts WHERE title = 'A new post'")
+    assert new[0] == max(int(str(r[0])) for r in before["posts"]) + 1  # numbered after the copied ids
+
+    back = Journal(tmp_path / "back")
+    back.root.mkdir()
+    back.write_config(CONFIG)
+    returned = run_cli("store", "copy", url, str(back.root / "newswire.db"))
+    assert returned.returncode == 0, returned.stderr
+    assert _tables(back) == _tables(journal)
+    assert "17 posts" in _checked(back)
+
+
+def test_a_copy_never_overwrites_a_store(journal: Journal, tmp_path: Path) -> None:
+    journal.post("atlas", title="Operation ATLAS")
+    assert journal.cli("sync").returncode == 0
+    url = journal.store_url
+    assert url is not None
+    taken = tmp_path / "taken.db"
+    taken.write_bytes(b"precious")
+    for args in ((url, str(taken)), (url, url)):
+        result = run_cli("store", "copy", *args)
+        assert result.returncode == 2, result.stderr
+        assert _one_line(result).startswith("newswire: ")
+    assert taken.read_bytes() == b"precious"
+    lite = tmp_path / "lite.db"
+    assert run_cli("store", "copy", url, str(lite)).returncode == 0
+    refused = run_cli("store", "copy", str(lite), url)  # the database holds a journal already
+    assert refused.returncode == 2 and "already holds a journal" in _one_line(refused)
+    assert [r[0] for r in journal.rows("SELECT title FROM posts")] == ["Operation ATLAS"]
+
+
+def test_a_backup_of_a_postgresql_store_is_a_checked_file_that_restores_it(journal: Journal, tmp_path: Path) -> None:
+    journal.post("atlas", title="Operation ATLAS")
+    assert journal.cli("publish", "--no-ping").returncode == 0
+    before = _tables(journal)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    result = journal.cli("store", "backup", str(backups))
+    assert result.returncode == 0, result.stderr
+    [file] = backups.iterdir()
+    assert result.stdout.strip() == f"backed up to {file}"
+    assert not (file.parent / (file.name + "-wal")).exists()
+    with SqliteStore(file) as copy:  # a SQLite store, whole
+        assert [p.title for p in copy.posts.summaries()] == ["Operation ATLAS"]
+
+    journal.post("border", title="Southwest Border")
+    assert journal.cli("publish", "--no-ping").returncode == 0
+    assert _tables(journal) != before
+    restored = journal.cli("store", "restore", str(file))
+    assert restored.returncode == 0, restored.stderr
+    assert _tables(journal) == before
+    assert "1 posts" in _checked(journal)
+
+
+def test_store_check_names_what_is_missing_from_a_damaged_postgresql_store(journal: Journal) -> None:
+    journal.post("atlas", title="Operation ATLAS")
+    assert journal.cli("sync").returncode == 0
+    journal.execute("ALTER TABLE posts DISABLE TRIGGER posts_update_touches")
+    journal.execute("DROP TABLE content_scan")
+    result = journal.cli("store", "check")
+    assert result.returncode == 1
+    assert "table content_scan is missing" in result.stderr
+    assert "trigger posts_update_touches is missing or disabled" in result.stderr

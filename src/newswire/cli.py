@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import click
 
 from . import __version__, journal, upkeep
-from .config import Config, load_config
+from .config import STORE_SCHEMES, Config, load_config
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, NewswireError, UsageError, json_printable, os_trouble, printable
 from .job import PublishReport, check_published, publish
 
@@ -461,10 +461,11 @@ def store() -> None:
 def store_check(ctx: click.Context) -> None:
     """Read the whole store and report any damage.
 
-    Runs SQLite's integrity_check and foreign_key_check and prints the store's counts;
-    exits 1 and lists the damage if there is any.
+    Runs SQLite's integrity_check and foreign_key_check (on PostgreSQL, checks the schema's
+    tables and triggers and reads every row) and prints the store's counts; exits 1 and
+    lists the damage if there is any.
     """
-    health = upkeep.check(_config(ctx).paths.store)
+    health = upkeep.check(_store_at(_config(ctx)))
     if health.ok:
         counts = ", ".join(f"{n} {table}" for table, n in health.counts.items())
         _say(f"ok: {health.path}: schema {health.version}, {counts}")
@@ -482,11 +483,34 @@ def store_check(ctx: click.Context) -> None:
 def store_backup(ctx: click.Context, destination: Path) -> None:
     """Copy the store to PATH, safely while it is in use.
 
-    Uses SQLite's online backup API while publishes go on, into a new file or (if PATH
-    is a folder) a dated file in it; checks the copy and never overwrites.
+    Uses SQLite's online backup API while publishes go on (a PostgreSQL store is copied
+    from one snapshot into a SQLite file), into a new file or (if PATH is a folder) a
+    dated file in it; checks the copy and never overwrites.
     """
-    written = upkeep.backup(_config(ctx).paths.store, destination)
+    written = upkeep.backup(_store_at(_config(ctx)), destination)
     _say(f"backed up to {written}")
+
+
+def _store_at(config: Config) -> Path | str:
+    return config.paths.store_url or config.paths.store
+
+
+def _store_arg(value: str) -> Path | str:
+    """A store named on the command line: a PostgreSQL URL, or a SQLite file."""
+    return value if value.lower().startswith(STORE_SCHEMES) else Path(value)
+
+
+@store.command("copy")
+@click.argument("source", metavar="SRC")
+@click.argument("dest", metavar="DEST")
+def store_copy(source: str, dest: str) -> None:
+    """Copy a journal's store from SRC to DEST, each a SQLite file or a postgresql:// URL.
+
+    Moves a journal between SQLite and PostgreSQL (either way): every row, ids and all,
+    read from one snapshot of SRC while it stays in use and written in one transaction.
+    DEST must be a new file or an empty database; run 'newswire store check' on it after.
+    """
+    _say(upkeep.copy(_store_arg(source), _store_arg(dest)).summary())
 
 
 @store.command("restore")
@@ -497,11 +521,12 @@ def store_restore(ctx: click.Context, backup: Path, wait: float) -> None:
     """Put the backup FILE in the store's place.
 
     The backup is checked first, the swap is made under the journal's lock, and
-    leftover WAL files are removed.
+    leftover WAL files are removed (a PostgreSQL store takes the backup's rows in
+    one transaction).
     """
     config = _config(ctx)
     journal.restore_store(config, backup, wait=wait)
-    _say(f"restored {config.paths.store} from {backup}; run 'newswire publish --full' next")
+    _say(f"restored {_store_at(config)} from {backup}; run 'newswire publish --full' next")
 
 
 if __name__ == "__main__":  # pragma: no cover

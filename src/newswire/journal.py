@@ -133,4 +133,4 @@ def restore_post(config: Config, ref: str) -> bool:
 def restore_store(config: Config, backup: Path, *, wait: float = 0.0) -> None:
     """Replace the store with ``backup`` under the journal's lock (see ``upkeep.restore``)."""
     with journal_lock(config.lock_path, wait):
-        upkeep.restore(backup, config.paths.store)
+        upkeep.restore(backup, config.paths.store_url or config.paths.store)

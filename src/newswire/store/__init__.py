@@ -54,8 +54,9 @@ class Repositories:
     """A store made of the repositories, over one backend's connection (SQLite's or PostgreSQL's):
     each backend opens and migrates its connection, and the rest is this, the same for both."""
 
-    def __init__(self, conn: Backend):
+    def __init__(self, conn: Backend, where: str):
         self.conn = conn
+        self.where = where  # the file or URL, as messages name it
         self.state = SqliteState(conn)
         self.authors = SqliteAuthors(conn, self.state.generation)
         self.labels = SqliteLabels(conn)
@@ -101,15 +102,11 @@ class SqliteStore(Repositories):
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise store_trouble(conn.path, exc) from None
-        super().__init__(conn)
+        super().__init__(conn, str(conn.path))
         self.path = conn.path
 
-    @property
-    def where(self) -> str:
-        return str(self.path)
 
-
-def open_at(where: Path | str, *, timeout: float = 10.0) -> Store:
+def open_at(where: Path | str, *, timeout: float = 10.0) -> Repositories:
     """The store at ``where``: a PostgreSQL URL (see ``config.STORE_SCHEMES``), or a SQLite file.
     The one place a backend is chosen (psycopg is loaded only for PostgreSQL)."""
     if isinstance(where, str):

@@ -17,6 +17,8 @@ from ..errors import StoreError
 class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
+    @property
+    def description(self) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
     def __iter__(self) -> Iterator[Any]: ...
@@ -53,6 +55,9 @@ class Dialect:
         """Around a bulk insert of new posts and their labels (see ``schema.inserted_in_bulk``)."""
         return nullcontext()
 
+    def ids_taken(self, db: Database) -> None:
+        """After rows came in with their ids (a copy of a store): new rows are numbered after them."""
+
 
 class Backend:
     """One connection to the store, in autocommit mode: every write goes through ``transaction``."""
@@ -60,6 +65,7 @@ class Backend:
     db: Database
     dialect: Dialect
     begin = "BEGIN"
+    begin_read = "BEGIN"  # a read-only transaction that sees one moment of the store throughout
 
     def trouble(self, exc: BaseException) -> StoreError | None:
         """What to tell the user about ``exc``, a failure of this backend's (None for any other exception)."""
@@ -108,6 +114,15 @@ class Backend:
     def roomy(self) -> AbstractContextManager[None]:
         """More memory while a big write runs, where the backend is told so per connection."""
         return nullcontext()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that all see the store as it was at their first, while others go on writing."""
+        self.db.execute(self.begin_read)
+        try:
+            yield
+        finally:
+            self.db.execute("ROLLBACK")
 
     @contextmanager
     def scratch(self) -> Iterator[None]:

@@ -106,6 +106,12 @@ class PgDialect(Dialect):
     def insert_id(self, db: Database, sql: str, parameters: Sequence[Any]) -> int:
         return int(db.execute(sql + " RETURNING id", parameters).fetchone()[0])
 
+    def ids_taken(self, db: Database) -> None:
+        for table, column in db.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                        "WHERE is_identity = 'YES' AND table_schema = current_schema()").fetchall():
+            db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                       f"coalesce(max({column}), 0) + 1, false) FROM {table}")
+
     @contextmanager
     def bulk_insert(self, db: Database, posts: int, authors: Iterable[str], labels: Sequence[int]) -> Iterator[None]:
         """New posts inserted with their INSERT triggers told to stand aside, their effect then had once
@@ -170,6 +176,7 @@ class PgConnection(Backend):
 
     db: PgDatabase
     dialect = PgDialect()
+    begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
     def __init__(self, url: str, *, timeout: float = 10.0):
         self.url = url
@@ -233,7 +240,7 @@ def migrate(db: PgDatabase, url: str) -> None:
     """Bring the schema to the newest version, one recorded step at a time (in ``newswire_schema``,
     as SQLite's in ``PRAGMA user_version``). A store at the newest is only read (it may be read-only)."""
     raw = db.raw
-    version = _version(raw)
+    version = schema_version(raw)
     if version > len(MIGRATIONS):
         raise StoreError(f"{shown(url)}: the store was written by a newer newswire "
                          f"(schema {version}, this one knows {len(MIGRATIONS)})")
@@ -242,7 +249,7 @@ def migrate(db: PgDatabase, url: str) -> None:
             raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATING,))
             raw.execute("CREATE TABLE IF NOT EXISTS newswire_schema (version INTEGER NOT NULL)")
             raw.execute("INSERT INTO newswire_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT FROM newswire_schema)")
-            version = _version(raw)
+            version = schema_version(raw)
             if version >= len(MIGRATIONS):  # another host migrated it meanwhile
                 break
             for statement in pg_statements(MIGRATIONS[version]):
@@ -251,7 +258,8 @@ def migrate(db: PgDatabase, url: str) -> None:
         version += 1
 
 
-def _version(raw: psycopg.Connection[Any]) -> int:
+def schema_version(raw: psycopg.Connection[Any]) -> int:
+    """The schema's version (0 for a database newswire has not made a store in)."""
     if _one(raw.execute("SELECT to_regclass('newswire_schema')")) is None:
         return 0
     return int(_one(raw.execute("SELECT version FROM newswire_schema")))
@@ -277,12 +285,8 @@ class PostgresStore(Repositories):
         except BaseException:
             conn.close()
             raise
-        super().__init__(conn)
+        super().__init__(conn, shown(url))
         self.url = url
-
-    @property
-    def where(self) -> str:
-        return shown(self.url)
 
 
 @contextmanager
