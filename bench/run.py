@@ -3,6 +3,7 @@
     python bench/run.py                        # the issue's sizes: 10,000 and 100,000 posts
     python bench/run.py --sizes 2000 --runs 3  # a quick look
     python bench/run.py --sizes 50000 --authors 50 --labels 200 --sync-only  # cold syncs beside the baseline
+    python bench/run.py --sizes 10000 --stores sqlite,postgresql  # the store on each backend, in one run
 
 Every figure is a whole command run as a subprocess (wall time, and the peak RSS and
 CPU of that process and its workers), so it is what an operator sees. Ratios are
@@ -14,6 +15,12 @@ The journal is configured like the baseline's output: the newest 25 entries in e
 feed, no archive pages (``feeds.archives: false``); newswire writes three formats to
 the baseline's two. ``--archives`` adds one cold publish with RFC 5005 archives on,
 where every post is published in every feed that holds it.
+
+``--stores sqlite,postgresql`` measures the same journal with its store on each backend; the
+PostgreSQL rows use a throwaway server started for the run (as the tests start theirs, see
+tests/pgcluster.py), a fresh database for each copy, on a Unix socket with fsync off. The
+baseline reads a SQLite store: it is measured from the SQLite copies, and the PostgreSQL rows'
+ratios are against it.
 """
 
 from __future__ import annotations
@@ -30,7 +37,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
 from generate import generate  # noqa: E402
+
+import pgcluster  # noqa: E402
 
 NEWSWIRE = [sys.executable, "-m", "newswire"]
 
@@ -68,10 +78,15 @@ def corpus(root: Path, posts: int, authors: int, labels: int) -> Path:
     return target
 
 
-def fresh_copy(src: Path, dst: Path) -> Path:
+def fresh_copy(src: Path, dst: Path, cluster: pgcluster.Cluster | None = None) -> Path:
+    """A copy of the corpus with no store yet: a SQLite file to come, or with ``cluster`` a new database."""
     if dst.exists():
         shutil.rmtree(dst)
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("feeds", "newswire.db*", "baseline"))
+    if cluster is not None:
+        config = dst / "config.yaml"
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            "store: newswire.db", f"store: '{cluster.fresh('bench')}'"), encoding="utf-8")
     return dst
 
 
@@ -106,19 +121,23 @@ def bench_sync(root: Path, posts: int, authors: int, labels: int, runs: int) -> 
             row("cold sync", syncs, statistics.median(s.seconds for s in base))]
 
 
-def bench(root: Path, posts: int, authors: int, labels: int, runs: int, repeats: int, archives: bool) -> list[str]:
+def bench(root: Path, posts: int, authors: int, labels: int, runs: int, repeats: int, archives: bool,
+          cluster: pgcluster.Cluster | None = None, base: list[Sample] | None = None) -> tuple[list[str], list[Sample]]:
+    """The table for one size, with the store in SQLite files, or in ``cluster``'s databases (then
+    against ``base``, the baseline measured on the SQLite copies); and the baseline's samples."""
     src = corpus(root / "corpus", posts, authors, labels)
     work = root / "work"
-    lines = [f"{posts} posts, {authors} authors, {labels} labels ({os.cpu_count()} cores)"]
+    on = f", store on {'PostgreSQL' if cluster else 'SQLite'}"
+    lines = [f"{posts} posts, {authors} authors, {labels} labels ({os.cpu_count()} cores){on}"]
     # Cold sync and cold publish: fresh copies each run.
     syncs, colds, stores = [], [], None
     for i in range(runs):
-        j = fresh_copy(src, work / f"j{i}")
+        j = fresh_copy(src, work / f"j{i}", cluster)
         syncs.append(measure([*NEWSWIRE, "sync"], j))
         colds.append(measure([*NEWSWIRE, "publish", "--no-sync", "--no-ping"], j))
         stores = j
     assert stores is not None
-    base = baseline(stores, runs)
+    base = base or baseline(stores, runs)
     base_median = statistics.median(s.seconds for s in base)
     nochange = [measure([*NEWSWIRE, "publish", "--no-ping"], stores) for _ in range(repeats)]
     added, edited = [], []
@@ -138,11 +157,11 @@ def bench(root: Path, posts: int, authors: int, labels: int, runs: int, repeats:
               row("publish, one new post", added, base_median),
               row("publish, one old post edited", edited, base_median)]
     if archives:
-        j = with_archives(fresh_copy(src, work / "archives"))
+        j = with_archives(fresh_copy(src, work / "archives", cluster))
         measure([*NEWSWIRE, "sync"], j)
         lines.append(row("cold full publish, with archives", [measure([*NEWSWIRE, "publish", "--no-ping"], j)],
                          base_median))
-    return lines
+    return lines, base
 
 
 def main() -> None:
@@ -157,11 +176,26 @@ def main() -> None:
     parser.add_argument("--archives", action="store_true", help="also one cold publish with archive pages on")
     parser.add_argument("--sync-only", action="store_true",
                         help="only cold syncs, beside the baseline (the vs base column: baseline / sync)")
+    parser.add_argument("--stores", default="sqlite", help="the backends to keep the store in, comma-separated: "
+                        "sqlite, postgresql (a throwaway server, started for the run)")
     args = parser.parse_args()
-    for size in (int(s) for s in args.sizes.split(",")):
-        lines = (bench_sync(args.dir, size, args.authors, args.labels, args.runs) if args.sync_only else
-                 bench(args.dir, size, args.authors, args.labels, args.runs, args.repeats, args.archives))
-        print("\n".join(lines), "\n", flush=True)
+    stores = args.stores.split(",")
+    if not set(stores) <= {"sqlite", "postgresql"} or (args.sync_only and stores != ["sqlite"]):
+        parser.error("--stores takes sqlite and postgresql (and --sync-only only sqlite)")
+    cluster = pgcluster.start() if "postgresql" in stores else None
+    try:
+        for size in (int(s) for s in args.sizes.split(",")):
+            if args.sync_only:
+                print("\n".join(bench_sync(args.dir, size, args.authors, args.labels, args.runs)), "\n", flush=True)
+                continue
+            base = None
+            for store in stores:
+                lines, base = bench(args.dir, size, args.authors, args.labels, args.runs, args.repeats,
+                                    args.archives, cluster if store == "postgresql" else None, base)
+                print("\n".join(lines), "\n", flush=True)
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 if __name__ == "__main__":
