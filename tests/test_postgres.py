@@ -319,3 +319,17 @@ def test_store_check_names_what_is_missing_from_a_damaged_postgresql_store(journ
     assert result.returncode == 1
     assert "table content_scan is missing" in result.stderr
     assert "trigger posts_update_touches is missing or disabled" in result.stderr
+
+
+def test_without_psycopg_a_postgresql_store_is_one_line_that_says_what_to_install(journal: Journal,
+                                                                                  tmp_path: Path) -> None:
+    shadow = tmp_path / "shadow" / "psycopg"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no psycopg here', name='psycopg')\n")
+    journal.post("atlas", title="Operation ATLAS")
+    for command in (("publish",), ("status",)):
+        result = journal.cli(*command, env={"PYTHONPATH": str(shadow.parent)})
+        assert result.returncode == 1, result.stderr
+        line = _one_line(result)
+        assert "newswire[postgresql]" in line and "psycopg" in line, line
+    assert journal.rows("SELECT count(*) FROM posts")[0][0] == 0

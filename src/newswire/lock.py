@@ -55,9 +55,9 @@ def journal_lock(path: Path | str, wait: float = 0.0) -> Iterator[None]:
     """Hold the journal's lock (``Config.lock_path``: a file, or a PostgreSQL store's URL); wait up
     to ``wait`` seconds for it, else raise ``LockedError``."""
     if isinstance(path, str):
-        from .store.postgres import journal_lock as advisory_lock
+        from .store import postgres_backend
 
-        with advisory_lock(path, wait) as sock:
+        with postgres_backend().journal_lock(path, wait) as sock:
             _SOCKETS.add(sock)
             try:
                 yield

@@ -12,8 +12,10 @@ from __future__ import annotations
 import sqlite3
 from contextlib import AbstractContextManager
 from pathlib import Path
+from types import ModuleType
 from typing import Self
 
+from ..errors import StoreError
 from .authors import SqliteAuthors, SqliteLabels
 from .backend import Backend, Database
 from .connection import (
@@ -110,7 +112,15 @@ def open_at(where: Path | str, *, timeout: float = 10.0) -> Repositories:
     """The store at ``where``: a PostgreSQL URL (see ``config.STORE_SCHEMES``), or a SQLite file.
     The one place a backend is chosen (psycopg is loaded only for PostgreSQL)."""
     if isinstance(where, str):
-        from .postgres import PostgresStore
-
-        return PostgresStore(where, timeout=timeout)
+        return postgres_backend().PostgresStore(where, timeout=timeout)
     return SqliteStore(where, timeout=timeout)
+
+
+def postgres_backend() -> ModuleType:
+    """The PostgreSQL backend, loaded now (it imports psycopg, which only such a store needs)."""
+    try:
+        from . import postgres as module
+    except ImportError as exc:
+        raise StoreError(f"paths.store is a PostgreSQL URL, but {exc.name or 'psycopg'} cannot be loaded ({exc}): "
+                         "install newswire with its postgresql extra (pip install 'newswire[postgresql]')") from None
+    return module
