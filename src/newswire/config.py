@@ -309,8 +309,8 @@ class OutputConfig:
     timeout: float = setting(30.0, "Seconds to connect, and to wait for an answer.", low=0, above=True,
                              high=300, unit="seconds")
     purge_command: tuple[str, ...] = setting((), "A command (a list: program, then arguments) run after a "
-                                             "publish that changed documents, with their URLs as more "
-                                             "arguments.")
+                                             "publish that changed documents, their URLs on its standard "
+                                             "input, one a line.")
     purge_url: str | None = setting(None, "A URL POSTed once for each changed document's URL after such a "
                                     "publish, {url} in it replaced by that URL (percent-encoded).",
                                     rule=Rule("an absolute http(s) URL containing {url}", _purge_url))
