@@ -34,6 +34,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --sizes 100000 --runs 1 --repeats 5
 	$(BIN)/python bench/run.py --sizes 10000 --runs 3 --repeats 3 --stores sqlite,postgresql
 	$(BIN)/python bench/hub_latency.py
+	$(BIN)/python bench/s3.py --posts 10000 --runs 3
 
 clean:
 	rm -rf feeds site newswire.db newswire.db-* newswire.db.lock .pytest_cache .ruff_cache .mypy_cache
