@@ -9,6 +9,7 @@ modules (``pytest.mark.both_backends``); this one runs against the session's thr
 from __future__ import annotations
 
 import json
+import os
 import select
 import shutil
 import signal
@@ -333,3 +334,36 @@ def test_without_psycopg_a_postgresql_store_is_one_line_that_says_what_to_instal
         line = _one_line(result)
         assert "newswire[postgresql]" in line and "psycopg" in line, line
     assert journal.rows("SELECT count(*) FROM posts")[0][0] == 0
+
+
+FORKS = ("import os, sys, time\n"
+         "from newswire.lock import forget_inherited_locks, journal_lock\n"
+         "with journal_lock(sys.argv[1]):\n"
+         "    child = os.fork()\n"
+         "    if child == 0:  # a worker, as a publish forks them: it outlives its killed parent a while\n"
+         "        forget_inherited_locks()\n"
+         "        time.sleep(120)\n"
+         "        os._exit(0)\n"
+         "    print(child, flush=True)\n"
+         "    time.sleep(120)\n")
+
+
+def test_a_worker_forked_by_a_killed_holder_does_not_keep_the_lock(journal: Journal) -> None:
+    journal.post("atlas", title="Operation ATLAS")
+    assert journal.store_url is not None
+    holder = subprocess.Popen([sys.executable, "-c", FORKS, journal.store_url], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None
+    ready, _, _ = select.select([holder.stdout], [], [], 30)
+    assert ready
+    child = int(holder.stdout.readline())
+    try:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        result = journal.cli("publish", "--wait", "20")
+        assert result.returncode == 0, result.stderr
+        os.kill(child, 0)  # the worker still lives, and the lock went with its parent all the same
+    finally:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
