@@ -103,6 +103,7 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
             report.deferred += 1
         else:
             _settle(config, store, n, outcome, now, report, _where(notifiers, n))
+    store.outbox.release([n for n, outcome in zip(pending, outcomes) if outcome is None])  # due for any round
     if report.deferred:
         report.errors.append(f"{report.deferred} not tried: this round reached its {config.notify.round_timeout:g} s "
                              "limit (notify.round_timeout); they stay due for the next one")

@@ -65,6 +65,12 @@ class SqliteOutbox:
             db.execute(sql, args)
         return self._select("state = 'pending' AND claimed_by = ?", [holder])
 
+    def release(self, claimed: Sequence[Notification]) -> None:
+        """Let go of notifications this round claimed but did not try: due again for any round."""
+        with self.conn.transaction() as db:
+            db.executemany("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
+                           [(n.id, n.claimed_by) for n in claimed])
+
     def _select(self, where: str, args: Sequence[object]) -> list[Notification]:
         return [Notification(kind=kind, target=target, topic=topic, payload=json.loads(payload), id=id_,
                              state=state, attempts=attempts, created_at=from_utc_text(created_at),
