@@ -156,7 +156,7 @@ def open_store(config: Config) -> Store:
 
 def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: bool = True, ping: bool = True,
             now: datetime | None = None, wait: float = 0.0, progress: Progress | None = None,
-            allow_mass_delete: bool = False, sink: Sink | None = None) -> PublishReport:
+            allow_mass_delete: bool = False, force_revision: bool = False, sink: Sink | None = None) -> PublishReport:
     """Run one publish of the journal into ``sink`` (the output folder unless given); see the module
     docstring for the guarantees.
 
@@ -173,7 +173,10 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
         sink = DryRun(target) if dry_run else target
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
             if sync:  # a missing content folder is reported, not taken for an empty one
-                report.sync = content.sync(config, store, clock, allow_mass_delete=allow_mass_delete)
+                report.sync = content.sync(config, store, clock, allow_mass_delete=allow_mass_delete,
+                                           force_revision=force_revision)
+                if report.sync.behind:  # not an error: a host behind publishes the store's newer posts
+                    report.warnings.append(report.sync.behind)
             generation = store.state.generation()
             last = _last_good_publish(config, store, now, clock)
             if full or dry_run or not _nothing_changed(config, store, sink, last, generation, report):

@@ -336,6 +336,17 @@ class Notification:
     created_at: datetime | None = None
     next_at: datetime | None = None
     last_error: str | None = None
+    claimed_by: str | None = None  # the delivery round that holds it (see ``OutboxStore.claim``)
+
+
+@dataclass(frozen=True)
+class ContentRevision:
+    """What the content folder was when a sync read it: its git checkout's HEAD commit, whether
+    the folder held uncommitted changes, and which checkout it was ('host:/path')."""
+
+    commit: str
+    dirty: bool
+    checkout: str
 
 
 @dataclass(frozen=True)
