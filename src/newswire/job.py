@@ -54,7 +54,7 @@ INDEX_FILES = ("index.opml", "index.html", STYLESHEET)
 Progress = Callable[[int, int], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class DocumentResult:
     path: str
     feed: str
@@ -518,7 +518,8 @@ class _Run:
         indices = [i for i, (pf, _) in enumerate(todo) if (Kind.MAIN if pf.is_main else Kind.PAGE) is kind]
         parallel = sum(len(todo[i][0].entries) for i in indices) >= proof.PARALLEL_THRESHOLD
         for outcome in run_tasks(proof.publish_pages, work, indices, parallel=parallel,
-                                 prepare=functools.partial(self._pages_with_posts, todo), waits=True):
+                                 prepare=functools.partial(self._pages_with_posts, todo), waits=True,
+                                 weight=lambda i: len(todo[i][0].entries)):
             pf, fingerprint = todo[outcome.index]
             self.report.rendered += 1
             if outcome.status == "failed" or outcome.written is None:
