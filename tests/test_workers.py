@@ -93,7 +93,7 @@ def test_a_process_that_runs_threads_starts_its_workers_from_a_fork_server(
 def test_weighed_tasks_are_chunked_by_what_they_load(three_cores: None) -> None:
     """A feed page loads its posts: a chunk of pages holds no more posts than CHUNK_WEIGHT (but one
     page at least, however many it has), so a big archive's pages do not fill memory in flight."""
-    sizes = [25] * 400 + [workers.CHUNK_WEIGHT * 2] + [1] * 30
+    sizes = [0] + [25] * 400 + [workers.CHUNK_WEIGHT * 2] + [1] * 30  # a feed page may have no post
     prepared: list[list[int]] = []
 
     def prepare(chunk: list[int]) -> list[int]:
@@ -105,5 +105,5 @@ def test_weighed_tasks_are_chunked_by_what_they_load(three_cores: None) -> None:
     assert [r[0] for r in results] == list(range(len(sizes)))
     assert sorted(i for chunk in prepared for i in chunk) == list(range(len(sizes)))
     assert all(sum(sizes[i] for i in chunk) <= workers.CHUNK_WEIGHT for chunk in prepared if len(chunk) > 1)
-    assert [len(c) for c in prepared if sizes[c[0]] == 25][0] == workers.CHUNK_WEIGHT // 25
-    assert [400] in prepared  # the heavy page alone
+    assert [len(c) for c in prepared if sizes[c[0]] == 25][1] == workers.CHUNK_WEIGHT // 25
+    assert [401] in prepared  # the heavy page alone

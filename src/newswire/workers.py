@@ -86,10 +86,10 @@ def _chunks(tasks: Sequence[T], size: int, weight: Callable[[T], int] | None) ->
     if weight is None:
         return [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
     chunks: list[list[T]] = []
-    held = CHUNK_WEIGHT
+    held = 0
     for task in tasks:
         w = weight(task)
-        if held + w > CHUNK_WEIGHT or len(chunks[-1]) >= size:
+        if not chunks or held + w > CHUNK_WEIGHT or len(chunks[-1]) >= size:
             chunks.append([])
             held = 0
         chunks[-1].append(task)
