@@ -217,7 +217,7 @@ def test_one_publish_at_a_time_waits_and_a_killed_holder_lets_go(journal: Journa
 # --- moving between backends, backups ---------------------------------------------------------
 
 
-TABLES = ("posts", "labels", "post_labels", "authors", "documents", "state", "dirty", "shown", "announced", "outbox",
+TABLES = ("posts", "labels", "post_labels", "authors", "documents", "state", "dirty", "shown", "announced", "outbox", "content_revision",
           "publish_log", "source_state", "content_scan")
 
 
@@ -367,3 +367,13 @@ def test_a_worker_forked_by_a_killed_holder_does_not_keep_the_lock(journal: Jour
             os.kill(child, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_copy_takes_every_table_the_migrations_make() -> None:
+    import re
+
+    from newswire.store import MIGRATIONS
+    from newswire.upkeep import KEPT_BY_TRIGGERS, TABLES
+
+    made = {name for script in MIGRATIONS for name in re.findall(r"CREATE TABLE (\w+)", script)}
+    assert sorted(TABLES + KEPT_BY_TRIGGERS) == sorted(made)
