@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +22,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from harness import CONFIG, Journal
+
+pytestmark = pytest.mark.both_backends
 
 GIT = ("git", "-c", "user.name=Test Editor", "-c", "user.email=editor@journal.test", "-c", "init.defaultBranch=main",
        "-c", "advice.detachedHead=false")
@@ -40,7 +40,7 @@ def commit(checkout: Path, message: str) -> str:
     return git(checkout, "rev-parse", "HEAD")
 
 
-def host(root: Path, store: Path, content: Path) -> Journal:
+def host(root: Path, store: Path | str, content: Path) -> Journal:
     """A host: its own folder, config and output, its own checkout, and the one shared store."""
     j = Journal(root)
     root.mkdir(exist_ok=True)
@@ -50,12 +50,13 @@ def host(root: Path, store: Path, content: Path) -> Journal:
 
 
 @pytest.fixture
-def hosts(tmp_path: Path) -> tuple[Journal, Journal, Path]:
+def hosts(tmp_path: Path, journal: Journal) -> tuple[Journal, Journal, Path]:
     """Hosts A and B, each with a clone of one repository (a bare 'origin'); A has committed and
-    pushed two posts, which B's clone holds too. Returns (A, B, origin)."""
+    pushed two posts, which B's clone holds too. Returns (A, B, origin). They share the store of
+    ``journal``'s backend: a SQLite file, or a PostgreSQL database."""
     origin = tmp_path / "origin.git"
     subprocess.run([*GIT, "init", "-q", "--bare", str(origin)], check=True, timeout=60)
-    store = tmp_path / "shared" / "newswire.db"
+    store = journal.store_url or tmp_path / "shared" / "newswire.db"
     a = host(tmp_path / "a", store, tmp_path / "a" / "content")
     git(tmp_path, "clone", "-q", str(origin), str(a.content))
     a.post("atlas", title="Operation ATLAS")
@@ -67,16 +68,20 @@ def hosts(tmp_path: Path) -> tuple[Journal, Journal, Path]:
     return a, b, origin
 
 
+def shared(j: Journal) -> Journal:
+    """``j``, read through the store its config names (the hosts' shared one)."""
+    paths = j.config().paths
+    return Journal(j.root, paths.store_url) if paths.store_url else Journal(paths.store.parent)
+
+
 def posts(j: Journal) -> dict[str, tuple[str, bool]]:
     """Every post in the shared store: title and whether it is deleted, by file."""
-    with closing(sqlite3.connect(j.config().paths.store)) as db:
-        return {source: (title, deleted is not None)
-                for source, title, deleted in db.execute("SELECT source, title, deleted_at FROM posts")}
+    return {source: (title, deleted is not None)
+            for source, title, deleted in shared(j).rows("SELECT source, title, deleted_at FROM posts")}
 
 
 def generation(j: Journal) -> int:
-    with closing(sqlite3.connect(j.config().paths.store)) as db:
-        return int(db.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()[0])
+    return int(str(shared(j).rows("SELECT value FROM state WHERE key = 'generation'")[0][0]))
 
 
 def sync(j: Journal, *args: str) -> subprocess.CompletedProcess[str]:
@@ -182,7 +187,7 @@ def test_a_folder_that_is_not_a_checkout_is_refused_once_the_store_knows_a_commi
         hosts: tuple[Journal, Journal, Path], tmp_path: Path) -> None:
     a, _, _ = hosts
     assert sync(a).returncode == 0
-    plain = host(tmp_path / "c", a.config().paths.store, tmp_path / "c" / "content")
+    plain = host(tmp_path / "c", a.config().paths.store_url or a.config().paths.store, tmp_path / "c" / "content")
     plain.post("atlas", title="Operation ATLAS, from a plain folder")
     refused = sync(plain)
     assert refused.returncode == 1
@@ -217,8 +222,7 @@ def with_hub(j: Journal, url: str, extra: str = "") -> None:
 
 
 def pending(j: Journal) -> list[tuple[str, str | None]]:
-    with closing(sqlite3.connect(j.root / "newswire.db")) as db:
-        return list(db.execute("SELECT topic, claimed_until FROM outbox WHERE state = 'pending'"))
+    return [(str(r[0]), r[1]) for r in j.rows("SELECT topic, claimed_until FROM outbox WHERE state = 'pending'")]
 
 
 def popen(j: Journal, *args: str) -> subprocess.Popen[str]:
@@ -331,23 +335,21 @@ def test_two_pulls_at_once_fetch_a_source_once(journal: Journal, hub: HTTPServer
     assert asked == ["/partner.xml"], outs
     lines = sorted(out.strip() for out, _ in outs)
     assert "imported" in lines[0] and ": not due" in lines[1], lines  # the other found it taken
-    with closing(sqlite3.connect(journal.root / "newswire.db")) as db:
-        assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 1
-        (status,) = db.execute("SELECT last_status FROM source_state").fetchone()
+    assert journal.rows("SELECT count(*) FROM posts")[0][0] == 1
+    [(status,)] = journal.rows("SELECT last_status FROM source_state")
     assert status == "200"
 
 
 # --- 4. the store's operations, as any backend must keep them ------------------------------------------------
 
 
-def test_a_content_revision_is_recorded_only_by_the_sync_that_saw_the_last_one(tmp_path: Path) -> None:
+def test_a_content_revision_is_recorded_only_by_the_sync_that_saw_the_last_one(journal: Journal) -> None:
     """Two syncs that read the store's revision at once: the second to record finds it moved, and
     records nothing (its sync is then undone); the same holds for a claim of a source to pull."""
     from newswire.model import ContentRevision
-    from newswire.store import SqliteStore
 
     now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-    with SqliteStore(tmp_path / "s.db") as one, SqliteStore(tmp_path / "s.db") as two:
+    with journal.store() as one, journal.store() as two:
         (none, seq), (_, seq_two) = one.state.content_revision(), two.state.content_revision()
         assert none is None and seq == seq_two
         mine, theirs = ContentRevision("a" * 40, False, "a:/c"), ContentRevision("b" * 40, True, "b:/c")
