@@ -3,10 +3,12 @@
     python bench/run.py                        # the issue's sizes: 10,000 and 100,000 posts
     python bench/run.py --sizes 2000 --runs 3  # a quick look
     python bench/run.py --sizes 50000 --authors 50 --labels 200 --sync-only  # cold syncs beside the baseline
+    python bench/run.py --sizes 50000,100000 --authors 50 --labels 200 --runs 1 --archives-only  # whole history
 
-Every figure is a whole command run as a subprocess (wall time, and the peak RSS and
-CPU of that process and its workers), so it is what an operator sees. Ratios are
-against the baseline (bench/baseline.py) measured in the same run on the same corpus.
+Every figure is a whole command run as a subprocess (wall time, the peak RSS of the
+largest of that process and its workers, and the CPU of them all), so it is what an
+operator sees. Ratios are against the baseline (bench/baseline.py) measured in the
+same run on the same corpus.
 Cold figures are medians over ``--runs`` fresh copies of the journal; the publishes
 after no change, one new post and one edit, over ``--repeats`` rounds in the last copy.
 
@@ -106,6 +108,21 @@ def bench_sync(root: Path, posts: int, authors: int, labels: int, runs: int) -> 
             row("cold sync", syncs, statistics.median(s.seconds for s in base))]
 
 
+def bench_archives(root: Path, posts: int, authors: int, labels: int, runs: int) -> list[str]:
+    """Cold publishes with archives on (every post in every feed that holds it), each into a fresh
+    copy synced first, beside the baseline publishing the newest entries of the same posts."""
+    src = corpus(root / "corpus", posts, authors, labels)
+    colds = []
+    for i in range(runs):
+        j = with_archives(fresh_copy(src, root / "work" / f"a{i}"))
+        measure([*NEWSWIRE, "sync"], j)
+        colds.append(measure([*NEWSWIRE, "publish", "--no-sync", "--no-ping"], j))
+    base = baseline(root / "work" / "a0", runs)
+    return [f"{posts} posts, {authors} authors, {labels} labels ({os.cpu_count()} cores)", *header(),
+            row("baseline publish (feedgen+feedparser)", base, None),
+            row("cold full publish, with archives", colds, statistics.median(s.seconds for s in base))]
+
+
 def bench(root: Path, posts: int, authors: int, labels: int, runs: int, repeats: int, archives: bool) -> list[str]:
     src = corpus(root / "corpus", posts, authors, labels)
     work = root / "work"
@@ -157,10 +174,16 @@ def main() -> None:
     parser.add_argument("--archives", action="store_true", help="also one cold publish with archive pages on")
     parser.add_argument("--sync-only", action="store_true",
                         help="only cold syncs, beside the baseline (the vs base column: baseline / sync)")
+    parser.add_argument("--archives-only", action="store_true",
+                        help="only cold publishes with archives (after a sync), beside the baseline")
     args = parser.parse_args()
     for size in (int(s) for s in args.sizes.split(",")):
-        lines = (bench_sync(args.dir, size, args.authors, args.labels, args.runs) if args.sync_only else
-                 bench(args.dir, size, args.authors, args.labels, args.runs, args.repeats, args.archives))
+        if args.sync_only:
+            lines = bench_sync(args.dir, size, args.authors, args.labels, args.runs)
+        elif args.archives_only:
+            lines = bench_archives(args.dir, size, args.authors, args.labels, args.runs)
+        else:
+            lines = bench(args.dir, size, args.authors, args.labels, args.runs, args.repeats, args.archives)
         print("\n".join(lines), "\n", flush=True)
 
 
