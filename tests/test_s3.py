@@ -486,3 +486,32 @@ def test_the_example_journal_to_a_bucket(tmp_path: Path, rclone_s3: Store) -> No
     disk.write_config(text)
     disk.cli("publish", "--no-ping", check=True)
     assert s3.objects() == disk.files()
+
+
+def test_the_purge_url_is_posted_once_for_each_changed_document(tmp_path: Path, moto_s3: Store) -> None:
+    """``purge_url`` reaches a real HTTP server on 127.0.0.1, once a changed URL; a failing purge is a
+    warning on a publish that succeeded, never a failed one."""
+    from pytest_httpserver import HTTPServer
+    from werkzeug import Request, Response
+
+    seen: list[str] = []
+    answer = {"status": 200}
+
+    def purge(request: Request) -> Response:
+        seen.append(request.args["u"])
+        return Response("", status=answer["status"])
+
+    with HTTPServer(host="127.0.0.1", port=0) as server:
+        server.expect_request("/purge", method="POST").respond_with_handler(purge)
+        j = _journal(tmp_path, moto_s3, more=f", purge_url: 'http://127.0.0.1:{server.port}/purge?u={{url}}'")
+        first = _publish(j)
+        written = sorted(r["path"] for r in first["results"] if r["status"] == "written")
+        assert sorted(seen) == sorted(f"https://journal.test/feeds/{path}" for path in written)
+        seen.clear()
+        _publish(j)
+        assert seen == []  # nothing changed, nothing to purge
+        answer["status"] = 503
+        j.post("post-new.md", title="A new post", date="2009-12-01T10:00:00-05:00")
+        result = j.cli("publish", "--no-ping")
+        assert result.returncode == 0, result.stderr
+        assert len(seen) == 1 and "purge stopped after 0 of" in result.stderr and "HTTP 503" in result.stderr
