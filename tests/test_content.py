@@ -793,6 +793,21 @@ def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(journal: Jour
         assert got == want, name
 
 
+def test_a_first_sync_asks_the_store_about_entry_ids_per_batch_not_per_post(journal: Journal) -> None:
+    for i in range(40):  # two files propose the same entry id (same title, same date): only its "-2" is asked alone
+        journal.post(f"p{i:02d}", title="Twin" if i in (7, 30) else f"Post {i}", date="2009-03-05")
+    config = journal.config()
+    asked: list[str] = []
+    with open_store(config) as store:
+        store.db.set_trace_callback(asked.append)
+        assert sync(config, store, NOW).added == 40
+        store.db.set_trace_callback(None)
+        ids = [r[0] for r in store.db.execute("SELECT entry_id FROM posts ORDER BY id")]
+    alone = [sql for sql in asked if sql.startswith("SELECT 1 FROM posts WHERE entry_id")]
+    assert len(alone) == 1, len(alone)
+    assert len(set(ids)) == 40 and ids[30] == ids[7] + "-2"
+
+
 def test_rendering_markdown_keeps_no_memory_per_post() -> None:
     import subprocess
     import sys
