@@ -33,6 +33,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --sizes 50000 --authors 50 --labels 200 --runs 3 --sync-only
 	$(BIN)/python bench/run.py --sizes 100000 --runs 1 --repeats 5
 	$(BIN)/python bench/hub_latency.py
+	$(BIN)/python bench/s3.py --posts 10000 --runs 3
 
 clean:
 	rm -rf feeds site newswire.db newswire.db-* newswire.db.lock .pytest_cache .ruff_cache .mypy_cache

@@ -1246,9 +1246,10 @@ def test_a_store_holding_an_overlong_slug_is_mended_on_open(journal: Journal) ->
     with db:
         db.execute("UPDATE labels SET slug = ?", ("\U00020000" * 80,))  # what slugify gave before: 320 bytes
         db.execute("UPDATE authors SET slug = ? WHERE key = 'jmorton'", ("\U00020001" * 80,))
-        # schema 9 had neither the posts' origin (migration 11) nor the table of shown posts (12)
+        # schema 9 had neither the posts' origin (migration 11), the table of shown posts (12) nor ETags (13)
         db.execute("ALTER TABLE posts DROP COLUMN origin")
         db.execute("DROP TABLE shown")
+        db.execute("ALTER TABLE documents DROP COLUMN etag")
         db.execute("PRAGMA user_version = 9")
     db.close()
 

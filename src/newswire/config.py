@@ -230,6 +230,32 @@ class FeedsConfig:
         return own or PageSettings(self.entries, self.content)
 
 
+@dataclass(frozen=True)
+class Bucket:
+    """Where the output goes when ``paths.output`` is ``s3://bucket/prefix/``: a bucket of an
+    S3-compatible object store, and the key prefix (empty, or ending in '/') of every document."""
+
+    name: str
+    prefix: str
+
+    def __str__(self) -> str:
+        return f"s3://{self.name}/{self.prefix}"
+
+
+def _output(text: str) -> Path | Bucket:
+    """A folder, or an object store's bucket and prefix (``s3://bucket/prefix/``)."""
+    if not text.startswith("s3://"):
+        return PATH.apply(text)
+    name, _, prefix = text.removeprefix("s3://").partition("/")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name):
+        raise Invalid(f"{text!r}: the bucket name must be 3 to 63 lowercase letters, digits, '.' and '-'")
+    if prefix and not prefix.endswith("/") or "//" in prefix or prefix.startswith("/"):
+        raise Invalid(f"{text!r}: the prefix must be folder names each ending in '/', such as s3://{name}/feeds/")
+    return Bucket(name, prefix)
+
+
+OUTPUT = Rule("a path, relative to the config's folder, or s3://bucket/prefix/", _output, reads=str)
+
 # The files SQLite (write-ahead log, shared memory, rollback journal) and the journal's lock keep beside the store.
 STORE_COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
 
@@ -238,11 +264,56 @@ STORE_COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
 class PathsConfig:
     store: Path = setting(Path("newswire.db"), "The SQLite store; never inside the output folder.", rule=PATH)
     content: Path = setting(Path("content"), "The folder of Markdown posts.", rule=PATH)
-    output: Path = setting(Path("feeds"), "The folder the feeds are written to, served to the world.", rule=PATH)
+    output: Path | Bucket = setting(Path("feeds"), "The folder the feeds are written to, served to the world, or an "
+                                    "S3-compatible bucket and prefix (see `output`).", rule=OUTPUT)
     pages: Path | None = setting(None, "The folder the journal's own pages (posts, home page) are written to, "
                                  "served at site_url; none when unset.", rule=PATH)
     store_wait: float = setting(10.0, "Seconds to wait for a store another process is writing.",
                                 low=0, high=3600, unit="seconds")
+
+
+def _cache_control(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~=\-\", ]+", text):
+        raise Invalid(f"{text!r} is not a Cache-Control value (such as 'public, max-age=60')")
+    return text
+
+
+def _purge_url(url: str) -> str:
+    if "{url}" not in url:
+        raise Invalid("must contain {url}, where each changed document's URL goes")
+    URL.apply(url.replace("{url}", "x"))
+    return url
+
+
+CACHE_CONTROL = Rule("a Cache-Control value", _cache_control)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """How an S3-compatible bucket is reached and how its documents are served (with ``paths.output:
+    s3://...``; credentials come from the standard AWS chain, never from here), and how a CDN in
+    front of the output (a folder or a bucket) is told what changed."""
+
+    endpoint_url: str | None = setting(None, "The object store's endpoint, for a store that is not AWS S3 "
+                                       "(R2, MinIO, GCS ...).", rule=URL, derived="AWS S3")
+    region: str | None = setting(None, "The bucket's region.", derived="the AWS chain's")
+    addressing_style: str | None = setting(None, "How the bucket is named in requests: in the path, or in the "
+                                           "host name.", choices=("path", "virtual"), derived="boto3's choice")
+    cache_control: str = setting("public, max-age=60, must-revalidate", "Cache-Control of the main documents "
+                                 "and index pages, which change.", rule=CACHE_CONTROL)
+    archive_cache_control: str = setting("public, max-age=31536000, immutable", "Cache-Control of full "
+                                         "RFC 5005 archive pages, which do not.", rule=CACHE_CONTROL)
+    concurrency: int = setting(16, "Uploads at once, in each process.", low=1, high=256)
+    attempts: int = setting(5, "Attempts of each request, with backoff on 5xx, throttling and timeouts.",
+                            low=1, high=20)
+    timeout: float = setting(30.0, "Seconds to connect, and to wait for an answer.", low=0, above=True,
+                             high=300, unit="seconds")
+    purge_command: tuple[str, ...] = setting((), "A command (a list: program, then arguments) run after a "
+                                             "publish that changed documents, their URLs on its standard "
+                                             "input, one a line.")
+    purge_url: str | None = setting(None, "A URL POSTed once for each changed document's URL after such a "
+                                    "publish, {url} in it replaced by that URL (percent-encoded).",
+                                    rule=Rule("an absolute http(s) URL containing {url}", _purge_url))
 
 
 @dataclass(frozen=True)
@@ -317,6 +388,7 @@ class Config:
     sources: tuple[SourceConfig, ...] = ()
     fetch: Limits = field(default_factory=Limits)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
 
     @property
     def lock_path(self) -> Path:
@@ -462,10 +534,12 @@ def _paths(r: _Reader, base: Path) -> PathsConfig:
     """The paths, taken from the config's folder; the folders served to the world (the output and the
     pages) hold nothing private, and each is a publish's own."""
     paths = read(r, PathsConfig)
-    paths = replace(paths, store=base / paths.store, content=base / paths.content, output=base / paths.output,
+    output = base / paths.output if isinstance(paths.output, Path) else paths.output
+    paths = replace(paths, store=base / paths.store, content=base / paths.content, output=output,
                     pages=base / paths.pages if paths.pages is not None else None)
-    served = [("output", paths.output, "the feeds")] + ([("pages", paths.pages, "the pages")] if paths.pages else [])
-    if paths.pages is not None and paths.pages.resolve() == paths.output.resolve():
+    served = (([("output", output, "the feeds")] if isinstance(output, Path) else [])
+              + ([("pages", paths.pages, "the pages")] if paths.pages else []))
+    if paths.pages is not None and isinstance(output, Path) and paths.pages.resolve() == output.resolve():
         r.fail("paths.pages", r.line_of("pages"), f"{paths.pages} is the output folder (paths.output); give the "
                "pages a folder of their own, such as 'site'")
     for key, where, whose in served:
@@ -513,7 +587,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if root is None:
         raise ConfigError(f"{file}: is empty (it needs at least a 'journal:' section)")
     top = _Reader(file, root, "")
-    top.check_keys({"journal", "authors", "feeds", "paths", "notify", "schedule", "sources", "fetch", "sync"})
+    top.check_keys({"journal", "authors", "feeds", "paths", "notify", "schedule", "sources", "fetch", "sync",
+                    "output"})
     if "journal" not in top.items:
         top.fail("journal", 1, "is required (title, site_url, ...)")
     base = file.resolve().parent
@@ -529,4 +604,5 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         sources=top.items_of("sources", SourceConfig),
         fetch=read(top.sub("fetch"), Limits),
         sync=read(top.sub("sync"), SyncConfig),
+        output=read(top.sub("output"), OutputConfig),
     )

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import content, memory
-from .config import Config
+from .config import Bucket, Config
 from .lock import journal_lock
 from .memory import FeedListing, Memory
 from .model import (
@@ -77,6 +77,12 @@ class PublishReport:
     queued: int = 0
     pings: notify.DeliveryReport | None = None
     warnings: list[str] = field(default_factory=list)  # worth a look, but nothing failed
+    removed_paths: list[str] = field(default_factory=list)
+
+    @property
+    def changed_paths(self) -> list[str]:
+        """The documents this publish put new bytes in or took down."""
+        return sorted({r.path for r in self.results if r.status == "written"} | set(self.removed_paths))
 
     @property
     def failed(self) -> list[DocumentResult]:
@@ -122,9 +128,17 @@ def site_of(config: Config) -> Site:
     return Site(journal=config.journal, hubs=config.notify.websub, content=config.feeds.content)
 
 
-def output_sink(config: Config) -> Sink:
-    """The output folder, and the journal's pages folder when it has one (see ``sinks.split``)."""
-    feeds = Directory(config.paths.output)
+def output_sink(config: Config, store: Store, *, survey: bool = False) -> Sink:
+    """The one place the output is chosen: its folder, or a bucket (``sinks.s3``, which takes what is
+    there from the store's record, or with ``survey`` lists it), and the journal's pages folder when
+    it has one (see ``sinks.split``)."""
+    feeds: Sink
+    if isinstance(config.paths.output, Bucket):
+        from .sinks.s3 import S3  # boto3: loaded only for a bucket
+
+        feeds = S3.open(config.paths.output, config.output, store.documents.all(), survey=survey)
+    else:
+        feeds = Directory(config.paths.output)
     return Split(feeds, Directory(config.paths.pages)) if config.paths.pages is not None else feeds
 
 
@@ -155,7 +169,7 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
     with journal_lock(config.lock_path, wait), open_store(config) as store:
         clock = _not_before_last_publish(store, now)
         report = PublishReport(dry_run=dry_run, warnings=_clock_warnings(now, clock))
-        target = sink or output_sink(config)
+        target = sink or output_sink(config, store)
         sink = DryRun(target) if dry_run else target
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
             if sync:  # a missing content folder is reported, not taken for an empty one
@@ -170,6 +184,10 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
                         else _untouched_feeds(config, sink, last, touched, states))
                 plan = make_plan(config, store, now, clock, skip)
                 _publish_plan(config, store, plan, report, full, sink, progress, generation, mark, states, last)
+        if not dry_run and (config.output.purge_command or config.output.purge_url):
+            from . import purge
+
+            report.warnings += purge.purge(config, report.changed_paths)
         if ping and not dry_run:
             from . import notify  # only when pinging: a publish with --no-ping never loads it
 
@@ -307,8 +325,9 @@ def check_published(config: Config, *, now: datetime | None = None) -> PublishRe
         report = PublishReport(dry_run=True)
         plan = make_plan(config, store, now, _not_before_last_publish(store, now))
         states = store.documents.all()
-        sink = Check(output_sink(config), states)
+        sink = Check(output_sink(config, store, survey=True), states)
         _Run(config, store, plan, report, True, sink, None, states, None).run()
+        store.documents.distrust(states[r.path] for r in report.failed if r.path in states)  # put again next time
         report.seconds = time.monotonic() - started
         return report
 
@@ -543,7 +562,7 @@ class _Run:
         """A document that is in place (or would be): report it, and record it if the sink records."""
         if self.sink.records:
             self.recorded.append(DocumentState(placed.path, fingerprint, placed.sha256, placed.size,
-                                               placed.mtime_ns))
+                                               placed.mtime_ns, placed.etag))
         self.report.results.append(DocumentResult(placed.path, feed, "written" if placed.changed else "unchanged"))
         self.report.written += placed.changed
 
@@ -592,3 +611,4 @@ class _Run:
         if self.sink.records and removed:
             self.store.documents.forget(removed)
         self.report.removed = len(gone)
+        self.report.removed_paths = removed

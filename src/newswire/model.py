@@ -323,6 +323,7 @@ class DocumentState:
     sha256: str
     size: int
     mtime_ns: int
+    etag: str | None = None  # the ETag an object store gave its PUT (see ``sinks.s3``); None for a file
 
 
 @dataclass(frozen=True)

@@ -160,13 +160,16 @@ def publish_documents(work: Work, indices: list[int]) -> list[DocumentOutcome]:
     return _put(work.sink, [_assemble(work, i) for i in indices], [_kind(work.todo[i][0]) for i in indices])
 
 
-def _kind(pf: PlannedFeed) -> Kind:
-    return Kind.MAIN if pf.is_main else Kind.PAGE
+def _kind(pf: PlannedFeed) -> tuple[Kind, bool]:
+    """A document's kind, and whether it lasts: a full archive page (older than the newest, which
+    may still be filling) is never given another entry."""
+    return Kind.MAIN if pf.is_main else Kind.PAGE, 0 < pf.page < pf.pages
 
 
-def _put(sink: Sink, checked: list[tuple[DocumentOutcome, bytes | None]], kinds: list[Kind]) -> list[DocumentOutcome]:
+def _put(sink: Sink, checked: list[tuple[DocumentOutcome, bytes | None]],
+         kinds: list[tuple[Kind, bool]]) -> list[DocumentOutcome]:
     """Put the sound documents (each of its kind) in place together."""
-    placed = iter(sink.put([placed_document(o.path, data, kind)
+    placed = iter(sink.put([placed_document(o.path, data, *kind)
                             for (o, data), kind in zip(checked, kinds) if data is not None]))
     return [o if data is None else _placed(o, next(placed)) for o, data in checked]
 
@@ -244,7 +247,7 @@ class SitePage:
 def publish_site(work: PageWork, batch: list[SitePage]) -> list[DocumentOutcome]:
     """Each of these pages rendered, read back, and the sound ones put in place together below the
     journal's pages (named by ``sinks.split.site_path``)."""
-    return _put(work.sink, [_site_page(work, job) for job in batch], [Kind.PAGE] * len(batch))
+    return _put(work.sink, [_site_page(work, job) for job in batch], [(Kind.PAGE, False)] * len(batch))
 
 
 def _site_page(work: PageWork, job: SitePage) -> tuple[DocumentOutcome, bytes | None]:

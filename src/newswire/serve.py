@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from .bounds import http_date
 from .config import Config, JournalConfig
+from .errors import UsageError
 from .formats import media_type, of_path
 from .model import PAGE_NAME, page_document_path
 
@@ -75,15 +76,17 @@ def gone_urls(pages: Path) -> set[str]:
 def place(config: Config, url_path: str) -> tuple[Path, str, bool]:
     """Which folder serves a URL path, the path below it, and whether it is the journal's pages:
     the output folder at the top without pages, else by the journal's URLs (the longer path first)."""
+    output = config.paths.output
+    assert isinstance(output, Path), "make_server refuses a bucket"
     if config.paths.pages is None:
-        return config.paths.output, url_path, False
+        return output, url_path, False
     path = urlsplit(url_path).path
-    roots = sorted([(urlsplit(config.journal.feeds_url).path, config.paths.output, False),
+    roots = sorted([(urlsplit(config.journal.feeds_url).path, output, False),
                     (urlsplit(config.journal.site_url).path, config.paths.pages, True)], key=lambda r: -len(r[0]))
     for prefix, root, pages in roots:
         if path.startswith(prefix):
             return root, "/" + path[len(prefix):], pages
-    return config.paths.output, "", False
+    return output, "", False
 
 
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
@@ -186,4 +189,8 @@ def make_handler(config: Config) -> type[BaseHTTPRequestHandler]:
 
 
 def make_server(config: Config, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
+    """A preview of the output folder; a bucket is served by its CDN, not previewed."""
+    if not isinstance(config.paths.output, Path):
+        raise UsageError(f"paths.output is {config.paths.output}: serve previews a folder on disk (publish a "
+                         "copy with paths.output set to a folder to preview it)")
     return ThreadingHTTPServer((host, port), make_handler(config))

@@ -81,9 +81,12 @@ def settings_of(cls: type) -> list[tuple[Field[Any], Setting]]:
 
 
 def plain(hint: Any) -> Any:
-    """A field's type without its ``| None``: the type a written value has."""
+    """A field's type without its ``| None``: the type a written value has (a union of two or more
+    is read by its rule, such as ``paths.output``: a folder or a bucket)."""
     if get_origin(hint) is UnionType:
-        [hint] = [arg for arg in get_args(hint) if arg is not NoneType]
+        kinds = [arg for arg in get_args(hint) if arg is not NoneType]
+        if len(kinds) == 1:
+            return kinds[0]
     return hint
 
 

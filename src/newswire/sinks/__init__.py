@@ -42,6 +42,7 @@ class Document:
     data: bytes
     media_type: str
     kind: Kind
+    lasting: bool = False  # a full archive page: its bytes stay as they are, so a cache may keep it long
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Placed:
     size: int
     mtime_ns: int  # the version mark the sink gives what it holds (a file's mtime)
     changed: bool  # new bytes were put (or would be)
+    etag: str | None = None  # the object store's ETag for it (see ``sinks.s3``); None for a file
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,6 @@ class Sink(Protocol):
         """Take a document down (gone already is fine); the reason it could not be, or None."""
 
 
-def document(path: str, data: bytes, kind: Kind) -> Document:
+def document(path: str, data: bytes, kind: Kind, lasting: bool = False) -> Document:
     """A document with the media type it is served with (the one ``serve`` gives it)."""
-    return Document(path, data, media_type(path), kind)
+    return Document(path, data, media_type(path), kind, lasting)

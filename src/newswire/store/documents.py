@@ -19,7 +19,7 @@ class SqliteDocuments:
     def all(self) -> dict[str, DocumentState]:
         """Every published document by path (plain tuples: this reads every document of a journal)."""
         return {r[0]: DocumentState(*r) for r in self.conn.db.execute(
-            "SELECT path, fingerprint, sha256, size, mtime_ns FROM documents")}
+            "SELECT path, fingerprint, sha256, size, mtime_ns, etag FROM documents")}
 
     def record(self, states: Iterable[DocumentState], now: datetime,
                notifications: Iterable[Notification] = (), announced: Iterable[EntryRef] = ()) -> None:
@@ -32,11 +32,18 @@ class SqliteDocuments:
                            "ON CONFLICT (post_id) DO UPDATE SET digest = excluded.digest",
                            [(r.post_id, r.digest) for r in announced])
             db.executemany(
-                """INSERT INTO documents (path, fingerprint, sha256, size, mtime_ns, published_at)
-                   VALUES (?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET fingerprint=excluded.fingerprint,
-                   sha256=excluded.sha256, size=excluded.size, mtime_ns=excluded.mtime_ns,
+                """INSERT INTO documents (path, fingerprint, sha256, size, mtime_ns, etag, published_at)
+                   VALUES (?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET fingerprint=excluded.fingerprint,
+                   sha256=excluded.sha256, size=excluded.size, mtime_ns=excluded.mtime_ns, etag=excluded.etag,
                    published_at=excluded.published_at""",
-                [(s.path, s.fingerprint, s.sha256, s.size, s.mtime_ns, to_utc_text(now)) for s in states])
+                [(s.path, s.fingerprint, s.sha256, s.size, s.mtime_ns, s.etag, to_utc_text(now)) for s in states])
+
+    def distrust(self, states: Iterable[DocumentState]) -> None:
+        """Forget the ETag of documents found not to be as recorded (``verify``), unless a publish has
+        recorded them again since: a sink that trusts the record (``sinks.s3``) then puts them again."""
+        with self.conn.transaction() as db:
+            db.executemany("UPDATE documents SET etag = NULL WHERE path = ? AND etag = ?",
+                           [(s.path, s.etag) for s in states if s.etag is not None])
 
     def forget(self, paths: Iterable[str]) -> None:
         with self.conn.transaction() as db:

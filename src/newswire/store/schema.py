@@ -246,6 +246,11 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO shown (post_id, hidden_at) SELECT id, deleted_at FROM posts
     WHERE draft = 0 AND published <= (SELECT started_at FROM publish_log ORDER BY id DESC LIMIT 1);
     """,
+    # 13: the ETag an object store gave each document's PUT (``sinks.s3``), which a LIST shows for what is
+    # there now, so ``verify`` finds an object deleted or edited by hand; NULL for a file on disk.
+    """
+    ALTER TABLE documents ADD COLUMN etag TEXT;
+    """,
 )
 
 # The triggers a bulk insert of new posts stands in for (see ``inserted_in_bulk``).

@@ -1,0 +1,465 @@
+"""Publishing to an S3-compatible bucket (``sinks.s3``), against real S3 servers on 127.0.0.1.
+
+Two servers, each started by the test: moto's ``ThreadedMotoServer`` (keeps metadata exactly)
+and ``rclone serve s3`` (a Go server storing files on disk, which checks the request
+signatures). The publish reaches either through a small proxy that counts the requests and
+can answer 503 or hold each PUT back a little. No request ever leaves 127.0.0.1: every config
+names its endpoint there, and the credential chain is kept from the instance metadata service.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from botocore.config import Config as BotoConfig
+from moto.server import ThreadedMotoServer
+
+from harness import CONFIG, ROOT, Journal
+
+KEY, SECRET = "newswire-test-key", "newswire-test-secret"
+BUCKET, PREFIX = "journal", "feeds/"
+RCLONE = Path(sys.executable).parent / "rclone"
+LIVE = "public, max-age=60, must-revalidate"
+LASTING = "public, max-age=31536000, immutable"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Dummy keys from the environment, and nothing else of the AWS chain: no files, no instance role."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+
+# --- the servers, and a proxy in front of them -------------------------------------------------
+
+
+@dataclass
+class Proxy:
+    """Forwards every request to ``upstream`` as it came (the signature covers the Host header), and
+    logs it; answers 503 to the next ``fail`` PUTs, to every PUT of a key in ``refuse``, and holds
+    each PUT back ``delay`` seconds."""
+
+    upstream: int
+    log: list[tuple[str, str]] = field(default_factory=list)  # (method, path?query)
+    fail: int = 0
+    refuse: set[str] = field(default_factory=set)
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    port: int = 0
+
+    def puts(self) -> list[str]:
+        return [urlsplit(target).path.removeprefix(f"/{BUCKET}/{PREFIX}") for method, target in self.log
+                if method == "PUT" and urlsplit(target).path.startswith(f"/{BUCKET}/")]
+
+    def lists(self) -> int:
+        return sum(1 for method, target in self.log if method == "GET" and "list-type=2" in target)
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        key = urlsplit(handler.path).path.removeprefix(f"/{BUCKET}/{PREFIX}")
+        with self.lock:
+            self.log.append((handler.command, handler.path))
+            refused = handler.command == "PUT" and (self.fail > 0 or key in self.refuse)
+            if handler.command == "PUT" and self.fail > 0:
+                self.fail -= 1
+        if handler.command == "PUT" and self.delay:
+            time.sleep(self.delay)
+        if refused:
+            handler.send_response(503)
+            payload = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            return
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=30)
+        conn.putrequest(handler.command, handler.path, skip_host=True, skip_accept_encoding=True)
+        for name, value in handler.headers.items():
+            conn.putheader(name, value)
+        conn.endheaders(body)
+        reply = conn.getresponse()
+        data = reply.read()
+        handler.send_response(reply.status)
+        for name, value in reply.getheaders():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(data)
+        conn.close()
+
+
+def _serve_proxy(proxy: Proxy) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            proxy.answer(self)
+
+        do_PUT = do_HEAD = do_DELETE = do_POST = do_GET
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    proxy.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "rclone serve s3 exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("rclone serve s3 did not listen within 15 s")
+
+
+@dataclass
+class Store:
+    """A running S3 server with a bucket, the proxy before it, and a client that bypasses the proxy."""
+
+    name: str
+    proxy: Proxy
+    client: Any
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.proxy.port}"
+
+    def objects(self) -> dict[str, bytes]:
+        keys = [item["Key"] for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+                for item in page.get("Contents", ())]
+        return {key.removeprefix(PREFIX): self.client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+                for key in keys}
+
+    def head(self, path: str) -> dict[str, Any]:
+        return dict(self.client.head_object(Bucket=BUCKET, Key=PREFIX + path))
+
+
+def _moto() -> tuple[int, Any]:
+    """A moto server on a port of its own, its state (global to this process) emptied first."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    port = server.get_host_and_port()[1]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/moto-api/reset")
+    assert conn.getresponse().status == 200
+    conn.close()
+    return port, server.stop
+
+
+def _client(port: int) -> Any:
+    return boto3.session.Session().client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                                          config=BotoConfig(s3={"addressing_style": "path"}))
+
+
+@pytest.fixture(params=["moto", "rclone"])
+def s3(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "moto":
+        port, stop = _moto()
+    else:
+        port = _free_port()
+        (tmp_path / "rclone" / BUCKET).mkdir(parents=True)
+        proc = subprocess.Popen([str(RCLONE), "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key",
+                                 f"{KEY},{SECRET}", "--etag-hash", "MD5", "--config", str(tmp_path / "rclone.conf"),
+                                 str(tmp_path / 'rclone')], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_listening(port, proc)
+
+        def stop() -> None:
+            proc.terminate()
+            proc.wait(10)
+    client = _client(port)
+    if request.param == "moto":
+        client.create_bucket(Bucket=BUCKET)
+    proxy = Proxy(port)
+    front = _serve_proxy(proxy)
+    try:
+        yield Store(request.param, proxy, client)
+    finally:
+        front.shutdown()
+        stop()
+
+
+def _journal(tmp_path: Path, s3: Store, *, bucket: str = BUCKET, more: str = "") -> Journal:
+    """A journal publishing to the bucket, with archive pages (5 entries a document) and 12 posts."""
+    j = Journal(tmp_path / "journal")
+    j.root.mkdir()
+    j.content.mkdir()
+    config = CONFIG.replace("  entries: 25\n", "  entries: 5\n").replace(
+        "output: feeds}", f"output: 's3://{bucket}/{PREFIX}'}}")
+    j.write_config(config + f"output: {{endpoint_url: '{s3.endpoint}', addressing_style: path, "
+                   f"region: us-east-1, attempts: 3, timeout: 10{more}}}\n")
+    for i in range(12):
+        j.post(f"post-{i:02d}.md", title=f"Post {i}", date=f"2009-11-{i + 1:02d}T10:00:00-05:00")
+    return j
+
+
+def _on_disk(tmp_path: Path, j: Journal) -> dict[str, bytes]:
+    """What the same journal publishes into a folder (``Journal.files``), to compare the bucket with."""
+    disk = Journal(tmp_path / f"disk-{len(list(tmp_path.glob('disk-*')))}")
+    disk.root.mkdir()
+    (disk.root / "content").symlink_to(j.content)
+    disk.write_config(CONFIG.replace("  entries: 25\n", "  entries: 5\n"))
+    disk.cli("publish", "--no-ping", check=True)
+    return disk.files()
+
+
+def _publish(j: Journal, *args: str) -> dict[str, Any]:
+    result = j.cli("publish", "--no-ping", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+def test_a_cold_publish_puts_every_verified_document_once_with_its_headers(tmp_path: Path, s3: Store) -> None:
+    """Every document is in the bucket, byte for byte what a publish to a folder writes, each put by
+    one PUT with its media type and length; full archive pages are cached for a year and immutable,
+    the rest briefly; the index pages come after every feed document."""
+    j = _journal(tmp_path, s3)
+    report = _publish(j)
+    objects = s3.objects()
+    assert objects == _on_disk(tmp_path, j)
+    assert sorted(s3.proxy.puts()) == sorted(objects)  # one PUT each
+    assert report["written"] == len(objects)
+    atom = s3.head("atom.xml")
+    assert atom["ContentType"] == "application/atom+xml; charset=utf-8"
+    assert atom["ContentLength"] == len(objects["atom.xml"])
+    assert atom["CacheControl"] == LIVE
+    assert s3.head("feed.json")["ContentType"].startswith("application/feed+json")
+    assert s3.head("index.html")["CacheControl"] == LIVE
+    # 12 posts, 5 a document: the journal feed's archive pages 1 and 2 are full, the newest (2) is not
+    lasting = {path for path in objects if s3.head(path)["CacheControl"] == LASTING}
+    assert {f"archive/1/{name}" for name in ("atom.xml", "rss.xml", "feed.json", "index.html")} <= lasting
+    assert not any(path.startswith("archive/2/") for path in lasting)
+    assert all("/archive/" in "/" + path for path in lasting)
+    puts = s3.proxy.puts()
+    indexes = {"index.html", "index.opml", "feed.xsl"}
+    assert max(puts.index(p) for p in puts if p not in indexes) < min(puts.index(p) for p in indexes)
+
+
+def test_a_publish_with_nothing_changed_puts_nothing_and_asks_nothing_per_object(tmp_path: Path, s3: Store) -> None:
+    j = _journal(tmp_path, s3)
+    _publish(j)
+    s3.proxy.log.clear()
+    report = _publish(j)
+    assert report["written"] == 0
+    assert s3.proxy.puts() == []
+    assert [method for method, _ in s3.proxy.log] == ["HEAD"]  # the bucket's, once: no HEAD per object
+    full = _publish(j, "--full")  # re-rendered, and still the bytes the store recorded: nothing put
+    assert full["written"] == 0 and s3.proxy.puts() == []
+
+
+def test_one_new_post_puts_only_the_documents_that_changed(tmp_path: Path, s3: Store) -> None:
+    j = _journal(tmp_path, s3)
+    _publish(j)
+    before = s3.objects()
+    s3.proxy.log.clear()
+    j.post("post-new.md", title="A new post", date="2009-12-01T10:00:00-05:00")
+    report = _publish(j)
+    after = s3.objects()
+    changed = {path for path in after if before.get(path) != after[path]}
+    assert changed and "atom.xml" in changed
+    assert sorted(s3.proxy.puts()) == sorted(changed)
+    assert {r["path"] for r in report["results"] if r["status"] == "written"} == changed
+    assert not any(path.startswith("archive/1/") or "/archive/1/" in path for path in changed)  # full pages stay
+    assert after == _on_disk(tmp_path, j)
+
+
+def test_a_publish_killed_mid_upload_converges_at_the_next_run(tmp_path: Path, s3: Store) -> None:
+    j = _journal(tmp_path, s3)
+    s3.proxy.delay = 0.05
+    env = {**os.environ}
+    proc = subprocess.Popen([sys.executable, "-m", "newswire", "--config", str(j.config_path), "publish",
+                             "--no-ping"], cwd=j.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(s3.proxy.puts()) < 8 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert 0 < len(s3.proxy.puts()) < 30
+    s3.proxy.delay = 0
+    assert "index.html" not in s3.objects()  # the index pages go last: nothing links to what is missing yet
+    _publish(j)
+    assert s3.objects() == _on_disk(tmp_path, j)
+    assert j.cli("verify").returncode == 0
+
+
+def test_verify_finds_drift_with_a_list_and_the_next_publish_repairs_it(tmp_path: Path, s3: Store) -> None:
+    j = _journal(tmp_path, s3)
+    _publish(j)
+    good = s3.objects()
+    s3.client.delete_object(Bucket=BUCKET, Key=PREFIX + "rss.xml")
+    s3.client.put_object(Bucket=BUCKET, Key=PREFIX + "atom.xml", Body=b"edited by hand")
+    s3.proxy.log.clear()
+    found = j.cli("verify")
+    assert found.returncode == 1
+    assert "rss.xml" in found.stderr and "missing" in found.stderr
+    assert "atom.xml" in found.stderr and "changed" in found.stderr
+    assert s3.proxy.lists() == 1 and s3.proxy.puts() == []
+    assert [m for m, _ in s3.proxy.log if m not in ("GET", "HEAD")] == []
+    s3.proxy.log.clear()
+    _publish(j)
+    assert sorted(s3.proxy.puts()) == ["atom.xml", "rss.xml"]
+    assert s3.objects() == good
+    assert j.cli("verify").returncode == 0
+
+
+def test_verify_lists_a_thousand_objects_a_request(tmp_path: Path) -> None:
+    """1,500 objects besides the journal's: two LIST requests (moto, which keeps them in memory)."""
+    port, stop = _moto()
+    try:
+        client = _client(port)
+        client.create_bucket(Bucket=BUCKET)
+        proxy = Proxy(port)
+        front = _serve_proxy(proxy)
+        s3 = Store("moto", proxy, client)
+        j = _journal(tmp_path, s3)
+        _publish(j)
+        for i in range(1500 - len(s3.objects())):
+            client.put_object(Bucket=BUCKET, Key=f"{PREFIX}other/{i}.txt", Body=b"x")
+        proxy.log.clear()
+        assert j.cli("verify").returncode == 0
+        assert proxy.lists() == 2
+        front.shutdown()
+    finally:
+        stop()
+
+
+def test_a_server_that_answers_503_is_retried_and_a_failed_upload_is_named(tmp_path: Path, s3: Store) -> None:
+    j = _journal(tmp_path, s3)
+    s3.proxy.fail = 2  # two 503s, then it recovers: botocore's backoff gets the documents through
+    report = _publish(j)
+    assert report["ok"] and s3.objects() == _on_disk(tmp_path, j)
+    j.post("post-new.md", title="A new post", date="2009-12-01T10:00:00-05:00")
+    s3.proxy.refuse = {"atom.xml"}  # this one keeps failing: it is not published, and the run says so
+    failed = j.cli("publish", "--no-ping")
+    assert failed.returncode == 1
+    assert "atom.xml: not published" in failed.stderr and "503" in failed.stderr
+    assert b"A new post" not in s3.objects()["atom.xml"]
+    s3.proxy.refuse = set()
+    s3.proxy.log.clear()
+    _publish(j)
+    assert "atom.xml" in s3.proxy.puts()
+    assert s3.objects() == _on_disk(tmp_path, j)
+
+
+def test_a_missing_bucket_is_one_line_and_exit_2_before_anything_is_rendered(tmp_path: Path, s3: Store) -> None:
+    j = _journal(tmp_path, s3, bucket="no-such-bucket")
+    result = j.cli("publish", "--no-ping")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "no such bucket" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert s3.proxy.puts() == [] and s3.objects() == {}
+    assert not (j.root / "newswire.db").exists() or not _recorded(j)
+
+
+def _recorded(j: Journal) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(j.root / "newswire.db") as db:
+        return [r[0] for r in db.execute("SELECT path FROM documents")]
+
+
+def test_refused_credentials_are_one_line_and_exit_2(tmp_path: Path, s3: Store,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    if s3.name == "moto":
+        pytest.skip("moto accepts any key; rclone checks the signature")
+    j = _journal(tmp_path, s3)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    result = j.cli("publish", "--no-ping")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "refused the credentials" in result.stderr, result.stderr
+    assert s3.objects() == {}
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    missing = j.cli("publish", "--no-ping")
+    assert missing.returncode == 2 and "no AWS credentials" in missing.stderr, missing.stderr
+
+
+def test_the_purge_hook_gets_the_changed_urls(tmp_path: Path, s3: Store) -> None:
+    if s3.name == "rclone":
+        pytest.skip("the hook does not depend on the server")
+    hook = tmp_path / "purged.txt"
+    script = f"import sys; open({str(hook)!r}, 'a').write(sys.stdin.read() + '--\\n')"
+    j = _journal(tmp_path, s3, more=f", purge_command: [{json.dumps(sys.executable)}, -c, {json.dumps(script)}]")
+    _publish(j)
+    _publish(j)  # nothing changed: no purge
+    j.post("post-new.md", title="A new post", date="2009-12-01T10:00:00-05:00")
+    report = _publish(j)
+    runs = hook.read_text().split("--\n")[:-1]
+    assert len(runs) == 2
+    written = sorted(r["path"] for r in report["results"] if r["status"] == "written")
+    assert runs[1].splitlines() == ["https://journal.test/feeds/" + path for path in written]
+
+
+def test_serve_previews_only_a_folder(tmp_path: Path, s3: Store) -> None:
+    if s3.name == "rclone":
+        pytest.skip("serve asks no server")
+    j = _journal(tmp_path, s3)
+    result = j.cli("serve", "--port", "0", timeout=20)
+    assert result.returncode == 2 and "serve previews a folder" in result.stderr
+
+
+def test_a_bad_bucket_url_names_the_line(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "journal")
+    j.root.mkdir()
+    j.write_config(CONFIG.replace("output: feeds}", "output: 's3://Bad_Bucket/feeds'}"))
+    result = j.cli("publish")
+    assert result.returncode == 2
+    assert "config.yaml:17: paths.output:" in result.stderr and "bucket name" in result.stderr
+
+
+def test_the_example_journal_to_a_bucket(tmp_path: Path, s3: Store) -> None:
+    """The repository's example journal, published to the bucket, is what it publishes to disk."""
+    if s3.name == "moto":
+        pytest.skip("one server is enough for the example")
+    j = Journal(tmp_path / "journal")
+    j.root.mkdir()
+    (j.root / "content").symlink_to(ROOT / "content")
+    text = (ROOT / "config.yaml").read_text()
+    j.write_config(text.replace("output: feeds", f"output: 's3://{BUCKET}/{PREFIX}'")
+                   + f"output: {{endpoint_url: '{s3.endpoint}', addressing_style: path}}\n")
+    assert "s3://" in j.config_path.read_text()
+    _publish(j)
+    disk = Journal(tmp_path / "disk")
+    disk.root.mkdir()
+    (disk.root / "content").symlink_to(ROOT / "content")
+    disk.write_config(text)
+    disk.cli("publish", "--no-ping", check=True)
+    assert s3.objects() == disk.files()
