@@ -1246,10 +1246,14 @@ def test_a_store_holding_an_overlong_slug_is_mended_on_open(journal: Journal) ->
     with db:
         db.execute("UPDATE labels SET slug = ?", ("\U00020000" * 80,))  # what slugify gave before: 320 bytes
         db.execute("UPDATE authors SET slug = ? WHERE key = 'jmorton'", ("\U00020001" * 80,))
-        # schema 9 had neither the posts' origin (migration 11), the table of shown posts (12) nor ETags (13)
+        # schema 9 had neither the posts' origin (migration 11), the table of shown posts (12), ETags (13),
+        # nor the outbox's claims and the content revision (14)
         db.execute("ALTER TABLE posts DROP COLUMN origin")
         db.execute("DROP TABLE shown")
         db.execute("ALTER TABLE documents DROP COLUMN etag")
+        db.execute("ALTER TABLE outbox DROP COLUMN claimed_by")
+        db.execute("ALTER TABLE outbox DROP COLUMN claimed_until")
+        db.execute("DROP TABLE content_revision")
         db.execute("PRAGMA user_version = 9")
     db.close()
 

@@ -38,7 +38,7 @@ def test_a_fresh_store_has_exactly_the_schema_it_always_had(tmp_path: Path) -> N
     SqliteStore(tmp_path / "s.db").close()
     assert _schema(tmp_path / "s.db") == json.loads((FIXTURES / "store_schema.json").read_text())
     with closing(sqlite3.connect(tmp_path / "s.db")) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 13
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 14
 
 
 @pytest.mark.parametrize("version", [1, 4, 5, 6, 11])

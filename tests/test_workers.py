@@ -88,3 +88,22 @@ def test_a_process_that_runs_threads_starts_its_workers_from_a_fork_server(
     assert [r[0] for r in results] == list(range(60)) and {r[1] for r in results} == {"shared input"}
     assert os.getpid() not in {r[2] for r in results} and os.getpid() not in {r[3] for r in results}
     assert in_parts(bytes, [1, 2, 3], minimum=1) == [bytes([1, 2, 3])]  # one part, done here: nothing forked
+
+
+def test_weighed_tasks_are_chunked_by_what_they_load(three_cores: None) -> None:
+    """A feed page loads its posts: a chunk of pages holds no more posts than CHUNK_WEIGHT (but one
+    page at least, however many it has), so a big archive's pages do not fill memory in flight."""
+    sizes = [0] + [25] * 400 + [workers.CHUNK_WEIGHT * 2] + [1] * 30  # a feed page may have no post
+    prepared: list[list[int]] = []
+
+    def prepare(chunk: list[int]) -> list[int]:
+        prepared.append(chunk)
+        return chunk
+
+    results = list(run_tasks(_who, "shared", list(range(len(sizes))), parallel=True, prepare=prepare,
+                             weight=lambda i: sizes[i]))
+    assert [r[0] for r in results] == list(range(len(sizes)))
+    assert sorted(i for chunk in prepared for i in chunk) == list(range(len(sizes)))
+    assert all(sum(sizes[i] for i in chunk) <= workers.CHUNK_WEIGHT for chunk in prepared if len(chunk) > 1)
+    assert [len(c) for c in prepared if sizes[c[0]] == 25][1] == workers.CHUNK_WEIGHT // 25
+    assert [401] in prepared  # the heavy page alone

@@ -129,19 +129,28 @@ _ALLOW_MASS_DELETE = click.option(
     "--allow-mass-delete", is_flag=True,
     help="Let the sync delete every post, or more than the sync: settings allow (refused otherwise).")
 
+_FORCE_REVISION = click.option(
+    "--force-revision", is_flag=True,
+    help="Sync a git checkout older than, diverged from or unknown to the commit the store last synced.")
+
 
 @main.command()
 @_ALLOW_MASS_DELETE
+@_FORCE_REVISION
 @click.pass_context
-def sync(ctx: click.Context, allow_mass_delete: bool) -> None:
+def sync(ctx: click.Context, allow_mass_delete: bool, force_revision: bool) -> None:
     """Bring content/ into the store: add, update and delete posts.
 
     A changed file updates its post, which keeps its id. A bad file is reported as
     file:line: what and skipped; the post the store already holds for it stays as it
     was. A sync that would delete every post, or more than the config's sync: settings
     allow, changes nothing and exits 1 unless --allow-mass-delete.
+
+    A content folder in a git checkout older than the commit the store last synced
+    (another host's) changes nothing and exits 0; one diverged from it, or that does not
+    know it, changes nothing and exits 1 unless --force-revision.
     """
-    report = journal.sync(_config(ctx), allow_mass_delete=allow_mass_delete)
+    report = journal.sync(_config(ctx), allow_mass_delete=allow_mass_delete, force_revision=force_revision)
     for err in report.errors:
         _warn(str(err))
     for rel in report.deleted_files:
@@ -160,9 +169,10 @@ def sync(ctx: click.Context, allow_mass_delete: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something failed (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, with per-document status.")
 @_ALLOW_MASS_DELETE
+@_FORCE_REVISION
 @click.pass_context
 def publish_cmd(ctx: click.Context, full: bool, dry_run: bool, no_ping: bool, no_sync: bool, wait: float,
-                quiet: bool, as_json: bool, allow_mass_delete: bool) -> None:
+                quiet: bool, as_json: bool, allow_mass_delete: bool, force_revision: bool) -> None:
     """The job: sync, then render what changed, verify, write, record and notify.
 
     Brings content/ into the store first (unless --no-sync), renders what changed,
@@ -176,7 +186,7 @@ def publish_cmd(ctx: click.Context, full: bool, dry_run: bool, no_ping: bool, no
     config = _config(ctx)
     with _ProgressBar(enabled=not quiet and not as_json) as bar:
         report = publish(config, full=full, dry_run=dry_run, sync=not no_sync, ping=not no_ping, wait=wait,
-                         progress=bar.update, allow_mass_delete=allow_mass_delete)
+                         progress=bar.update, allow_mass_delete=allow_mass_delete, force_revision=force_revision)
     _print_report(report, quiet=quiet, as_json=as_json)
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 

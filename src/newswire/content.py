@@ -22,11 +22,12 @@ from typing import Any
 
 import yaml
 
+from . import revision
 from .bounds import YEARS, instant
 from .config import Config, JournalConfig
 from .errors import printable
 from .files import Refused, read_limited
-from .model import NewPost, PostInput, PostPlace, Tally
+from .model import ContentRevision, NewPost, PostInput, PostPlace, Tally
 from .store import Store, new_post, to_utc_text
 from .text import MAX_NESTING, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper, one_line, slugify
 from .workers import in_parts, run_tasks
@@ -93,12 +94,15 @@ class SyncReport(Tally):
     deleted: int = 0
     moved: int = 0  # files found at a new place that kept their post (also counted by outcome)
     refused: bool = False  # the sync changed nothing: the folder is missing, or too much would be deleted
+    behind: str = ""  # why the sync changed nothing: the store holds newer content (see ``revision``)
     deleted_files: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.refused:
             return "synced nothing: the sync was refused, and the store is as it was"
+        if self.behind:
+            return self.behind
         text = (f"synced {self.total} posts: {self.added} added, "
                 f"{self.updated} updated, {self.restored} restored, {self.deleted} deleted, "
                 f"{self.unchanged} unchanged")
@@ -368,8 +372,14 @@ def _stamped(root: int, rels: list[str]) -> bytes:
     return _bytes("".join(out))
 
 
-def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool = False) -> SyncReport:
+def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool = False,
+         force_revision: bool = False) -> SyncReport:
     """Bring the content directory into the store: add, update, delete; never lose a post.
+
+    A folder in a git checkout syncs only if its commit is not older than the one the store
+    last synced, nor diverged from it (``revision``; ``force_revision`` takes it all the same),
+    and the revision is recorded in the sync's own transaction, if no other sync (another
+    host) recorded one since: else the sync is undone. So no host undoes another's work.
 
     A file is read when its stamp differs from the one it had at the last sync, which the
     store keeps as a listing of the whole directory while nothing else has changed the
@@ -381,10 +391,26 @@ def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool
     """
     report = SyncReport()
     root = config.paths.content
+    recorded, seq = store.state.content_revision()
+    current = None
     try:
+        if root.is_dir():  # else the scan says what is wrong with the folder
+            current = revision.of_checkout(root)
+            decision = revision.decide(root, recorded, current, force=force_revision)
+            if decision.verdict == "behind":
+                return SyncReport(behind=decision.reason)
+            if decision.verdict == "refused":
+                raise RevisionRefused(decision.reason)
         scanned = scan(root)
+        after = revision.of_checkout(root) if current is not None else None
+        if current is not None and (after is None or after.commit != current.commit):
+            raise RevisionRefused("the content folder's git checkout changed while it was read (a pull or a "
+                                  "commit meanwhile?); nothing was synced: run again")
     except OSError as exc:
         return SyncReport(refused=True, errors=[SourceError(str(root), 0, _missing(exc))])
+    except (revision.GitTrouble, RevisionRefused) as exc:
+        return SyncReport(refused=True, errors=[SourceError(str(root), 0, str(exc))])
+    new_revision = partial(_record_revision, store, current, seq, now)
     report.errors.extend(scanned.problems)
     listing = scanned.listing
     digest = _digest(config, listing)
@@ -392,6 +418,12 @@ def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool
     last = store.state.content_scan(digest if stamped else None)
     if last is not None and last[0] == digest and stamped:
         report.unchanged = listing.count(0) // 2  # the files and the store are as the last sync left them
+        if current != recorded:
+            try:
+                with store.undoable():
+                    new_revision()
+            except RevisionRefused as exc:
+                return SyncReport(refused=True, errors=[SourceError(str(root), 0, str(exc))])
         return report
     # What differs from the last sync's listing (or, if the store changed since, from each post's stamp).
     if last is not None and last[1] is not None:
@@ -408,6 +440,7 @@ def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool
     report.unchanged = listing.count(0) // 2 - len(todo)
     try:
         with store.roomy(), store.undoable():  # one commit for the whole directory: fast, and all or nothing
+            new_revision()  # first: on a server, a second host's sync waits here for this one to end
             posts_before = store.posts.count_sources(SOURCE_PREFIX) if gone else 0
             failed = _sync_files(config, store, now, todo, _lister(listing),
                                  [SOURCE_PREFIX + rel for rel in sorted(gone)], report)
@@ -417,13 +450,25 @@ def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool
                 listing = _without_stamps(listing, {_bytes(rel) for rel in failed})
                 digest = _digest(config, listing)
             store.state.set_content_scan(digest, listing)
-    except MassDeletion as exc:
+    except (MassDeletion, RevisionRefused) as exc:
         return SyncReport(refused=True, errors=[*report.errors, SourceError(str(root), 0, str(exc))])
     return report
 
 
 class MassDeletion(Exception):
     """A sync would delete more posts than it may on its own; it was undone."""
+
+
+class RevisionRefused(Exception):
+    """The content folder's revision may not be synced (see ``revision``), or another sync recorded
+    a newer one meanwhile; nothing was changed."""
+
+
+def _record_revision(store: Store, current: ContentRevision | None, seq: int, now: datetime) -> None:
+    """Record the revision this sync read, unless another sync recorded one since it looked."""
+    if not store.state.set_content_revision(current, seq, now):
+        raise RevisionRefused("another sync (on another host?) recorded a content revision while this one ran; "
+                              "nothing was synced: run again")
 
 
 def _check_deletions(config: Config, deleted: int, before: int, after: int) -> None:

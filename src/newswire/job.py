@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -54,7 +54,7 @@ INDEX_FILES = ("index.opml", "index.html", STYLESHEET)
 Progress = Callable[[int, int], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class DocumentResult:
     path: str
     feed: str
@@ -156,7 +156,7 @@ def open_store(config: Config) -> Store:
 
 def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: bool = True, ping: bool = True,
             now: datetime | None = None, wait: float = 0.0, progress: Progress | None = None,
-            allow_mass_delete: bool = False, sink: Sink | None = None) -> PublishReport:
+            allow_mass_delete: bool = False, force_revision: bool = False, sink: Sink | None = None) -> PublishReport:
     """Run one publish of the journal into ``sink`` (the output folder unless given); see the module
     docstring for the guarantees.
 
@@ -173,7 +173,10 @@ def publish(config: Config, *, full: bool = False, dry_run: bool = False, sync: 
         sink = DryRun(target) if dry_run else target
         with store.scratch() if dry_run else nullcontext():  # a dry run's sync is undone
             if sync:  # a missing content folder is reported, not taken for an empty one
-                report.sync = content.sync(config, store, clock, allow_mass_delete=allow_mass_delete)
+                report.sync = content.sync(config, store, clock, allow_mass_delete=allow_mass_delete,
+                                           force_revision=force_revision)
+                if report.sync.behind:  # not an error: a host behind publishes the store's newer posts
+                    report.warnings.append(report.sync.behind)
             generation = store.state.generation()
             last = _last_good_publish(config, store, now, clock)
             if full or dry_run or not _nothing_changed(config, store, sink, last, generation, report):
@@ -470,20 +473,33 @@ class _Run:
                 page_work: proof.PageWork) -> None:
         """Prove every entry the documents hold, then assemble, verify and put them in place (see
         ``proof``), each kind with its feeds' pages for people: archive pages first, then main
-        documents, so no main document links to a page that is not in place yet."""
+        documents, so no main document links to a page that is not in place yet.
+
+        A feed published for the first time with archive pages (a big journal's first run) gets
+        its main documents first, before its archive exists, without the link to it (``_early``):
+        readers have the current feed within moments, not after the whole history. They are
+        put again, linked, once the archive is in place; only those are recorded."""
         from . import proof  # rendering and parsing libraries: loaded only when something is rendered
 
+        early = self._early(todo)
         keys = sorted({(ref.post_id, fmt, pf.content) for pf, fmt in todo for ref in pf.entries})
+        first = sorted({(ref.post_id, fmt, pf.content) for pf, fmt in early for ref in pf.entries})
         parallel = len(keys) >= proof.PARALLEL_THRESHOLD
         total, done = len(keys) + len(todo), 0
         work = proof.Work(page_work.site, journal_feed(self.config), self.config.feeds.formats, self.sink,
-                          proof.open_spool(self.config.paths.store.parent), todo)
+                          proof.open_spool(self.config.paths.store.parent), [*todo, *early])
         try:
-            for result in run_tasks(proof.prove_posts, work, keys, parallel=parallel, prepare=self._with_posts):
-                proof.spool(work, [result])
-                done += 1
-                if self.progress:
-                    self.progress(done, total)
+            for part in ([first, sorted(set(keys) - set(first))] if early else [keys]):
+                for result in run_tasks(proof.prove_posts, work, part, parallel=parallel, prepare=self._with_posts):
+                    proof.spool(work, [result])
+                    done += 1
+                    if self.progress:
+                        self.progress(done, total)
+                if early and part is first:
+                    indices = list(range(len(todo), len(todo) + len(early)))
+                    for _ in run_tasks(proof.publish_documents, work, indices, parallel=parallel, prepare=list,
+                                       waits=True):
+                        pass  # what becomes of an early document is the linked one's to say
             for kind in (Kind.PAGE, Kind.MAIN):
                 indices = [i for i, (pf, _) in enumerate(todo) if (Kind.MAIN if pf.is_main else Kind.PAGE) is kind]
                 for outcome in run_tasks(proof.publish_documents, work, indices, parallel=parallel,
@@ -495,6 +511,13 @@ class _Run:
                 self._publish_pages(page_work, pages, kind)
         finally:
             os.close(work.spool.fd)
+
+    def _early(self, todo: list[tuple[PlannedFeed, str]]) -> list[tuple[PlannedFeed, str]]:
+        """The main documents to put before their archive (see ``_render``): those of feeds with
+        archive pages to put whose main document was never published, unlinked (no pages)."""
+        archiving = {pf.main.folder for pf, _ in todo if not pf.is_main}
+        return [(replace(pf, pages=0), fmt) for pf, fmt in todo
+                if pf.is_main and pf.pages and pf.main.folder in archiving and pf.feed.path(fmt) not in self.states]
 
     def _pages_todo(self) -> list[tuple[PlannedFeed, str]]:
         """The planned feeds whose page for people must be rendered, with its fingerprint (see
@@ -515,7 +538,8 @@ class _Run:
         indices = [i for i, (pf, _) in enumerate(todo) if (Kind.MAIN if pf.is_main else Kind.PAGE) is kind]
         parallel = sum(len(todo[i][0].entries) for i in indices) >= proof.PARALLEL_THRESHOLD
         for outcome in run_tasks(proof.publish_pages, work, indices, parallel=parallel,
-                                 prepare=functools.partial(self._pages_with_posts, todo), waits=True):
+                                 prepare=functools.partial(self._pages_with_posts, todo), waits=True,
+                                 weight=lambda i: len(todo[i][0].entries)):
             pf, fingerprint = todo[outcome.index]
             self.report.rendered += 1
             if outcome.status == "failed" or outcome.written is None:

@@ -29,10 +29,11 @@ def store_failure(exc: Exception, config: Config | None) -> StoreError | None:
     return failure(exc, config.paths.store if config else None)
 
 
-def sync(config: Config, *, allow_mass_delete: bool = False) -> content.SyncReport:
+def sync(config: Config, *, allow_mass_delete: bool = False, force_revision: bool = False) -> content.SyncReport:
     """Bring the content directory into the store (see ``content.sync``)."""
     with journal_lock(config.lock_path, wait=BATCH_LOCK_WAIT), open_store(config) as store:
-        return content.sync(config, store, utcnow(), allow_mass_delete=allow_mass_delete)
+        return content.sync(config, store, utcnow(), allow_mass_delete=allow_mass_delete,
+                            force_revision=force_revision)
 
 
 def import_feed(config: Config, source: str, *, author_key: str | None = None,

@@ -1,12 +1,15 @@
-"""One publish at a time per journal: an OS file lock, released by the kernel if the holder dies."""
+"""One publish at a time per journal: an OS file lock, released by the kernel if the holder dies; and
+the leases by which runs sharing a store (on several hosts) take work from it."""
 
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from .errors import STORE_PLACE, LockedError, StoreError, os_trouble
@@ -67,3 +70,11 @@ def journal_lock(path: Path, wait: float = 0.0) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def lease(work: float, store_wait: float) -> timedelta:
+    """How long a run holds what it claimed in the store (notifications, a source to pull) against
+    other runs: the ``work``'s own time limit and the wait for the store to record its outcome,
+    and as much again for the hosts' clocks to differ by and the run to be late; whole seconds, as
+    the store keeps times. What a run that died claimed goes to the first run after it."""
+    return timedelta(seconds=math.ceil(2 * (work + store_wait)))

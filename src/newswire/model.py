@@ -273,9 +273,10 @@ def may_change(stored: str | None, origin: str) -> bool:
     return not origin or stored == origin or stored is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntryRef:
-    """The little a plan needs to know about an entry: who, when, and a digest of it."""
+    """The little a plan needs to know about an entry: who, when, and a digest of it (a plan with
+    archives holds one for every post: slotted, it is half the size)."""
 
     post_id: int
     entry_id: str
@@ -314,7 +315,7 @@ class PostSummary:
         return post_state(deleted=self.deleted_at is not None, draft=self.draft, published=self.published, now=now)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DocumentState:
     """A published document as it was written: what it holds (``fingerprint``) and its file's bytes."""
 
@@ -352,6 +353,17 @@ class Notification:
     created_at: datetime | None = None
     next_at: datetime | None = None
     last_error: str | None = None
+    claimed_by: str | None = None  # the delivery round that holds it (see ``OutboxStore.claim``)
+
+
+@dataclass(frozen=True)
+class ContentRevision:
+    """What the content folder was when a sync read it: its git checkout's HEAD commit, whether
+    the folder held uncommitted changes, and which checkout it was ('host:/path')."""
+
+    commit: str
+    dirty: bool
+    checkout: str
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,8 @@ def make_plan(config: Config, store: Store, now: datetime, clock: datetime,
 
     Without archives only each feed's newest places are read (one more than a
     document holds, to know whether it holds them all), so the cost of a plan does
-    not grow with the journal.
+    not grow with the journal. With archives it holds every slot of every feed, so a
+    post's slot is one object shared by the feeds it is in (a post is in five or so).
     """
     settings = settings_digest(config)
     feeds: list[tuple[Feed, Callable[[int | None], list[EntryRef]]]] = [
@@ -183,11 +184,13 @@ def make_plan(config: Config, store: Store, now: datetime, clock: datetime,
             feeds.append((label_feed(config, label),
                           functools.partial(store.feeds.label_slots, label.slug, now)))
     planned: list[PlannedFeed] = []
+    shared: dict[int, EntryRef] = {}  # a post's slot, held once however many feeds it is in
     for feed, slots in feeds:
         if feed.folder not in skip:
             kind = config.feeds.settings(feed.kind.value)
             newest = None if config.feeds.archives else kind.entries + 1
-            planned.extend(paginate(feed, slots(newest), kind.entries, kind.content, clock,
+            refs = [ref if (held := shared.setdefault(ref.post_id, ref)) != ref else held for ref in slots(newest)]
+            planned.extend(paginate(feed, refs, kind.entries, kind.content, clock,
                                     config.feeds.tombstone_days, settings, config.feeds.archives))
     if skip:
         counts = {count_key(pf.feed): store.feeds.live_count(*count_key(pf.feed), now) for pf in planned if pf.is_main}

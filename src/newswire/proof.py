@@ -51,7 +51,7 @@ PARALLEL_THRESHOLD = 400  # entries; below this, starting worker processes costs
 Key = tuple[int, str, str]  # (post id, format, content mode)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Proven:
     """Where an entry's proven fragment lies in the spool, and what its proof found."""
 

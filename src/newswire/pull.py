@@ -2,7 +2,11 @@
 
 Conditional GET (``If-None-Match``/``If-Modified-Since`` from the last answer), 304
 as nothing new, ``Retry-After`` honoured on 429 and 503, exponential backoff on
-errors. What is new or changed reaches the feeds at the next publish.
+errors. What is new or changed reaches the feeds at the next publish. A due source is
+claimed before it is fetched (``SourceStore.claim``), so two runs sharing the store (two
+hosts' daemons) never pull it at once: the one that comes second finds it not due. A pull
+that outlasts its lease may be done twice, which changes nothing: the same entries
+imported again are unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from .config import Config, SourceConfig
 from .errors import NewswireError
 from .fetch import fetch
 from .importer import ImportReport, import_entries, parse
+from .lock import lease
 from .notify import retry_after
 from .store import Store, to_utc_text
 
@@ -55,6 +60,9 @@ def _pull_one(config: Config, store: Store, source: SourceConfig, now: datetime,
     state = store.sources.get(source.url)
     if state is not None and not force and state.next_at > now:
         return PullResult(source.url, "not due", f"next at {to_utc_text(state.next_at)}")
+    until = now + lease(config.fetch.timeout, config.paths.store_wait)
+    if not force and not store.sources.claim(source.url, now, until):
+        return PullResult(source.url, "not due", "another run is pulling it")
     failures = state.failures if state is not None else 0
     headers = {}
     if state is not None and state.etag:

@@ -29,12 +29,17 @@ P = TypeVar("P")
 R = TypeVar("R")
 S = TypeVar("S")
 
+# What a chunk of weighed tasks may hold in all: posts, for the publish (a few KB each), so the
+# chunks in flight (two per worker, each also pickled once) stay a few MB whatever the journal.
+CHUNK_WEIGHT = 400
+
 # Modules a fork server loads once, before it forks any worker: what the workers' functions need.
 PRELOAD = ["newswire.proof", "newswire.content"]
 
 
 def run_tasks(fn: Callable[[S, P], list[R]], shared: S, tasks: Sequence[T], *, parallel: bool,
-              prepare: Callable[[list[T]], P], waits: bool = False) -> Iterator[R]:
+              prepare: Callable[[list[T]], P], waits: bool = False,
+              weight: Callable[[T], int] | None = None) -> Iterator[R]:
     """``fn(shared, part)`` over ``tasks`` in chunks, on every core when ``parallel``, else in this process.
 
     ``prepare`` turns a chunk of tasks into what ``fn`` takes, in this process and
@@ -42,11 +47,13 @@ def run_tasks(fn: Callable[[S, P], list[R]], shared: S, tasks: Sequence[T], *, p
     such as posts is loaded no faster than the workers use it. Results come in the
     order of the tasks. If the pool cannot start or breaks, the chunks not yet
     delivered run here. Tasks that ``wait`` on the disk get one worker more than
-    there are cores, so a core is not idle while a worker syncs.
+    there are cores, so a core is not idle while a worker syncs. Where tasks differ
+    in what ``prepare`` loads for them (a feed page and its posts), ``weight`` says how
+    much, and a chunk holds no more than ``CHUNK_WEIGHT`` of it (but one task at least).
     """
     workers = (os.cpu_count() or 1) + waits
     size = max(1, min(200, len(tasks) // (workers * 8)))
-    chunks = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
+    chunks = _chunks(tasks, size, weight)
     delivered = 0
     if parallel and workers > 1 and len(chunks) > 1:
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # only when work is shared
@@ -73,6 +80,21 @@ def run_tasks(fn: Callable[[S, P], list[R]], shared: S, tasks: Sequence[T], *, p
             pass  # what is not delivered yet is done here
     for chunk in chunks[delivered:]:
         yield from fn(shared, prepare(chunk))
+
+
+def _chunks(tasks: Sequence[T], size: int, weight: Callable[[T], int] | None) -> list[list[T]]:
+    if weight is None:
+        return [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
+    chunks: list[list[T]] = []
+    held = 0
+    for task in tasks:
+        w = weight(task)
+        if not chunks or held + w > CHUNK_WEIGHT or len(chunks[-1]) >= size:
+            chunks.append([])
+            held = 0
+        chunks[-1].append(task)
+        held += w
+    return chunks
 
 
 _FORK_SERVER: list[bool] = []  # set once by a process that runs threads (see start_from_fork_server)

@@ -9,12 +9,19 @@ backoff and jitter (honouring ``Retry-After``) until it is delivered or, after
 notification is due at once: an older one for the same target and topic, even one
 backing off, is folded into it, so one request per topic goes out, carrying the news
 without waiting for the old retry time (see ``OutboxStore.enqueue``).
+
+Any number of rounds may run at once, on one host or several sharing the store: each
+claims what it sends (``OutboxStore.claim``), so each notification goes out once; one
+claimed by a round that died is sent by the first round after its lease (``newswire.lock.lease``).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -22,6 +29,7 @@ from datetime import datetime, timedelta
 from ..config import Config, hide_userinfo
 from ..errors import printable
 from ..fetch import FetchError
+from ..lock import lease
 from ..model import Notification
 from ..store import Store
 from . import registry
@@ -33,7 +41,8 @@ __all__ = ["BASE_DELAY", "MAX_DELAY", "Change", "DeliveryReport", "DeliveryStatu
 
 MAX_PARALLEL = 4
 # Why an attempt's outcome was not recorded (see OutboxStore.settle): nothing was given up.
-SUPERSEDED = "superseded while this attempt ran (a newer change re-armed it, or another run settled it)"
+SUPERSEDED = ("superseded while this attempt ran (a newer change re-armed it, or its claim ran out and another "
+              "run took it)")
 MAX_DETAIL = 300  # characters of an error kept and shown: a server's fault string can be any length
 
 
@@ -70,7 +79,8 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
     journal's lock meanwhile): requests still running then are cut off and retried later,
     and notifications not yet tried stay due for the next round, and are counted as such.
     """
-    pending = store.outbox.list(("pending",), due_by=None if everything else now)
+    until = now + lease(config.notify.round_timeout, config.paths.store_wait)
+    pending = store.outbox.claim(claimant(), now, until, due_by=None if everything else now)
     report = DeliveryReport()
     if not pending:
         return report
@@ -93,10 +103,16 @@ def deliver(config: Config, store: Store, now: datetime, *, everything: bool = F
             report.deferred += 1
         else:
             _settle(config, store, n, outcome, now, report, _where(notifiers, n))
+    store.outbox.release([n for n, outcome in zip(pending, outcomes) if outcome is None])  # due for any round
     if report.deferred:
         report.errors.append(f"{report.deferred} not tried: this round reached its {config.notify.round_timeout:g} s "
                              "limit (notify.round_timeout); they stay due for the next one")
     return report
+
+
+def claimant() -> str:
+    """A name for one delivery round, that no other round on any host takes."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
 
 
 def _by_kind(config: Config) -> dict[str, Notifier]:

@@ -251,6 +251,23 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE documents ADD COLUMN etag TEXT;
     """,
+    # 14: several hosts on one store. A delivery round claims the notifications it sends until a lease
+    # runs out (``OutboxStore.claim``), so two never send one; and the store keeps the content revision
+    # the last sync read (``StateStore.content_revision``), one row whose ``seq`` moves with each sync,
+    # so a sync from an older checkout changes nothing.
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
+    CREATE TABLE content_revision (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        seq        INTEGER NOT NULL,
+        revision   TEXT,
+        dirty      INTEGER NOT NULL DEFAULT 0,
+        checkout   TEXT,
+        synced_at  TEXT
+    );
+    INSERT INTO content_revision (id, seq) VALUES (1, 0);
+    """,
 )
 
 # The triggers a bulk insert of new posts stands in for (see ``inserted_in_bulk``).
@@ -290,6 +307,8 @@ def migrate(conn: Connection) -> None:
     conn.db.create_function("slugify", 1, slugify, deterministic=True)  # for migration 10
     for step in range(version, len(MIGRATIONS)):
         with conn.transaction() as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] > step:  # another process took this step meanwhile
+                continue
             for statement in _statements(MIGRATIONS[step]):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {step + 1}")

@@ -1,4 +1,5 @@
-"""What each pulled partner source last answered, for conditional GET and backoff."""
+"""What each pulled partner source last answered, for conditional GET and backoff; and which run
+is pulling it, so that two hosts do not pull one source at once."""
 
 from __future__ import annotations
 
@@ -31,3 +32,13 @@ class SqliteSources:
                           next_at = excluded.next_at, failures = excluded.failures,
                           last_status = excluded.last_status, last_pulled = excluded.last_pulled""",
                        (url, etag, last_modified, to_utc_text(next_at), failures, status, to_utc_text(now)))
+
+    def claim(self, url: str, now: datetime, until: datetime) -> bool:
+        """Take ``url`` to pull it, if it is due by ``now`` (or never pulled): its next pull is put
+        off to ``until``, so another run finds it not due, until the pull records what it found
+        (``set``) or, if it died, until then. False if it is not due: another run took it first."""
+        with self.conn.transaction() as db:
+            return db.execute("""INSERT INTO source_state (url, next_at, failures) VALUES (?, ?, 0)
+                                 ON CONFLICT(url) DO UPDATE SET next_at = excluded.next_at
+                                 WHERE source_state.next_at <= ?""",
+                              (url, to_utc_text(until), to_utc_text(now))).rowcount == 1

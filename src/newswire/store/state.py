@@ -1,10 +1,13 @@
-"""Small facts the store keeps for the runs: key/value state, the generation, the last sync's scan."""
+"""Small facts the store keeps for the runs: key/value state, the generation, the last sync's scan
+and the content revision it read."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
-from .connection import Connection
+from ..model import ContentRevision
+from .connection import Connection, to_utc_text
 
 
 class SqliteState:
@@ -39,3 +42,20 @@ class SqliteState:
         with self.conn.transaction() as db:
             db.execute("INSERT OR REPLACE INTO content_scan (id, digest, generation, listing) VALUES (1, ?, ?, ?)",
                        (digest, self.generation(), listing))
+
+    def content_revision(self) -> tuple[ContentRevision | None, int]:
+        """The content revision the last sync read (None: not a git checkout, or never synced), and
+        the sequence number that ``set_content_revision`` checks."""
+        seq, commit, dirty, checkout = self.conn.db.execute(
+            "SELECT seq, revision, dirty, checkout FROM content_revision WHERE id = 1").fetchone()
+        return (ContentRevision(commit, bool(dirty), checkout) if commit is not None else None), int(seq)
+
+    def set_content_revision(self, revision: ContentRevision | None, seq: int, now: datetime) -> bool:
+        """Record the revision a sync read, in the sync's transaction, if no other sync recorded one
+        since this one read ``seq``; False (and nothing recorded) if another did: the caller undoes
+        its sync. (One conditional UPDATE: a second sync waits for the first's row and finds it moved.)"""
+        with self.conn.transaction() as db:
+            return db.execute("UPDATE content_revision SET seq = seq + 1, revision = ?, dirty = ?, checkout = ?, "
+                              "synced_at = ? WHERE id = 1 AND seq = ?",
+                              (revision.commit if revision else None, int(revision.dirty) if revision else 0,
+                               revision.checkout if revision else None, to_utc_text(now), seq)).rowcount == 1
