@@ -26,7 +26,7 @@ from .connection import (
 from .documents import SqliteDocuments
 from .feeds import SqliteFeeds
 from .outbox import SqliteOutbox
-from .posts import SqlitePosts
+from .posts import SqlitePosts, new_post
 from .protocol import (
     AuthorStore,
     DocumentStore,
@@ -44,7 +44,7 @@ from .state import SqliteState
 
 __all__ = ["MIGRATIONS", "AuthorStore", "DocumentStore", "FeedStore", "LabelStore", "OutboxStore", "PostStore",
            "SourceStore", "SqliteStore", "StateStore", "Store", "Trouble", "classify", "failure", "from_utc_text",
-           "offset_minutes", "store_trouble", "to_utc_text"]
+           "new_post", "offset_minutes", "store_trouble", "to_utc_text"]
 
 
 class SqliteStore:
