@@ -31,6 +31,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --sizes 10000 --runs 3 --archives
 	$(BIN)/python bench/run.py --sizes 10000 --authors 50 --labels 200 --runs 3
 	$(BIN)/python bench/run.py --sizes 50000 --authors 50 --labels 200 --runs 3 --sync-only
+	$(BIN)/python bench/run.py --sizes 50000,100000 --authors 50 --labels 200 --runs 1 --archives-only
 	$(BIN)/python bench/run.py --sizes 100000 --runs 1 --repeats 5
 	$(BIN)/python bench/run.py --sizes 10000 --runs 3 --repeats 3 --stores sqlite,postgresql
 	$(BIN)/python bench/hub_latency.py

@@ -2,6 +2,7 @@
 
     python bench/compare.py --before REV                 # REV against the working tree
     python bench/compare.py --before REV --after REV2 --sizes 10000 --rounds 4
+    python bench/compare.py --before REV --archives  # with archive pages: every post in every feed
 
 Each version is checked out (``git worktree``) into a temporary folder and byte-compiled,
 then the two take turns, ``--rounds`` times, on fresh copies of one corpus: a cold sync, a
@@ -26,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import corpus, fresh_copy  # noqa: E402
+from run import corpus, fresh_copy, with_archives  # noqa: E402
 
 STEPS = {
     "cold sync": ["sync"],
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--authors", type=int, default=50)
     parser.add_argument("--labels", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--archives", action="store_true", help="with archive pages on (every post in every feed)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -76,6 +78,8 @@ def main() -> None:
                 order = list(trees) if turn % 2 == 0 else list(trees)[::-1]
                 for version in order:
                     journal = fresh_copy(source, root / f"journal-{version}")
+                    if args.archives:
+                        with_archives(journal)
                     for step, argv in STEPS.items():
                         seen[version][step].append(timed(argv, journal, trees[version]))
                 print(f"round {turn + 1} of {args.rounds} done", file=sys.stderr)
@@ -83,7 +87,8 @@ def main() -> None:
             for version in ("before", "after"):
                 if (root / version).exists():
                     subprocess.run(["git", "worktree", "remove", "--force", str(root / version)], cwd=HERE, check=False)
-    print(f"{args.sizes} posts, {args.authors} authors, {args.labels} labels; medians of {args.rounds} turns each")
+    print(f"{args.sizes} posts, {args.authors} authors, {args.labels} labels{', archives on' if args.archives else ''}; "
+          f"medians of {args.rounds} turns each")
     print(f"{'':28} {'cpu before':>11} {'cpu after':>10} {'change':>8}   {'wall before':>11} {'wall after':>10} {'change':>8}")
     for step in STEPS:
         wall = [statistics.median(w for w, _ in seen[v][step]) for v in ("before", "after")]

@@ -4,10 +4,12 @@
     python bench/run.py --sizes 2000 --runs 3  # a quick look
     python bench/run.py --sizes 50000 --authors 50 --labels 200 --sync-only  # cold syncs beside the baseline
     python bench/run.py --sizes 10000 --stores sqlite,postgresql  # the store on each backend, in one run
+    python bench/run.py --sizes 50000,100000 --authors 50 --labels 200 --runs 1 --archives-only  # whole history
 
-Every figure is a whole command run as a subprocess (wall time, and the peak RSS and
-CPU of that process and its workers), so it is what an operator sees. Ratios are
-against the baseline (bench/baseline.py) measured in the same run on the same corpus.
+Every figure is a whole command run as a subprocess (wall time, the peak RSS of the
+largest of that process and its workers, and the CPU of them all), so it is what an
+operator sees. Ratios are against the baseline (bench/baseline.py) measured in the
+same run on the same corpus.
 Cold figures are medians over ``--runs`` fresh copies of the journal; the publishes
 after no change, one new post and one edit, over ``--repeats`` rounds in the last copy.
 
@@ -121,6 +123,21 @@ def bench_sync(root: Path, posts: int, authors: int, labels: int, runs: int) -> 
             row("cold sync", syncs, statistics.median(s.seconds for s in base))]
 
 
+def bench_archives(root: Path, posts: int, authors: int, labels: int, runs: int) -> list[str]:
+    """Cold publishes with archives on (every post in every feed that holds it), each into a fresh
+    copy synced first, beside the baseline publishing the newest entries of the same posts."""
+    src = corpus(root / "corpus", posts, authors, labels)
+    colds = []
+    for i in range(runs):
+        j = with_archives(fresh_copy(src, root / "work" / f"a{i}"))
+        measure([*NEWSWIRE, "sync"], j)
+        colds.append(measure([*NEWSWIRE, "publish", "--no-sync", "--no-ping"], j))
+    base = baseline(root / "work" / "a0", runs)
+    return [f"{posts} posts, {authors} authors, {labels} labels ({os.cpu_count()} cores)", *header(),
+            row("baseline publish (feedgen+feedparser)", base, None),
+            row("cold full publish, with archives", colds, statistics.median(s.seconds for s in base))]
+
+
 def bench(root: Path, posts: int, authors: int, labels: int, runs: int, repeats: int, archives: bool,
           cluster: pgcluster.Cluster | None = None, base: list[Sample] | None = None) -> tuple[list[str], list[Sample]]:
     """The table for one size, with the store in SQLite files, or in ``cluster``'s databases (then
@@ -176,17 +193,20 @@ def main() -> None:
     parser.add_argument("--archives", action="store_true", help="also one cold publish with archive pages on")
     parser.add_argument("--sync-only", action="store_true",
                         help="only cold syncs, beside the baseline (the vs base column: baseline / sync)")
+    parser.add_argument("--archives-only", action="store_true",
+                        help="only cold publishes with archives (after a sync), beside the baseline")
     parser.add_argument("--stores", default="sqlite", help="the backends to keep the store in, comma-separated: "
                         "sqlite, postgresql (a throwaway server, started for the run)")
     args = parser.parse_args()
     stores = args.stores.split(",")
-    if not set(stores) <= {"sqlite", "postgresql"} or (args.sync_only and stores != ["sqlite"]):
-        parser.error("--stores takes sqlite and postgresql (and --sync-only only sqlite)")
+    if not set(stores) <= {"sqlite", "postgresql"} or ((args.sync_only or args.archives_only) and stores != ["sqlite"]):
+        parser.error("--stores takes sqlite and postgresql (and --sync-only or --archives-only only sqlite)")
     cluster = pgcluster.start() if "postgresql" in stores else None
     try:
         for size in (int(s) for s in args.sizes.split(",")):
-            if args.sync_only:
-                print("\n".join(bench_sync(args.dir, size, args.authors, args.labels, args.runs)), "\n", flush=True)
+            if args.sync_only or args.archives_only:
+                only = bench_sync if args.sync_only else bench_archives
+                print("\n".join(only(args.dir, size, args.authors, args.labels, args.runs)), "\n", flush=True)
                 continue
             base = None
             for store in stores:

@@ -746,17 +746,19 @@ def test_a_bad_sync_setting_names_its_key_and_changes_nothing(journal: Journal, 
         assert journal.rows("SELECT count(*) FROM posts")[0][0] == 0
 
 
+@pytest.mark.parametrize("files", [30, 240])  # read here, or by worker processes that send each row back
 def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(
-        journal: Journal, make_journal: Callable[[str], Journal]) -> None:
-    from newswire.content import parse_post
+        journal: Journal, make_journal: Callable[[str], Journal], files: int) -> None:
+    from newswire.content import PARALLEL_FILES, parse_post
 
-    for i in range(30):  # labels and authors new and shared, repeated, in other spellings; one id taken twice
+    assert (files >= PARALLEL_FILES) == (files == 240)
+    for i in range(files):  # labels and authors new and shared, repeated, in other spellings; one id taken twice
         journal.post(f"p{i:02d}", title="Same title" if i % 10 == 3 else f"Post {i}", date=f"2009-0{i % 3 + 1}-05",
                      author="Guest Writer" if i % 4 == 0 else "jmorton",
                      labels=(f"Topic {i % 5}", f"topic {i % 5}", "Ünïcode", f"New {i % 3}"), body=f"Body {i}.")
     config = journal.config()
     with open_store(config) as store:
-        assert sync(config, store, NOW).added == 30
+        assert sync(config, store, NOW).added == files
     one = make_journal("one")
     with open_store(one.config()) as store:
         for path in sorted(journal.content.glob("*.md")):
@@ -772,13 +774,28 @@ def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(
               "SELECT tgname, tgenabled, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",
               "index": "PRAGMA integrity_check" if journal.store_url is None else "SELECT 1"}
     generation = int(journal.rows(tables["state"])[0][1])
-    assert generation > 30  # one step a row, as the triggers would have moved it
+    assert generation > files  # one step a row, as the triggers would have moved it
     for name, query in tables.items():
         got = [tuple(r) for r in journal.rows(query)]
         want = [tuple(r) for r in one.rows(query)]
         if name == "posts":  # the stamps (column 17) differ: the bulk sync's are its files'
             got, want = [r[:17] + r[18:] for r in got], [r[:17] + r[18:] for r in want]
         assert got == want, name
+
+
+def test_a_first_sync_asks_the_store_about_entry_ids_per_batch_not_per_post(journal: Journal) -> None:
+    for i in range(40):  # two files propose the same entry id (same title, same date): only its "-2" is asked alone
+        journal.post(f"p{i:02d}", title="Twin" if i in (7, 30) else f"Post {i}", date="2009-03-05")
+    config = journal.config()
+    asked: list[str] = []
+    with open_store(config) as store:
+        store.db.set_trace_callback(asked.append)
+        assert sync(config, store, NOW).added == 40
+        store.db.set_trace_callback(None)
+        ids = [r[0] for r in store.db.execute("SELECT entry_id FROM posts ORDER BY id")]
+    alone = [sql for sql in asked if sql.startswith("SELECT 1 FROM posts WHERE entry_id")]
+    assert len(alone) == 1, len(alone)
+    assert len(set(ids)) == 40 and ids[30] == ids[7] + "-2"
 
 
 def test_rendering_markdown_keeps_no_memory_per_post() -> None:

@@ -9,15 +9,17 @@ import dataclasses
 import json
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mypy import api as mypy_api
 
 from newswire.errors import StoreError
 from newswire.model import Author, PostInput, PostSummary, PublishRecord, SourceState
-from newswire.store import MIGRATIONS, SqliteStore, Store, Trouble, classify, store_trouble
+from newswire.store import MIGRATIONS, SqliteStore, Store, Trouble, classify, from_utc_text, store_trouble
 from newswire.store.schema import TRIGGERS, _statements
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -225,3 +227,13 @@ def test_a_roomy_write_has_a_64_mb_page_cache_and_then_the_default_again(tmp_pat
         with store.roomy(), store.transaction():
             assert store.db.execute("PRAGMA cache_size").fetchone()[0] == -64 * 1024  # KiB
         assert store.db.execute("PRAGMA cache_size").fetchone()[0] == default
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(minutes=345))])))
+def test_utc_text_is_the_instant_to_the_second_with_a_four_digit_year(when: datetime) -> None:
+    from newswire.store import to_utc_text
+
+    u = when.astimezone(UTC)
+    assert to_utc_text(when) == f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
+    assert from_utc_text(to_utc_text(when)) == when.replace(microsecond=0)

@@ -28,7 +28,7 @@ from .config import Config, JournalConfig
 from .errors import printable
 from .files import Refused, read_limited
 from .model import ContentRevision, NewPost, PostInput, PostPlace, Tally
-from .store import Store, to_utc_text
+from .store import Store, new_post, to_utc_text
 from .text import MAX_NESTING, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper, one_line, slugify
 from .workers import in_parts, run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
@@ -618,10 +618,11 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
         if outcome == "deleted":
             report.deleted_files.append(post.source.removeprefix(SOURCE_PREFIX))
 
-    for rel, stamp, parsed in run_tasks(_parse_files, (config, author_keys), todo,
+    # A post that no stored post can be (see ``_Moves.possible``) comes from its worker as the row it becomes.
+    for rel, stamp, parsed in run_tasks(_parse_files, (config, author_keys, not moves.possible), todo,
                                         parallel=len(todo) >= PARALLEL_FILES, prepare=list):
-        if isinstance(parsed, Parsed) and parsed.post.entry_id is None and not moves.possible:
-            fresh.append(NewPost(parsed.post, parsed.content_hash, stamp))  # a new post: nothing to look up
+        if isinstance(parsed, NewPost):
+            fresh.append(parsed)
             if len(fresh) >= FRESH_BATCH:
                 add_fresh()
             continue
@@ -754,15 +755,22 @@ def _name(source: str) -> str:
     return source.rsplit("/", 1)[-1]
 
 
-def _parse_files(shared: tuple[Config, set[str]], chunk: list[tuple[str, str, str | None]]
-                 ) -> list[tuple[str, str | None, Parsed | SourceError]]:
-    config, author_keys = shared
-    out: list[tuple[str, str | None, Parsed | SourceError]] = []
+def _parse_files(shared: tuple[Config, set[str], bool], chunk: list[tuple[str, str, str | None]]
+                 ) -> list[tuple[str, str | None, Parsed | NewPost | SourceError]]:
+    """Each file of ``chunk`` read; as a ``NewPost`` if it has no explicit id and the sync takes
+    such posts as new (``shared[2]``)."""
+    config, author_keys, fresh = shared
+    out: list[tuple[str, str | None, Parsed | NewPost | SourceError]] = []
     for path, rel, stamp in chunk:
         try:
-            out.append((rel, stamp, parse_post(path, rel, config, author_keys)))
+            parsed = parse_post(path, rel, config, author_keys)
         except SourceError as exc:
             out.append((rel, stamp, exc))
+            continue
+        if fresh and parsed.post.entry_id is None:
+            out.append((rel, stamp, new_post(parsed.post, parsed.content_hash, stamp)))
+        else:
+            out.append((rel, stamp, parsed))
     return out
 
 

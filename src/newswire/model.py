@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .formats import FORMATS
 from .settings import EMAIL, NAME, URL, setting
@@ -213,14 +213,30 @@ class PostInput:
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class NewPost:
-    """A post that no stored post is: no explicit entry id, and no post has its source. The
-    content hash is made where the post was read (a sync worker), and ``stamp`` is its file's."""
+class NewPost(NamedTuple):
+    """A post that no stored post is (no explicit entry id, and no post has its source) as the row
+    it becomes, made where it was read (a sync worker; see ``store.new_post``): its content hash,
+    its times as UTC text and offsets, its labels' folds. A flat tuple, quick to send between
+    processes and to store; ``stamp`` is its file's."""
 
-    post: PostInput
+    proposed_id: str
+    source: str
+    slug: str
+    title: str
+    body: str
+    summary: str
+    author_key: str
+    author_name: str | None
+    affiliation: str | None
+    published: str
+    published_offset: int
+    updated: str
+    updated_offset: int
     content_hash: str
-    stamp: str | None = None
+    draft: bool
+    origin: str
+    stamp: str | None
+    labels: tuple[tuple[str, str], ...]  # (name, fold) of each label, in the post's order
 
 
 @dataclass

@@ -31,7 +31,7 @@ from .connection import (
 from .documents import SqliteDocuments
 from .feeds import SqliteFeeds
 from .outbox import SqliteOutbox
-from .posts import SqlitePosts
+from .posts import SqlitePosts, new_post
 from .protocol import (
     AuthorStore,
     DocumentStore,
@@ -49,7 +49,7 @@ from .state import SqliteState
 
 __all__ = ["MIGRATIONS", "AuthorStore", "DocumentStore", "FeedStore", "LabelStore", "OutboxStore", "PostStore",
            "SourceStore", "SqliteStore", "StateStore", "Store", "Trouble", "classify", "failure", "from_utc_text",
-           "offset_minutes", "open_at", "store_trouble", "to_utc_text"]
+           "new_post", "offset_minutes", "open_at", "store_trouble", "to_utc_text"]
 
 
 class Repositories:

@@ -23,9 +23,9 @@ T = TypeVar("T")
 
 
 def to_utc_text(when: datetime) -> str:
-    """Sortable UTC text; the year is zero-padded by hand, as strftime's %Y does not pad years below 1000."""
-    u = when.astimezone(UTC)
-    return f"{u.year:04d}-{u:%m-%dT%H:%M:%S}Z"
+    """Sortable UTC text to the second, its year in four digits (``isoformat`` pads years below 1000,
+    where strftime's %Y does not; and is quick: a sync makes two for every post)."""
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def from_utc_text(text: str, offset_minutes: int = 0) -> datetime:

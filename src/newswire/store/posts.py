@@ -91,41 +91,43 @@ class SqlitePosts:
     def add(self, posts: Sequence[NewPost]) -> None:
         """Insert posts that no stored post is (see ``NewPost``), in order, as ``upsert`` would one
         by one, with a few statements for the lot: a first sync of a large journal adds every post.
-        Their entry ids, authors and labels are looked up together, and the rows go in with
-        ``executemany``; what their INSERT triggers do is done once for the lot (``inserted_in_bulk``)."""
+        Their entry ids, authors and labels are looked up together (a proposed id is asked of the
+        store once, with the others), and the rows go in with ``executemany``; what their INSERT
+        triggers do is done once for the lot (``Dialect.bulk_insert``)."""
         if not posts:
             return
         with self.conn.transaction() as db:
             authors: dict[tuple[str, str | None], str] = {}
-            for new in posts:
-                p = new.post
+            for p in posts:
                 if p.author_name is not None and (p.author_name, p.affiliation) not in authors:
                     authors[p.author_name, p.affiliation] = self.authors.ensure(p.author_name, p.affiliation)
-            taken = self._taken("SELECT entry_id FROM posts WHERE entry_id IN", [n.post.proposed_id for n in posts])
+            taken = self._taken("SELECT entry_id FROM posts WHERE entry_id IN", [p.proposed_id for p in posts])
+
+            def free(entry_id: str) -> bool:
+                return entry_id not in taken and db.execute(
+                    "SELECT 1 FROM posts WHERE entry_id = ?", (entry_id,)).fetchone() is None
+
             rows = []
-            for new in posts:
-                p = new.post
-                entry_id = first_free(p.proposed_id, lambda i: i not in taken and db.execute(
-                    "SELECT 1 FROM posts WHERE entry_id = ?", (i,)).fetchone() is None)
+            for p in posts:
+                # (whether the store holds a proposed id is known from ``taken``; only ``-2``, ``-3``... are asked)
+                entry_id = p.proposed_id if p.proposed_id not in taken else first_free(p.proposed_id, free)
                 taken.add(entry_id)
-                published = p.published.replace(microsecond=0)
-                updated = (p.updated or published).replace(microsecond=0)
                 author_key = authors[p.author_name, p.affiliation] if p.author_name is not None else p.author_key
                 rows.append((entry_id, p.source, p.slug, p.title, p.body, p.summary, author_key, p.affiliation,
-                             to_utc_text(published), offset_minutes(published), to_utc_text(updated),
-                             offset_minutes(updated), new.content_hash, int(p.draft), p.origin, new.stamp))
-            labels = self._label_ids([name for n in posts for name in n.post.labels])
-            positions = [self._positions(n.post.labels, labels) for n in posts]
+                             p.published, p.published_offset, p.updated, p.updated_offset, p.content_hash,
+                             int(p.draft), p.origin, p.stamp))
+            labels = self._label_ids([label for p in posts for label in p.labels])
+            positions = [self._positions(p.labels, labels) for p in posts]
             with self.conn.dialect.bulk_insert(db, len(rows), (row[6] for row in rows),
                                                [label_id for each in positions for _, label_id in each]):
                 db.executemany(
                     """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
                        published, published_offset, updated, updated_offset, content_hash, draft, origin,
                        source_stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
-                ids = self.ids_of_sources([n.post.source for n in posts])
+                ids = self.ids_of_sources([p.source for p in posts])
                 db.executemany("INSERT INTO post_labels (post_id, label_id, position, published) VALUES (?,?,?,?)",
-                               [(ids[n.post.source], label_id, position, row[8])
-                                for n, row, each in zip(posts, rows, positions) for position, label_id in each])
+                               [(ids[p.source], label_id, position, p.published)
+                                for p, each in zip(posts, positions) for position, label_id in each])
 
     def _taken(self, query: str, values: Sequence[str]) -> set[str]:
         """The ``values`` that ``query`` (ending in ``IN``) finds, asked in slices."""
@@ -134,24 +136,23 @@ class SqlitePosts:
             found.update(v for (v,) in self.conn.db.execute(f"{query} ({','.join('?' * len(chunk))})", chunk))
         return found
 
-    def _label_ids(self, names: Sequence[str]) -> dict[str, int]:
-        """The id of each label named, by its fold; the unknown ones are added in the order named."""
+    def _label_ids(self, labels: Sequence[tuple[str, str]]) -> dict[str, int]:
+        """The id of each label named, as (name, fold), by its fold; the unknown ones are added in the order named."""
         ids: dict[str, int] = {}
-        for chunk in chunks(list(dict.fromkeys(label_fold(name) for name in names))):
+        for chunk in chunks(list(dict.fromkeys(fold for _, fold in labels))):
             ids.update(self.conn.db.execute(
                 f"SELECT fold, id FROM labels WHERE fold IN ({','.join('?' * len(chunk))})", chunk).fetchall())
-        for name in names:
-            fold = label_fold(name)
+        for name, fold in labels:
             if fold not in ids:
                 ids[fold] = self.labels.ensure(name)
         return ids
 
     @staticmethod
-    def _positions(labels: Sequence[str], ids: dict[str, int]) -> list[tuple[int, int]]:
+    def _positions(labels: Sequence[tuple[str, str]], ids: dict[str, int]) -> list[tuple[int, int]]:
         """(position, label id) of a post's labels, each label once, at its first position."""
         seen: dict[int, int] = {}
-        for position, name in enumerate(labels):
-            seen.setdefault(ids[label_fold(name)], position)
+        for position, (_, fold) in enumerate(labels):
+            seen.setdefault(ids[fold], position)
         return [(position, label_id) for label_id, position in seen.items()]
 
     def _new_entry_id(self, p: PostInput) -> str:
@@ -301,6 +302,16 @@ class SqlitePosts:
                     content_hash=content_hash, draft=bool(draft),
                     deleted_at=from_utc_text(deleted_at) if deleted_at else None)
         return out
+
+
+def new_post(p: PostInput, content_hash: str, stamp: str | None) -> NewPost:
+    """``p`` as the row ``SqlitePosts.add`` stores, as ``upsert`` would store it (made where the post is read)."""
+    published = p.published.replace(microsecond=0)
+    updated = (p.updated or published).replace(microsecond=0)
+    return NewPost(p.proposed_id, p.source, p.slug, p.title, p.body, p.summary, p.author_key, p.author_name,
+                   p.affiliation, to_utc_text(published), offset_minutes(published), to_utc_text(updated),
+                   offset_minutes(updated), content_hash, p.draft, p.origin, stamp,
+                   tuple((name, label_fold(name)) for name in p.labels))
 
 
 def xml_safe(entry_id: str) -> str:
