@@ -783,6 +783,7 @@ def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(
         assert got == want, name
 
 
+@pytest.mark.sqlite_only  # counted by SQLite's statement trace; the repositories' SQL is the same on both
 def test_a_first_sync_asks_the_store_about_entry_ids_per_batch_not_per_post(journal: Journal) -> None:
     for i in range(40):  # two files propose the same entry id (same title, same date): only its "-2" is asked alone
         journal.post(f"p{i:02d}", title="Twin" if i in (7, 30) else f"Post {i}", date="2009-03-05")
