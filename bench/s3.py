@@ -67,13 +67,14 @@ def main() -> None:
     work, buckets = args.dir / "s3work", args.dir / "s3buckets"
     disk: list[Sample] = []
     s3: list[Sample] = []
-    proc, port = start_rclone(_empty(buckets))
+    for i in range(args.runs):  # made before the server starts: it lists its buckets once and keeps the list
+        (_empty(buckets) if i == 0 else buckets).joinpath(f"run{i}").mkdir()
+    proc, port = start_rclone(buckets)
     try:
         for i in range(args.runs):  # alternated, so that a slow spell of the machine falls on both
             j = with_archives(fresh_copy(src, work / f"disk{i}"))
             measure([*NEWSWIRE, "sync"], j)
             disk.append(measure([*NEWSWIRE, "publish", "--no-sync", "--no-ping"], j))
-            (buckets / f"run{i}").mkdir()
             j = to_bucket(with_archives(fresh_copy(src, work / f"s3{i}")), f"run{i}", port)
             measure([*NEWSWIRE, "sync"], j)
             s3.append(measure([*NEWSWIRE, "publish", "--no-sync", "--no-ping"], j))

@@ -26,6 +26,7 @@ and small task lists, never the store's connection.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -151,7 +152,8 @@ def spool(work: Work, results: Iterable[tuple[Key, bytes, datetime, tuple[Proble
     offset = os.lseek(work.spool.fd, 0, os.SEEK_END)
     for key, fragment, updated, problems in results:
         os.write(work.spool.fd, fragment)
-        work.proven[key] = Proven(offset, len(fragment), updated, problems)
+        post_id, fmt, content = key  # unpickled: its strings made anew for each chunk, so shared again here
+        work.proven[(post_id, sys.intern(fmt), sys.intern(content))] = Proven(offset, len(fragment), updated, problems)
         offset += len(fragment)
 
 
