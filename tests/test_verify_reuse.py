@@ -9,13 +9,16 @@ the bytes cut or polluted) both find a problem.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_properties import FORMATS, journals
 
 from newswire.formats import FORMATS as REGISTRY
 from newswire.formats import document
-from newswire.proof import prove_entries
+from newswire.model import Problem
+from newswire.proof import Proofs, Proven, prove_entries
 from newswire.render import Site, entry_view, feed_view
 from newswire.verify import verify_assembled
 
@@ -73,3 +76,17 @@ def test_a_bad_fragment_in_a_batch_is_named_and_the_others_stay_proven(journal, 
     found = prove_entries(site, feed, FORMATS, fmt, views, fragments)
     assert found[bad], "the cut fragment was not caught"
     assert all(not problems for i, problems in enumerate(found) if i != bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**44), st.integers(0, 2**31), st.datetimes(timezones=st.sampled_from(
+    [timezone(timedelta(minutes=m)) for m in (-720, -300, -150, 0, 45, 330, 840)])))
+def test_a_proof_is_kept_packed_and_given_back_as_it_was(offset: int, length: int, updated: datetime) -> None:
+    """``Proofs`` keeps each entry's place, length and date (its offset included) in one int."""
+    proofs = Proofs()
+    problem = Problem("atom.xml", "tag:x", "title", "a", "b")
+    proofs.add((7, "atom", "full"), Proven(offset, length, updated))
+    proofs.add((7, "rss", "full"), Proven(1, 2, updated, (problem,)))
+    got = proofs[(7, "atom", "full")]
+    assert got == Proven(offset, length, updated) and got.updated.utcoffset() == updated.utcoffset()
+    assert proofs[(7, "rss", "full")].problems == (problem,) and len(proofs) == 2

@@ -490,13 +490,17 @@ class _Run:
         work = proof.Work(page_work.site, journal_feed(self.config), self.config.feeds.formats, self.sink,
                           proof.open_spool(self.config.spool_folder), [*todo, *early])
         try:
-            for part in ([first, sorted(set(keys) - set(first))] if early else [keys]):
+            parts = [first, sorted(set(keys) - set(first))] if early else [keys]
+            del keys, first  # each part is let go once proven: with archives there are some 300,000 keys
+            for step in range(len(parts)):
+                part, parts[step] = parts[step], []
                 for result in run_tasks(proof.prove_posts, work, part, parallel=parallel, prepare=self._with_posts):
                     proof.spool(work, [result])
                     done += 1
                     if self.progress:
                         self.progress(done, total)
-                if early and part is first:
+                del part
+                if early and step == 0:
                     indices = list(range(len(todo), len(todo) + len(early)))
                     for _ in run_tasks(proof.publish_documents, work, indices, parallel=parallel, prepare=list,
                                        waits=True):
