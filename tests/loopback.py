@@ -1,13 +1,31 @@
-"""A raw TCP server on 127.0.0.1 for tests of what a misbehaving peer does (hangs, trickles,
-dribbles its headers): the part every such server shares, bounded in connections and time."""
+"""Servers on 127.0.0.1 for the tests: pytest-httpserver bound to loopback only, and a raw TCP
+server for what a misbehaving peer does (hangs, trickles, dribbles its headers), bounded in
+connections and time."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pytest_httpserver import HTTPServer
 
 WAIT = 10  # seconds to wait for a server's threads when it closes
+
+
+@contextmanager
+def http_server() -> Iterator[HTTPServer]:
+    """pytest-httpserver on 127.0.0.1 only (the plugin's default is 'localhost'), one thread a request."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()
 
 
 class LoopbackServer:

@@ -22,6 +22,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from harness import CONFIG, Journal
+from loopback import http_server
 
 pytestmark = pytest.mark.both_backends
 
@@ -207,14 +208,8 @@ def test_a_folder_that_is_not_a_checkout_is_refused_once_the_store_knows_a_commi
 
 @pytest.fixture
 def hub() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
+    with http_server() as server:
         yield server
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
 
 
 def with_hub(j: Journal, url: str, extra: str = "") -> None:

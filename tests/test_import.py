@@ -35,6 +35,7 @@ from newswire.importer import import_source
 from newswire.job import open_store, publish, utcnow
 
 from harness import CONFIG, Journal
+from loopback import http_server
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
@@ -466,14 +467,8 @@ class Partner:
 
 @pytest.fixture
 def server() -> Iterator[HTTPServer]:
-    s = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    s.start()
-    try:
+    with http_server() as s:
         yield s
-    finally:
-        s.clear()
-        if s.is_running():
-            s.stop()
 
 
 def with_source(j: Journal, url: str, extra: str = "") -> None:

@@ -47,7 +47,7 @@ from newswire.job import open_store, publish
 from newswire.serve import make_server
 
 from harness import CONFIG, Journal
-from loopback import LoopbackServer
+from loopback import LoopbackServer, http_server
 
 WAIT = 10.0  # seconds: the upper bound on any single wait below
 SECRET_ENV = "HOOK_SECRET"
@@ -60,14 +60,8 @@ NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def httpserver() -> Iterator[HTTPServer]:
     """pytest-httpserver, bound to 127.0.0.1 only (the plugin's default is 'localhost')."""
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
+    with http_server() as server:
         yield server
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
 
 
 def free_port() -> int:
