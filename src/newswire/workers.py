@@ -59,6 +59,7 @@ def run_tasks(fn: Callable[[S, P], list[R]], shared: S, tasks: Sequence[T], *, p
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # only when work is shared
         from concurrent.futures.process import BrokenProcessPool
 
+        _trim_heap()
         try:
             with ProcessPoolExecutor(workers, mp_context=start_context(), initializer=_worker_init,
                                      initargs=(shared,)) as pool:
@@ -178,6 +179,18 @@ def _worker_init(shared: object) -> None:
 
 def _in_worker(fn: Callable[[S, P], list[R]], part: P) -> list[R]:
     return fn(cast(S, _SHARED[0]), part)
+
+
+def _trim_heap() -> None:
+    """Give the heap's free pages back to the system (glibc): a forked worker starts with every page
+    its parent holds, so what a publish freed since its last pool (a big journal's entries to prove,
+    the posts its archive pages loaded) would otherwise be counted again in each worker."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _die_with_parent() -> None:
