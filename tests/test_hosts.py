@@ -324,6 +324,7 @@ def test_two_pulls_at_once_fetch_a_source_once(journal: Journal, hub: HTTPServer
 
     hub.expect_request("/partner.xml").respond_with_handler(answer)
     journal.write_config(CONFIG + f"sources:\n  - {{url: '{hub.url_for('/partner.xml')}', every: 1h}}\n")
+    assert journal.cli("sync").returncode == 0  # the store the hosts share is there before they pull
     runs = [puller(journal), puller(journal)]  # as two hosts' daemons do, each under its own host's lock
     outs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outs

@@ -22,7 +22,9 @@ class SqliteAuthors:
             for a in authors:
                 row = db.execute("SELECT slug FROM authors WHERE key = ?", (a.key,)).fetchone()
                 if row is None:
-                    db.execute("INSERT INTO authors (key, name, affiliation, email, uri, slug) VALUES (?,?,?,?,?,?)",
+                    # another process opening the store may add it first: then it is there, as the config says
+                    db.execute("INSERT INTO authors (key, name, affiliation, email, uri, slug) VALUES (?,?,?,?,?,?) "
+                               "ON CONFLICT (key) DO NOTHING",
                                (a.key, a.name, a.affiliation, a.email, a.uri, self._free_slug(a.key)))
                 else:  # written only when it differs, so an unchanged config moves no generation
                     values = (a.name, a.affiliation, a.email, a.uri)
