@@ -115,19 +115,17 @@ class Backend:
         """More memory while a big write runs, where the backend is told so per connection."""
         return nullcontext()
 
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
+    def snapshot(self) -> AbstractContextManager[None]:
         """Reads that all see the store as it was at their first, while others go on writing."""
-        self.db.execute(self.begin_read)
-        try:
-            yield
-        finally:
-            self.db.execute("ROLLBACK")
+        return self._rolled_back(self.begin_read)
+
+    def scratch(self) -> AbstractContextManager[None]:
+        """A transaction that is always rolled back: for dry runs, which may change nothing."""
+        return self._rolled_back(self.begin)
 
     @contextmanager
-    def scratch(self) -> Iterator[None]:
-        """A transaction that is always rolled back: for dry runs, which may change nothing."""
-        self.db.execute(self.begin)
+    def _rolled_back(self, begin: str) -> Iterator[None]:
+        self.db.execute(begin)
         try:
             yield
         finally:
