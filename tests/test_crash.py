@@ -296,14 +296,17 @@ def test_a_first_sync_killed_while_storing_leaves_the_store_as_it_was(journal: J
     proc = subprocess.Popen([sys.executable, "-m", "newswire", "--config", str(journal.config_path), "sync"],
                             cwd=journal.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        # A first load goes through a rollback journal (not the WAL), from its start to its commit.
+        rollback = store.with_name(store.name + "-journal")
         deadline = time.monotonic() + 60
-        while not _writing(store) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.5)  # well into storing the posts (a first sync of 3,000 takes seconds)
+        while not rollback.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.3)  # into storing the posts (a first sync of 3,000 takes seconds)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the sync ended before it was killed"
+    assert rollback.stat().st_size > 0  # the kill left it, hot
     assert _query(store, "SELECT count(*) FROM posts") == [(0,)]
     assert _query(store, schema) == before
     assert _integrity(store) == ["ok"]
@@ -311,25 +314,36 @@ def test_a_first_sync_killed_while_storing_leaves_the_store_as_it_was(journal: J
     assert done.returncode == 0, done.stderr
     assert _query(store, "SELECT count(*) FROM posts") == [(3000,)]
     assert _query(store, schema) == before
+    assert _query(store, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_a_command_started_during_a_first_sync_waits_for_it(journal: Journal) -> None:
+    """A first sync keeps a rollback journal while it loads, and SQLite refuses a connection that
+    opens meanwhile at once (it would put the WAL back): newswire waits for the load instead, up to
+    paths.store_wait, and then reads every post."""
+    _generate(journal, posts=3000)
+    store = journal.config().paths.store
+    proc = subprocess.Popen([sys.executable, "-m", "newswire", "--config", str(journal.config_path), "sync"],
+                            cwd=journal.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        rollback = store.with_name(store.name + "-journal")
+        while not rollback.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert proc.poll() is None, "the first sync ended before a command could start beside it"
+        listed = journal.cli("post", "list", timeout=120)
+    finally:
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) >= 3000
+    assert _query(store, "PRAGMA journal_mode") == [("wal",)]
 
 
 def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
         return [tuple(row) for row in conn.execute(sql)]
-    finally:
-        conn.close()
-
-
-def _writing(db: Path) -> bool:
-    """Whether a write transaction is open on the store (another writer would have to wait)."""
-    conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=0, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-        return False
-    except sqlite3.OperationalError:
-        return True
     finally:
         conn.close()
 

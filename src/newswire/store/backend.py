@@ -111,8 +111,9 @@ class Backend:
                 raise
             db.execute("RELEASE undoable")
 
-    def roomy(self) -> AbstractContextManager[None]:
-        """More memory while a big write runs, where the backend is told so per connection."""
+    def roomy(self, *, first: bool = False) -> AbstractContextManager[None]:
+        """More memory while a big write runs, where the backend is told so per connection; ``first``:
+        the write fills a store that holds no post yet."""
         return nullcontext()
 
     def snapshot(self) -> AbstractContextManager[None]:

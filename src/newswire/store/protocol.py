@@ -149,7 +149,7 @@ class Store(Protocol):
         """A transaction (or, inside one, a savepoint) that an exception undoes, and only it."""
 
     def roomy(self) -> AbstractContextManager[None]:
-        """A larger page cache while a big write runs."""
+        """A larger page cache while a big write runs; a quicker journal for a first one, into a store with no post."""
 
     def scratch(self) -> AbstractContextManager[None]:
         """A transaction that is always rolled back: for dry runs."""
