@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newswire.content import SourceError, diff_listings, read_post, sync
+from newswire import content as content_module
+from newswire.content import SourceError, diff_listings, read_post, split_front_matter, sync
 from newswire.job import open_store, publish
 
 from harness import CONFIG, ROOT, Journal, Row
@@ -817,3 +818,27 @@ print((peak() - before) // 1024)
 """
     grown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert int(grown) < 20, f"{grown} MB more after rendering a post 3,000 times"  # leaking, it was 200 MB or more
+
+
+_FRONT_PIECES = st.sampled_from(["---", "...", " ---", "--- ", "\n", "\r", "\r\n", "\u2028", "\x0b", "\x85",
+                                 "\ufeff", "key: v", "a", "  "])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_FRONT_PIECES, max_size=30))
+def test_the_front_matter_found_in_the_head_is_the_one_found_in_the_whole_text(parts: list[str]) -> None:
+    """The end of the front matter is looked for in the text's head first (a long body is not cut
+    into lines): with a head of 12 characters, every cut of a line, or of a CR LF, is met."""
+    text = "".join(parts)
+
+    def split(head: int) -> tuple[str, str, int] | tuple[str, int]:
+        saved = content_module.FRONT_HEAD
+        content_module.FRONT_HEAD = head
+        try:
+            return split_front_matter(text, "a.md")
+        except SourceError as exc:
+            return exc.message, exc.line
+        finally:
+            content_module.FRONT_HEAD = saved
+
+    assert split(12) == split(len(text) + 1)

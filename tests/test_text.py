@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newswire import text as text_module
+from newswire.model import PostInput, json_sha256
 from newswire.text import absolutize, clean, is_absolute_iri, relative_links, slugify, summarize, tag_uri
 
 
@@ -95,3 +100,24 @@ def test_the_quick_look_for_relative_links_misses_nothing_lxml_finds(parts: list
                      if c.strip() and not is_absolute_iri(c.split()[0])]
     assert relative_links(body) == want
     assert relative_links(absolutize(body, "https://journal.test/2009/post.html")) == []
+
+
+_JSON_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sampled_from(
+    ['"quoted" \\ back', "tab\tline\nfeed\rreturn", "\x00\x08\x0c\x1f\x7f", "é 東京 \u2028 \U0001f600"])
+
+
+@settings(max_examples=400)
+@given(st.lists(_JSON_TEXT | st.none() | st.lists(_JSON_TEXT, max_size=4), max_size=7))
+def test_the_content_hash_is_the_sha256_of_the_fields_as_json(values: list[str | None | list[str]]) -> None:
+    """Every stored post's hash was made by ``json.dumps``; the quick path must give the same, or
+    every edited-in-place file would look changed (and its post move its ``updated``)."""
+    expected = hashlib.sha256(json.dumps(values, ensure_ascii=False).encode("utf-8")).hexdigest()
+    assert json_sha256(values) == expected
+
+
+def test_a_post_keeps_the_content_hash_stores_hold() -> None:
+    post = PostInput(source="md:a.md", key="a", title="Café \"Zürich\"", body="<p>a\\b\n\tc</p>\n",
+                     author_key="jm", published=datetime(2009, 11, 6, tzinfo=UTC), labels=("Ports", "ÉTÉ"),
+                     affiliation=None)
+    # As every release before the quick path made it (and as stores hold it).
+    assert post.content_hash() == "ce770afdd90ff5227352e826f638622118712ab20bd4c96ff2246b9a3d1df638"

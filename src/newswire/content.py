@@ -140,13 +140,22 @@ def split_front_matter(text: str, name: str) -> tuple[str, str, int]:
     """(front matter, body, line where the body starts)."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        raise SourceError(name, 1, "must start with a '---' line opening the front matter")
-    for i, line in enumerate(lines[1:], start=1):
-        if line.rstrip() in ("---", "..."):  # at the line's start: an indented one is part of a YAML value
-            return "".join(lines[1:i]), "".join(lines[i + 1:]), i + 2
+    # Lines as ``str.splitlines`` cuts them, looked for in the head of the text first: the front
+    # matter is short, the body may be long. The head's last line may be cut short, so it is not looked at.
+    for head in (text[:FRONT_HEAD], text) if len(text) > FRONT_HEAD else (text,):
+        lines = head.splitlines(keepends=True)
+        cut = head is not text
+        if cut and len(lines) < 2:
+            continue  # its first line is longer than the head
+        if not lines or lines[0].strip() != "---":
+            raise SourceError(name, 1, "must start with a '---' line opening the front matter")
+        for i, line in enumerate(lines[1:len(lines) - cut], start=1):
+            if line.rstrip() in ("---", "..."):  # at the line's start: an indented one is part of a YAML value
+                return "".join(lines[1:i]), text[sum(map(len, lines[:i + 1])):], i + 2
     raise SourceError(name, len(lines), "the front matter is never closed (add a '---' line after it)")
+
+
+FRONT_HEAD = 2048  # characters in which the end of the front matter is looked for first
 
 
 def read_post(path: str | Path, rel: str, config: Config, author_keys: set[str],
@@ -187,7 +196,8 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise SourceError(rel, line, "is not UTF-8 text") from None
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     front, body, body_line = split_front_matter(text, rel)
     try:
         meta = compose(front, first_line=2)
@@ -252,7 +262,7 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
         raise SourceError(rel, fields["author"].line, "'author' must not be empty")
     affiliation = text_of("affiliation")
     explicit_id = text_of("id")
-    key = slugify(Path(rel).stem, fallback="post")
+    key = slugify(os.path.splitext(os.path.basename(rel))[0], fallback="post")  # the name's stem (quicker than Path)
     entry_id = None
     if explicit_id is not None:
         explicit_id = clean_id(explicit_id)
@@ -435,8 +445,9 @@ def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool
     gone = {rel for rel in gone if not rel.startswith(scanned.unseen)}  # below a folder that could not be read
     if not stamped:
         changed.update((rel, stamp) for rel, stamp in _read_listing(listing).items() if not stamp)
-    todo = sorted((str(root / rel), rel, stamp or None)  # file order decides which of two files keeps a shared id
-                  for rel, stamp in changed.items())
+    folder = str(root)  # (joined as text: a Path per file costs more than the parent's share of the sync)
+    # File order decides which of two files keeps a shared id.
+    todo = sorted((os.path.join(folder, rel), rel, stamp or None) for rel, stamp in changed.items())
     report.unchanged = listing.count(0) // 2 - len(todo)
     try:
         with store.roomy(), store.undoable():  # one commit for the whole directory: fast, and all or nothing

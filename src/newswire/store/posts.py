@@ -150,6 +150,8 @@ class SqlitePosts:
     @staticmethod
     def _positions(labels: Sequence[tuple[str, str]], ids: dict[str, int]) -> list[tuple[int, int]]:
         """(position, label id) of a post's labels, each label once, at its first position."""
+        if len({fold for _, fold in labels}) == len(labels):  # as good as always: quicker
+            return [(position, ids[fold]) for position, (_, fold) in enumerate(labels)]
         seen: dict[int, int] = {}
         for position, (_, fold) in enumerate(labels):
             seen.setdefault(ids[fold], position)
