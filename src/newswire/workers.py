@@ -29,9 +29,11 @@ P = TypeVar("P")
 R = TypeVar("R")
 S = TypeVar("S")
 
-# What a chunk of weighed tasks may hold in all: posts, for the publish (a few KB each), so the
-# chunks in flight (two per worker, each also pickled once) stay a few MB whatever the journal.
-CHUNK_WEIGHT = 400
+# What a chunk of weighed tasks may hold in all: posts, for the publish (about 12 KB each as
+# objects, half that pickled), so the chunks in flight (two per worker, three workers while they
+# also write) stay under 10 MB whatever the journal. At 400, the pages of a 100,000-post archive
+# held some 60 MB in flight, the publish's peak; four archive pages a chunk still keep a worker busy.
+CHUNK_WEIGHT = 100
 
 # Modules a fork server loads once, before it forks any worker: what the workers' functions need.
 PRELOAD = ["newswire.proof", "newswire.content"]
