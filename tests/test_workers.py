@@ -107,3 +107,21 @@ def test_weighed_tasks_are_chunked_by_what_they_load(three_cores: None) -> None:
     assert all(sum(sizes[i] for i in chunk) <= workers.CHUNK_WEIGHT for chunk in prepared if len(chunk) > 1)
     assert [len(c) for c in prepared if sizes[c[0]] == 25][1] == workers.CHUNK_WEIGHT // 25
     assert [401] in prepared  # the heavy page alone
+
+
+@pytest.mark.parametrize("ahead", [2, 4])
+def test_no_more_chunks_than_ahead_a_worker_are_handed_out(three_cores: None, ahead: int) -> None:
+    """Each chunk handed out is loaded (``prepare``) and held until its results are taken: at most
+    ``ahead`` a worker. A sync takes its results in bursts and hands out more; a publish, whose
+    chunks hold posts, two."""
+    prepared: list[list[int]] = []
+
+    def prepare(chunk: list[int]) -> list[int]:
+        prepared.append(chunk)
+        return chunk
+
+    results = run_tasks(_who, "shared", list(range(3 * 8 * 20)), parallel=True, prepare=prepare, ahead=ahead)
+    first = next(results)
+    assert first[0] == 0 and len(prepared) == 3 * ahead  # three cores: three workers
+    assert [r[0] for r in results] == list(range(1, 3 * 8 * 20))
+    assert sorted(i for chunk in prepared for i in chunk) == list(range(3 * 8 * 20))

@@ -41,17 +41,19 @@ PRELOAD = ["newswire.proof", "newswire.content"]
 
 def run_tasks(fn: Callable[[S, P], list[R]], shared: S, tasks: Sequence[T], *, parallel: bool,
               prepare: Callable[[list[T]], P], waits: bool = False,
-              weight: Callable[[T], int] | None = None) -> Iterator[R]:
+              weight: Callable[[T], int] | None = None, ahead: int = 2) -> Iterator[R]:
     """``fn(shared, part)`` over ``tasks`` in chunks, on every core when ``parallel``, else in this process.
 
     ``prepare`` turns a chunk of tasks into what ``fn`` takes, in this process and
-    only as the chunk is handed out (at most two per worker in flight), so data
+    only as the chunk is handed out (at most ``ahead`` per worker in flight), so data
     such as posts is loaded no faster than the workers use it. Results come in the
     order of the tasks. If the pool cannot start or breaks, the chunks not yet
     delivered run here. Tasks that ``wait`` on the disk get one worker more than
     there are cores, so a core is not idle while a worker syncs. Where tasks differ
     in what ``prepare`` loads for them (a feed page and its posts), ``weight`` says how
     much, and a chunk holds no more than ``CHUNK_WEIGHT`` of it (but one task at least).
+    A caller that takes the results in bursts, doing its own work in between, hands out
+    more ``ahead``, so the workers are not idle meanwhile.
     """
     workers = (os.cpu_count() or 1) + waits
     size = max(1, min(200, len(tasks) // (workers * 8)))
@@ -69,7 +71,7 @@ def run_tasks(fn: Callable[[S, P], list[R]], shared: S, tasks: Sequence[T], *, p
                 ready: dict[int, list[R]] = {}
                 submitted = 0
                 while delivered < len(chunks):
-                    while len(pending) + len(ready) < workers * 2 and submitted < len(chunks):
+                    while len(pending) + len(ready) < workers * ahead and submitted < len(chunks):
                         pending[pool.submit(_in_worker, fn, prepare(chunks[submitted]))] = submitted
                         submitted += 1
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
