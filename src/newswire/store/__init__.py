@@ -88,7 +88,7 @@ class Repositories:
         return self.conn.undoable()
 
     def roomy(self) -> AbstractContextManager[None]:
-        return self.conn.roomy(first=not self.posts.count_sources(""))
+        return self.conn.roomy(first=self.posts.none_yet())
 
     def scratch(self) -> AbstractContextManager[None]:
         return self.conn.scratch()

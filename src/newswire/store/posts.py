@@ -207,6 +207,10 @@ class SqlitePosts:
         return int(self.conn.db.execute("SELECT count(*) FROM posts INDEXED BY posts_source_stamp WHERE source >= ? "
                                         "AND source < ? AND deleted_by IS NULL", (prefix, prefix + _END)).fetchone()[0])
 
+    def none_yet(self) -> bool:
+        """Whether the store holds no post at all, deleted or not (one row looked at, not a count)."""
+        return self.conn.db.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is None
+
     def has_deleted(self, prefix: str) -> bool:
         """Whether a post from a source starting with ``prefix`` is deleted (looked up in an index)."""
         row = self.conn.db.execute("SELECT 1 FROM posts INDEXED BY posts_source_stamp WHERE source >= ? AND source < ? "
