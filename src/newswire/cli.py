@@ -475,7 +475,7 @@ def store_check(ctx: click.Context) -> None:
     tables and triggers and reads every row) and prints the store's counts; exits 1 and
     lists the damage if there is any.
     """
-    health = upkeep.check(_store_at(_config(ctx)))
+    health = upkeep.check(_config(ctx).store_at)
     if health.ok:
         counts = ", ".join(f"{n} {table}" for table, n in health.counts.items())
         _say(f"ok: {health.path}: schema {health.version}, {counts}")
@@ -497,12 +497,8 @@ def store_backup(ctx: click.Context, destination: Path) -> None:
     from one snapshot into a SQLite file), into a new file or (if PATH is a folder) a
     dated file in it; checks the copy and never overwrites.
     """
-    written = upkeep.backup(_store_at(_config(ctx)), destination)
+    written = upkeep.backup(_config(ctx).store_at, destination)
     _say(f"backed up to {written}")
-
-
-def _store_at(config: Config) -> Path | str:
-    return config.paths.store_url or config.paths.store
 
 
 def _store_arg(value: str) -> Path | str:
@@ -536,7 +532,7 @@ def store_restore(ctx: click.Context, backup: Path, wait: float) -> None:
     """
     config = _config(ctx)
     journal.restore_store(config, backup, wait=wait)
-    _say(f"restored {_store_at(config)} from {backup}; run 'newswire publish --full' next")
+    _say(f"restored {config.store_at} from {backup}; run 'newswire publish --full' next")
 
 
 if __name__ == "__main__":  # pragma: no cover

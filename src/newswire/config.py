@@ -394,6 +394,11 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
 
     @property
+    def store_at(self) -> Path | str:
+        """Where the store is: its PostgreSQL URL, or its SQLite file (see ``store.open_at``)."""
+        return self.paths.store_url or self.paths.store
+
+    @property
     def lock_path(self) -> Path | str:
         """Where the journal's lock is: a file beside a SQLite store, or the PostgreSQL store's URL."""
         return self.paths.store_url or self.paths.store.with_name(self.paths.store.name + ".lock")

@@ -150,7 +150,7 @@ def publish_digest(config: Config) -> str:
 
 def open_store(config: Config) -> Store:
     """The journal's store, SQLite's or PostgreSQL's (``paths.store``), with the config's authors in it."""
-    store = open_at(config.paths.store_url or config.paths.store, timeout=config.paths.store_wait)
+    store = open_at(config.store_at, timeout=config.paths.store_wait)
     store.authors.sync(config.authors)
     return store
 

@@ -26,7 +26,7 @@ BATCH_LOCK_WAIT = 30  # seconds a sync, an import or a pull waits for a publish 
 
 def store_failure(exc: Exception, config: Config | None) -> StoreError | None:
     """The message for a store failure that reached the command line unexpected (None if ``exc`` is not one)."""
-    return failure(exc, (config.paths.store_url or config.paths.store) if config else None)
+    return failure(exc, config.store_at if config else None)
 
 
 def sync(config: Config, *, allow_mass_delete: bool = False, force_revision: bool = False) -> content.SyncReport:
@@ -134,4 +134,4 @@ def restore_post(config: Config, ref: str) -> bool:
 def restore_store(config: Config, backup: Path, *, wait: float = 0.0) -> None:
     """Replace the store with ``backup`` under the journal's lock (see ``upkeep.restore``)."""
     with journal_lock(config.lock_path, wait):
-        upkeep.restore(backup, config.paths.store_url or config.paths.store)
+        upkeep.restore(backup, config.store_at)
