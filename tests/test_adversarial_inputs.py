@@ -1311,3 +1311,16 @@ def test_distinct_labels_and_authors_get_distinct_slugs_that_fit(tmp_path_factor
     assert len(author_slugs) == len(keys) == len(set(author_slugs))
     for slug in label_slugs + author_slugs:
         assert len(slug.encode("utf-8")) <= NAME_MAX and not re.search(r"[/\\.\x00\s]", slug), slug
+
+
+def test_a_file_larger_than_its_stat_says_is_read_whole_and_held_to_the_limit() -> None:
+    """A file that grows after it was looked at (here one the kernel makes as it is read, whose size
+    says 0) is read to its end, and refused once it passes the limit, never read without bound."""
+    from newswire.files import Refused, read_limited
+
+    status = Path("/proc/self/status")
+    assert os.stat(status).st_size == 0
+    data = read_limited(status, 1 << 20, "sync.max_file_bytes")
+    assert data.startswith(b"Name:") and b"\nnonvoluntary_ctxt_switches:" in data  # its first line and its last
+    with pytest.raises(Refused, match=r"^grew past the sync.max_file_bytes limit of 100 bytes while it was read$"):
+        read_limited(status, 100, "sync.max_file_bytes")

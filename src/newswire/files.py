@@ -32,21 +32,24 @@ def read_limited(path: str | os.PathLike[str], max_bytes: int, limit_name: str) 
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         raise Refused(_trouble(exc)) from None
-    try:
-        with open(fd, "rb") as fh:
-            size = os.fstat(fh.fileno())
-            _check(size, max_bytes, limit_name)
-            data = fh.read(size.st_size + 1)  # the file as fstat saw it, and a byte more if it grew since
-            if len(data) > size.st_size:
-                data += fh.read(max_bytes + 1 - len(data))
+    try:  # straight from the descriptor: no buffered file object (a sync reads every file of a journal)
+        size = os.fstat(fd)
+        _check(size, max_bytes, limit_name)
+        data = os.read(fd, size.st_size + 1)  # the file as fstat saw it, and a byte more if it grew since
+        while size.st_size < len(data) <= max_bytes and (more := os.read(fd, max_bytes + 1 - len(data))):
+            data += more  # it grew: on, up to a byte past the limit
     except OSError as exc:
         raise Refused(_trouble(exc)) from None
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise Refused(f"grew past the {limit_name} limit of {_size(max_bytes)} while it was read")
     return data
 
 
 def _check(st: os.stat_result, max_bytes: int, limit_name: str) -> None:
+    if stat.S_ISREG(st.st_mode) and st.st_size <= max_bytes:
+        return  # as good as always
     for test, kind in _KINDS:
         if test(st.st_mode):
             raise Refused(f"is {kind}, not a regular file")
