@@ -21,6 +21,18 @@ def test_clean_drops_what_xml_cannot_carry_and_keeps_unicode() -> None:
     assert clean("Ciudad Juárez — “quoted” 東京 עברית") == "Ciudad Juárez — “quoted” 東京 עברית"
 
 
+_ANY_CHAR = st.characters(codec=None, categories=None) | st.sampled_from(
+    "\x00\x08\t\n\x0b\x1f\x7f\x80\x85\x9f\xa0\ud800\udfff\ufdcf\ufdd0\ufdef\ufdf0\ufffd\ufffe\uffff\U0010ffff")
+
+
+@settings(max_examples=300)
+@given(st.text(_ANY_CHAR, max_size=40), st.integers(0, 600), st.text(_ANY_CHAR, max_size=40))
+def test_clean_of_a_long_text_is_the_patterns_own(head: str, filler: int, tail: str) -> None:
+    """Long text is looked at as bytes first: whatever it holds, the outcome is the pattern's."""
+    text = head + "Juárez 東京 " * filler + tail
+    assert clean(text) == text_module._BAD_CHARS.sub("", text)
+
+
 @pytest.mark.parametrize("text, slug", [
     ("Border Security", "border-security"),
     ("Café & Co", "café-co"),

@@ -31,7 +31,23 @@ def clean(text: str) -> str:
     C1 controls, lone surrogates, U+FDD0..U+FDEF, U+FFFE and U+FFFF are removed, never escaped.
     It is deterministic, so an id that loses characters here is the same id at every import.
     """
+    if len(text) >= _LONG and _surely_clean(text):
+        return text  # a body, as good as always: looked at as bytes, 3x quicker than by the pattern
     return _BAD_CHARS.sub("", text)
+
+
+_LONG = 256  # characters from which the byte-wise look pays for its encoding
+# The forbidden characters in UTF-8 (surrogates kept by 'surrogatepass'): C0 controls and DEL are single
+# bytes; C1 controls start with C2, surrogates with ED, U+FDD0..U+FDEF, U+FFFE and U+FFFF with EF.
+_BAD_BYTES = bytes(c for c in range(32) if c not in b"\t\n\r") + b"\x7f"
+
+
+def _surely_clean(text: str) -> bool:
+    """False if ``text`` may hold a forbidden character: it holds one of those single bytes, or a lead
+    byte that starts one (most text holds none; for the rest, ``clean`` asks the pattern)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return (len(data.translate(None, _BAD_BYTES)) == len(data)
+            and b"\xc2" not in data and b"\xed" not in data and b"\xef" not in data)
 
 
 def clean_id(text: str) -> str:
