@@ -49,6 +49,33 @@ def test_slugs_are_readable_and_cannot_leave_their_folder(text: str, slug: str) 
     assert "/" not in slug and "." not in slug and "\\" not in slug
 
 
+@settings(max_examples=300)
+@given(st.text(st.characters(max_codepoint=127) | st.sampled_from("-Ａéß"), max_size=120))
+def test_a_slug_follows_the_one_rule_for_every_script(text: str) -> None:
+    """ASCII text takes a quick way (lower case, runs of other characters as '-'): the rule is the same."""
+    import re
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    rule = re.sub("-{2,}", "-", "".join(c if unicodedata.category(c)[0] in "LNM" else "-" for c in folded)).strip("-")
+    slug = slugify(text, fallback="x")
+    if len(rule.encode()) > text_module.MAX_SLUG_BYTES:  # cut, and a hash of the whole added
+        assert slug.startswith(rule[:20]) and len(slug.encode()) <= text_module.MAX_SLUG_BYTES
+    elif rule in text_module._WINDOWS_RESERVED:
+        assert slug == rule + "-x"
+    else:
+        assert slug == (rule or "x")
+
+
+@given(st.text(max_size=12))
+def test_a_label_is_kept_when_anything_in_it_is_visible(text: str) -> None:
+    import unicodedata
+
+    label = text_module.one_line(text)
+    visible = any(unicodedata.category(c)[0] not in "CZ" for c in label)
+    assert text_module.label_text(text) == (label if visible else "")
+
+
 def test_tag_uri_percent_encodes_what_rfc_4151_does_not_allow() -> None:
     assert tag_uri("journal.test", "2009", "post/a b") == "tag:journal.test,2009:post/a%20b"
     assert tag_uri("journal.test", "2009", "post/café") == "tag:journal.test,2009:post/caf%C3%A9"

@@ -84,6 +84,8 @@ def label_text(text: str) -> str:
     """A label as one line, or '' when nothing in it is visible (only format or space characters):
     such a label is ignored like an empty one instead of becoming a feed no one can read."""
     label = one_line(text)
+    if label[:1].isalnum():  # a letter or a digit first, as good as always: L or N
+        return label
     return label if any(unicodedata.category(c)[0] not in "CZ" for c in label) else ""
 
 
@@ -97,6 +99,7 @@ def label_fold(name: str) -> str:
 # and eCryptfs's 143 for a uniqueness suffix ("-2") and an extension, and stay readable in a URL.
 MAX_SLUG_BYTES = 100
 _SLUG_HASH = 8  # hex digits of the hash a cut slug ends with
+_NOT_ASCII_WORD = re.compile("[^a-z0-9]+")
 
 
 def slugify(text: str, fallback: str = "item", max_bytes: int = MAX_SLUG_BYTES) -> str:
@@ -107,9 +110,12 @@ def slugify(text: str, fallback: str = "item", max_bytes: int = MAX_SLUG_BYTES) 
     half) and ends with a short hash of the whole text, so long names that differ only at
     their end keep different slugs.
     """
-    text = unicodedata.normalize("NFKC", text).casefold()
-    chars = [c if unicodedata.category(c)[0] in "LNM" else "-" for c in text]
-    slug = re.sub("-{2,}", "-", "".join(chars)).strip("-")
+    text = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).casefold()
+    if text.isascii():  # (as good as every file name, and many titles) its letters and digits are its L and N
+        slug = _NOT_ASCII_WORD.sub("-", text).strip("-")
+    else:
+        chars = [c if unicodedata.category(c)[0] in "LNM" else "-" for c in text]
+        slug = re.sub("-{2,}", "-", "".join(chars)).strip("-")
     if len(slug.encode("utf-8")) > max_bytes:
         digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=_SLUG_HASH // 2).hexdigest()
         head = slug.encode("utf-8")[:max_bytes - _SLUG_HASH - 1].decode("utf-8", "ignore")  # whole characters

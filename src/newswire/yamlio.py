@@ -64,6 +64,9 @@ _NOT_PLAIN = re.compile(r": |:$| #|[\t\\]")
 _BOOLS = yaml.constructor.SafeConstructor.bool_values
 _STR, _NULL, _BOOL = "tag:yaml.org,2002:str", "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool"
 _NO_VALUE = object()
+# The first characters of the scalars the loader may type implicitly (a null, a bool, a number); a
+# key of None would be a type that any scalar may have.
+_RESOLVED = frozenset(_Loader.yaml_implicit_resolvers)
 
 
 def _scalar(text: str) -> Any:
@@ -76,6 +79,8 @@ def _scalar(text: str) -> Any:
         return inner if text[0] not in inner and "\\" not in inner else _NO_VALUE
     if not text or text[0] in _PLAIN_START or text[-1] == " " or _NOT_PLAIN.search(text):
         return _NO_VALUE
+    if text[0] not in _RESOLVED and None not in _RESOLVED:
+        return text  # no implicit type starts with this character: text, as ``resolve`` would say
     tag = _Loader.resolve(_Loader, yaml.ScalarNode, text, (True, False))  # the implicit types, by the loader's rules
     if tag == _STR:
         return text
