@@ -81,6 +81,26 @@ def test_tag_uri_percent_encodes_what_rfc_4151_does_not_allow() -> None:
     assert tag_uri("journal.test", "2009", "post/café") == "tag:journal.test,2009:post/caf%C3%A9"
 
 
+@given(st.text(max_size=30))
+def test_a_tag_uri_is_percent_encoded_as_quote_would(specific: str) -> None:
+    from urllib.parse import quote
+
+    try:
+        expected = quote(specific, safe=text_module._TAG_SAFE)
+    except UnicodeEncodeError:  # a lone surrogate: neither encodes it
+        with pytest.raises(UnicodeEncodeError):
+            tag_uri("journal.test", "2009", specific)
+        return
+    assert tag_uri("journal.test", "2009", specific) == f"tag:journal.test,2009:{expected}"
+
+
+@given(st.text(st.characters(codec=None, categories=None) | st.sampled_from(" \t\n\xa0\u2028\x85"), max_size=20))
+def test_one_line_folds_every_space_and_drops_what_xml_cannot_carry(text: str) -> None:
+    import re
+
+    assert text_module.one_line(text) == re.sub(r"\s+", " ", text_module._BAD_CHARS.sub("", text)).strip()
+
+
 def test_absolutize_resolves_relative_links_against_the_post() -> None:
     body = '<p><a href="/reports/a.html">r</a> <img src="images/x.jpg" alt="x"> <a href="https://o.test/">o</a></p>'
     out = absolutize(body, "https://journal.test/2009/11/post.html")
