@@ -172,6 +172,8 @@ def test_the_content_hash_is_the_sha256_of_the_fields_as_json(values: list[str |
     every edited-in-place file would look changed (and its post move its ``updated``)."""
     expected = hashlib.sha256(json.dumps(values, ensure_ascii=False).encode("utf-8")).hexdigest()
     assert json_sha256(values) == expected
+    # a string may come as its UTF-8, which the caller had made already
+    assert json_sha256([v.encode("utf-8") if isinstance(v, str) else v for v in values]) == expected  # type: ignore[misc]
 
 
 def test_a_post_keeps_the_content_hash_stores_hold() -> None:

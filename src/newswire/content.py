@@ -29,15 +29,40 @@ from .errors import printable
 from .files import Refused, read_limited
 from .model import ContentRevision, NewPost, PostInput, PostPlace, Tally
 from .store import Store, new_post, to_utc_text
-from .text import MAX_NESTING, clean_html, clean_id, is_absolute_iri, label_text, nested_deeper, one_line, slugify
+from .text import (
+    MAX_NESTING,
+    clean_html,
+    clean_id,
+    is_absolute_iri,
+    label_text,
+    nested_deeper,
+    one_line,
+    slugify,
+    surely_clean,
+)
 from .workers import in_parts, run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
 
 SOURCE_PREFIX = "md:"
 KEYS = {"title", "date", "updated", "author", "affiliation", "labels", "id", "slug", "summary", "draft"}
 
+def markdown_html(markdown: bytes) -> tuple[str, bytes]:
+    """UTF-8 Markdown as HTML, and the UTF-8 that cmark wrote (which is that HTML's own, but where
+    cmark wrote U+FFFE or U+FFFF, from ``&#xFFFE;``, as single bytes: they are read as U+FFFD)."""
+    out = _markdown()(markdown)
+    return out.decode("utf-8", "replace"), out
+
+
+def _cleaned(html: str, utf8: bytes) -> tuple[str, bytes | None]:
+    """``clean_html(html)``, and its UTF-8 if that is ``utf8`` (as good as always: cmark wrote it whole,
+    and it holds no character or reference to drop or fix), which the content hash then takes as it is."""
+    if b"&#" not in utf8 and "\ufffd" not in html and surely_clean(utf8):
+        return html, utf8
+    return clean_html(html), None
+
+
 @functools.cache
-def _markdown() -> Callable[[str], str]:
+def _markdown() -> Callable[[bytes], bytes]:
     """CommonMark by cmark-gfm (the reference implementation, in C) with raw HTML kept, and GFM
     tables and ``~~strikethrough~~``; loaded only when a file is read.
 
@@ -55,8 +80,7 @@ def _markdown() -> Callable[[str], str]:
     extensions = [lib.cmark_find_syntax_extension(name) for name in (b"table", b"strikethrough")]
     options = lib.CMARK_OPT_UNSAFE | lib.CMARK_OPT_STRIKETHROUGH_DOUBLE_TILDE
 
-    def render(text: str) -> str:
-        data = text.encode("utf-8")
+    def render(data: bytes) -> bytes:
         parser = lib.cmark_parser_new(options)
         try:
             for extension in extensions:
@@ -66,8 +90,7 @@ def _markdown() -> Callable[[str], str]:
             try:
                 html = lib.cmark_render_html(root, options, lib.cmark_parser_get_syntax_extensions(parser))
                 try:
-                    # cmark writes U+FFFE and U+FFFF (from &#xFFFE;) as single bytes, not UTF-8
-                    return str(_cmark.ffi.string(html).decode("utf-8", "replace"))
+                    return bytes(_cmark.ffi.string(html))
                 finally:
                     libc.free(html)
             finally:
@@ -196,9 +219,12 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise SourceError(rel, line, "is not UTF-8 text") from None
-    if "\r" in text:
+    lines_kept = "\r" not in text
+    if not lines_kept:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     front, body, body_line = split_front_matter(text, rel)
+    # The body's UTF-8 for cmark: the file's own tail, unless its line ends were changed.
+    markdown = raw[len(text[:len(text) - len(body)].encode("utf-8")):] if lines_kept else body.encode("utf-8")
     try:
         meta = compose(front, first_line=2)
     except yaml.YAMLError as exc:
@@ -273,14 +299,15 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
         else:
             entry_id = config.journal.tag("post/" + explicit_id)
     slug = slugify(text_of("slug") or title, fallback=key)
-    html = _markdown()(body)
+    html, utf8 = markdown_html(markdown)
     if nested_deeper(html):  # raw HTML passes CommonMark unchanged; parsers' work grows with its depth
         raise SourceError(rel, body_line, f"the body's HTML is nested deeper than {MAX_NESTING} levels")
+    html, body_utf8 = _cleaned(html, utf8)
     post = PostInput(
         source=SOURCE_PREFIX + rel,
         key=key,
         title=title,
-        body=clean_html(html),
+        body=html,
         summary=one_line(text_of("summary") or ""),
         author_key=author if author in author_keys else "",
         author_name=None if author in author_keys else author,
@@ -293,7 +320,7 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
         entry_id=entry_id,
         proposed_id=config.journal.tag(f"post/{published:%Y-%m-%d}/{slug}"),
     )
-    return Parsed(post, post.content_hash(), fields["id"].line if entry_id is not None else 0)
+    return Parsed(post, post.content_hash(body_utf8), fields["id"].line if entry_id is not None else 0)
 
 
 PARALLEL_STATS = 5000  # files to stat; below this, forking costs more than sharing the work saves

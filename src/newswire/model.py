@@ -206,10 +206,12 @@ class PostInput:
     affiliation: str | None = None
     origin: str = ""
 
-    def content_hash(self) -> str:
+    def content_hash(self, body_utf8: bytes | None = None) -> str:
         """What counts as the post's content: a change here moves ``updated``. The SHA-256 of
-        the fields as JSON, the encoding every stored hash was made from (``json_sha256``)."""
-        return json_sha256([self.title, self.body, self.summary, self.author_key, self.affiliation,
+        the fields as JSON, the encoding every stored hash was made from (``json_sha256``).
+        ``body_utf8``, if given, is the body's UTF-8, which the caller had made already."""
+        body: str | bytes = self.body if body_utf8 is None else body_utf8
+        return json_sha256([self.title, body, self.summary, self.author_key, self.affiliation,
                             sorted({label_fold(label) for label in self.labels})])
 
 
@@ -217,16 +219,18 @@ class PostInput:
 _RARE_CONTROLS = bytes(c for c in range(32) if c not in b"\t\n\r")
 
 
-def json_sha256(values: list[str | None | list[str]]) -> str:
+def json_sha256(values: list[str | bytes | None | list[str]]) -> str:
     """``sha256(json.dumps(values, ensure_ascii=False).encode("utf-8"))``, 3× quicker for long text
     (a sync hashes every post it reads): each string is escaped as UTF-8 bytes, where only ``"``,
     ``\\``, tab, line feed and carriage return may need it; a value with any other control
-    character, or of another type, goes through ``json`` (tests/test_text.py proves them equal)."""
+    character, or of another type, goes through ``json`` (tests/test_text.py proves them equal).
+    A ``bytes`` value stands for the string whose UTF-8 it is."""
     h = hashlib.sha256(b"[")
     for i, value in enumerate(values):
         part = _json_utf8(value)
         if part is None:
-            return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode("utf-8")).hexdigest()
+            strings = [value.decode("utf-8") if isinstance(value, bytes) else value for value in values]
+            return hashlib.sha256(json.dumps(strings, ensure_ascii=False).encode("utf-8")).hexdigest()
         if i:
             h.update(b", ")
         h.update(part)
@@ -234,15 +238,18 @@ def json_sha256(values: list[str | None | list[str]]) -> str:
     return h.hexdigest()
 
 
-def _json_utf8(value: str | None | list[str]) -> bytes | None:
+def _json_utf8(value: str | bytes | None | list[str]) -> bytes | None:
     if value is None:
         return b"null"
     if isinstance(value, list):
         parts = [_json_utf8(item) for item in value]
         return None if None in parts else b"[" + b", ".join(parts) + b"]"  # type: ignore[arg-type]
-    if type(value) is not str:
+    if type(value) is str:
+        data = value.encode("utf-8")
+    elif type(value) is bytes:
+        data = value
+    else:
         return None
-    data = value.encode("utf-8")
     if len(data.translate(None, _RARE_CONTROLS)) != len(data):
         return None
     return b'"' + (data.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n")

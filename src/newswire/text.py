@@ -31,7 +31,7 @@ def clean(text: str) -> str:
     C1 controls, lone surrogates, U+FDD0..U+FDEF, U+FFFE and U+FFFF are removed, never escaped.
     It is deterministic, so an id that loses characters here is the same id at every import.
     """
-    if len(text) >= _LONG and _surely_clean(text):
+    if len(text) >= _LONG and surely_clean(text.encode("utf-8", "surrogatepass")):
         return text  # a body, as good as always: looked at as bytes, 3x quicker than by the pattern
     return _BAD_CHARS.sub("", text)
 
@@ -42,10 +42,9 @@ _LONG = 256  # characters from which the byte-wise look pays for its encoding
 _BAD_BYTES = bytes(c for c in range(32) if c not in b"\t\n\r") + b"\x7f"
 
 
-def _surely_clean(text: str) -> bool:
-    """False if ``text`` may hold a forbidden character: it holds one of those single bytes, or a lead
-    byte that starts one (most text holds none; for the rest, ``clean`` asks the pattern)."""
-    data = text.encode("utf-8", "surrogatepass")
+def surely_clean(data: bytes) -> bool:
+    """False if the UTF-8 ``data`` may hold a character ``clean`` drops: it holds one of those single
+    bytes, or a lead byte that starts one (most text holds none; for the rest, ask the pattern)."""
     return (len(data.translate(None, _BAD_BYTES)) == len(data)
             and b"\xc2" not in data and b"\xed" not in data and b"\xef" not in data)
 
