@@ -872,3 +872,9 @@ def test_a_body_read_as_bytes_is_the_one_read_as_text(journal: Journal, bom: boo
     html = content_module._markdown()(text.encode("utf-8")).decode("utf-8", "replace")
     assert parsed.post.body == clean_html(html)
     assert parsed.content_hash == parsed.post.content_hash()
+
+
+@pytest.mark.parametrize("when", [datetime(2009, 11, 6, 23, 30, tzinfo=UTC), datetime(999, 12, 31, 20, tzinfo=UTC),
+                                  datetime(1000, 1, 1, tzinfo=UTC), datetime(9998, 12, 31, tzinfo=UTC)])
+def test_a_proposed_id_names_its_day_as_ids_always_did(when: datetime) -> None:
+    assert content_module._day(when) == f"{when:%Y-%m-%d}"

@@ -22,7 +22,7 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
     }
 
 
-@dataclass
+@dataclass(slots=True)
 class Located:
     """A value (dict of Located, list of Located, or a scalar) and its 1-based line."""
 
