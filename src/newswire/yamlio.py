@@ -6,6 +6,7 @@ without a zone takes the journal's zone), not by YAML's.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -89,6 +90,12 @@ def _scalar(text: str) -> Any:
     return None if tag == _NULL else _NO_VALUE
 
 
+@functools.lru_cache(maxsize=64)
+def _plain_key(key: str) -> bool:
+    """Whether a key is read as the text it is (not 'null' or 'yes'), asked once per key: keys repeat."""
+    return bool(_scalar(key) == key)
+
+
 def _simple(text: str, first_line: int) -> Located | None:
     """``text`` as ``compose`` reads it, if it is a mapping of plain keys, each holding a one-line scalar
     (see ``_scalar``) or a block list of them; None for any other document, which PyYAML then reads."""
@@ -111,7 +118,7 @@ def _simple(text: str, first_line: int) -> Located | None:
                 return None  # 'key:' with nothing below it
             items[key] = Located(values, values[0].line)
         m = _KEY_LINE.fullmatch(line)
-        if m is None or _scalar(m[1]) != m[1] or m[1] in items:
+        if m is None or not _plain_key(m[1]) or m[1] in items:
             return None
         key, values, indent = m[1], None, -1
         if m[2] is None or not m[2].strip(" "):

@@ -313,10 +313,14 @@ class SqlitePosts:
 def new_post(p: PostInput, content_hash: str, stamp: str | None) -> NewPost:
     """``p`` as the row ``SqlitePosts.add`` stores, as ``upsert`` would store it (made where the post is read)."""
     published = p.published.replace(microsecond=0)
-    updated = (p.updated or published).replace(microsecond=0)
+    when, offset = to_utc_text(published), offset_minutes(published)
+    if p.updated is not None:  # (most posts have no update: their dates are made once)
+        updated = p.updated.replace(microsecond=0)
+        when_updated, offset_updated = to_utc_text(updated), offset_minutes(updated)
+    else:
+        when_updated, offset_updated = when, offset
     return NewPost(p.proposed_id, p.source, p.slug, p.title, p.body, p.summary, p.author_key, p.author_name,
-                   p.affiliation, to_utc_text(published), offset_minutes(published), to_utc_text(updated),
-                   offset_minutes(updated), content_hash, p.draft, p.origin, stamp,
+                   p.affiliation, when, offset, when_updated, offset_updated, content_hash, p.draft, p.origin, stamp,
                    tuple((name, label_fold(name)) for name in p.labels))
 
 
