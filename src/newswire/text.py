@@ -144,7 +144,7 @@ _UNSAFE_IN_TAG = re.compile(b"[^A-Za-z0-9" + re.escape(_TAG_SAFE.encode()) + b"]
 
 
 def _percent(run: re.Match[bytes]) -> bytes:
-    return "".join(f"%{byte:02X}" for byte in run[0]).encode("ascii")
+    return b"%" + run[0].hex("%").upper().encode("ascii")  # each byte as %XX
 
 
 def absolutize(body: str, base: str, root: lxml.html.HtmlElement | None = None) -> str:
