@@ -46,6 +46,7 @@ from .yamlio import Located, compose, error_line, is_text, shown
 SOURCE_PREFIX = "md:"
 KEYS = {"title", "date", "updated", "author", "affiliation", "labels", "id", "slug", "summary", "draft"}
 
+
 def markdown_html(markdown: bytes) -> tuple[str, bytes]:
     """UTF-8 Markdown as HTML, and the UTF-8 that cmark wrote (which is that HTML's own, but where
     cmark wrote U+FFFE or U+FFFF, from ``&#xFFFE;``, as single bytes: they are read as U+FFFD)."""
