@@ -29,17 +29,7 @@ from .errors import printable
 from .files import Refused, read_limited
 from .model import ContentRevision, NewPost, PostInput, PostPlace, Tally
 from .store import Store, new_post, to_utc_text
-from .text import (
-    MAX_NESTING,
-    clean_html,
-    clean_id,
-    is_absolute_iri,
-    label_text,
-    nested_deeper,
-    one_line,
-    slugify,
-    surely_clean,
-)
+from .text import MAX_NESTING, clean_html_utf8, clean_id, is_absolute_iri, label_text, nested_deeper, one_line, slugify
 from .workers import in_parts, run_tasks
 from .yamlio import Located, compose, error_line, is_text, shown
 
@@ -47,19 +37,13 @@ SOURCE_PREFIX = "md:"
 KEYS = {"title", "date", "updated", "author", "affiliation", "labels", "id", "slug", "summary", "draft"}
 
 
-def markdown_html(markdown: bytes) -> tuple[str, bytes]:
-    """UTF-8 Markdown as HTML, and the UTF-8 that cmark wrote (which is that HTML's own, but where
-    cmark wrote U+FFFE or U+FFFF, from ``&#xFFFE;``, as single bytes: they are read as U+FFFD)."""
+def markdown_html(markdown: bytes) -> tuple[str, bytes | None]:
+    """UTF-8 Markdown as HTML, and that HTML's UTF-8 as cmark wrote it; None if it may not be the
+    HTML's own (the HTML holds U+FFFD: cmark writes U+FFFE and U+FFFF, from ``&#xFFFE;``, as single
+    bytes, which are read as U+FFFD)."""
     out = _markdown()(markdown)
-    return out.decode("utf-8", "replace"), out
-
-
-def _cleaned(html: str, utf8: bytes) -> tuple[str, bytes | None]:
-    """``clean_html(html)``, and its UTF-8 if that is ``utf8`` (as good as always: cmark wrote it whole,
-    and it holds no character or reference to drop or fix), which the content hash then takes as it is."""
-    if b"&#" not in utf8 and "\ufffd" not in html and surely_clean(utf8):
-        return html, utf8
-    return clean_html(html), None
+    html = out.decode("utf-8", "replace")
+    return html, out if "\ufffd" not in html else None
 
 
 @functools.cache
@@ -303,7 +287,7 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
     html, utf8 = markdown_html(markdown)
     if nested_deeper(html):  # raw HTML passes CommonMark unchanged; parsers' work grows with its depth
         raise SourceError(rel, body_line, f"the body's HTML is nested deeper than {MAX_NESTING} levels")
-    html, body_utf8 = _cleaned(html, utf8)
+    html, body_utf8 = clean_html_utf8(html, utf8)
     post = PostInput(
         source=SOURCE_PREFIX + rel,
         key=key,

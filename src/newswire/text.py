@@ -31,7 +31,7 @@ def clean(text: str) -> str:
     C1 controls, lone surrogates, U+FDD0..U+FDEF, U+FFFE and U+FFFF are removed, never escaped.
     It is deterministic, so an id that loses characters here is the same id at every import.
     """
-    if len(text) >= _LONG and surely_clean(text.encode("utf-8", "surrogatepass")):
+    if len(text) >= _LONG and _surely_clean(text.encode("utf-8", "surrogatepass")):
         return text  # a body, as good as always: looked at as bytes, 3x quicker than by the pattern
     return _BAD_CHARS.sub("", text)
 
@@ -42,7 +42,7 @@ _LONG = 256  # characters from which the byte-wise look pays for its encoding
 _BAD_BYTES = bytes(c for c in range(32) if c not in b"\t\n\r") + b"\x7f"
 
 
-def surely_clean(data: bytes) -> bool:
+def _surely_clean(data: bytes) -> bool:
     """False if the UTF-8 ``data`` may hold a character ``clean`` drops: it holds one of those single
     bytes, or a lead byte that starts one (most text holds none; for the rest, ask the pattern)."""
     return (len(data.translate(None, _BAD_BYTES)) == len(data)
@@ -72,6 +72,15 @@ def clean_html(body: str) -> str:
         code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
         return m.group(0) if _xml_char(code) else "\ufffd"
     return _CHAR_REF.sub(fix, clean(body))
+
+
+def clean_html_utf8(body: str, utf8: bytes | None) -> tuple[str, bytes | None]:
+    """``clean_html(body)``, and its UTF-8: ``utf8`` (``body``'s own, if given) when cleaning changes
+    nothing, which is as good as always and seen in the bytes without the patterns (no character
+    reference, no forbidden character); else None."""
+    if utf8 is not None and b"&#" not in utf8 and _surely_clean(utf8):
+        return body, utf8
+    return clean_html(body), None
 
 
 def one_line(text: str) -> str:
