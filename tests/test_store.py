@@ -7,10 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
-import os
 import sqlite3
-import threading
-import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -230,59 +227,6 @@ def test_a_roomy_write_has_a_64_mb_page_cache_and_then_the_default_again(tmp_pat
         with store.roomy(), store.transaction():
             assert store.db.execute("PRAGMA cache_size").fetchone()[0] == -64 * 1024  # KiB
         assert store.db.execute("PRAGMA cache_size").fetchone()[0] == default
-
-
-def test_a_first_load_syncs_the_store_file_as_it_goes_and_stops_after(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from newswire.store import connection
-
-    synced: list[tuple[str, bool]] = []  # the file each flush synced, and whether it was before the load's end
-    loading = threading.Event()
-    real = os.fdatasync
-
-    def spy(fd: int) -> None:
-        synced.append((os.readlink(f"/proc/self/fd/{fd}"), loading.is_set()))
-        real(fd)
-
-    monkeypatch.setattr(connection, "FLUSH_EVERY", 0.01)
-    monkeypatch.setattr(connection.os, "fdatasync", spy)
-    path = tmp_path / "s.db"
-    with SqliteStore(path) as store:
-        with store.roomy(), store.transaction():
-            loading.set()
-            store.db.execute("CREATE TABLE t (x TEXT)")
-            store.db.executemany("INSERT INTO t VALUES (?)", [("x" * 4000,) for _ in range(2000)])
-            deadline = datetime.now() + timedelta(seconds=10)
-            while not synced and datetime.now() < deadline:
-                time.sleep(0.01)
-        loading.clear()
-        after = len(synced)
-        time.sleep(0.05)
-        assert synced and {name for name, _ in synced} == {str(path.resolve())}
-        assert len(synced) == after and all(during for _, during in synced)  # none once the load ended
-        assert store.db.execute("SELECT count(*) FROM t").fetchone()[0] == 2000
-        store.authors.sync([Author("a", "A")])
-        store.posts.upsert(PostInput("md:a.md", "a", "T", "<p>B</p>", "a", NOW), NOW)  # no first load next
-        synced.clear()
-        with store.roomy(), store.transaction():
-            time.sleep(0.05)
-        assert synced == []
-
-
-def test_a_first_load_whose_flush_fails_still_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from newswire.store import connection
-
-    def broken(fd: int) -> None:
-        raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(connection, "FLUSH_EVERY", 0.01)
-    monkeypatch.setattr(connection.os, "fdatasync", broken)
-    with SqliteStore(tmp_path / "s.db") as store, store.roomy(), store.transaction():
-        store.db.execute("CREATE TABLE t (x TEXT)")
-        store.db.executemany("INSERT INTO t VALUES (?)", [("x",) for _ in range(100)])
-        time.sleep(0.05)
-    with SqliteStore(tmp_path / "s.db") as store:
-        assert store.db.execute("SELECT count(*) FROM t").fetchone()[0] == 100
 
 
 @given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import enum
 import functools
-import os
 import sqlite3
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -152,16 +150,13 @@ class Connection(Backend):
         page once and the checkpoint again (a 50,000-post first sync commits in 0.1 s, not 1.7 s),
         while a rollback journal keeps only the few pages that were there. A kill meanwhile leaves
         that journal for the next opening to roll back; a connection opened meanwhile waits for the
-        write to end (``_journal``); the WAL is back after it. While it loads, what SQLite has
-        written of the file goes to the disk as the load goes on (``_flushing``), so the commit does
-        not wait for it all at the end.
+        write to end (``_journal``); the WAL is back after it.
         """
         (before,) = self.db.execute("PRAGMA cache_size").fetchone()
         self.db.execute(f"PRAGMA cache_size = {-1024 * cache_mb}")
         loading = first and not self.db.in_transaction and self._journal("DELETE", wait=0)
         try:
-            with _flushing(self.path) if loading else nullcontext():
-                yield
+            yield
         finally:
             self.db.execute(f"PRAGMA cache_size = {int(before)}")
             if loading:
@@ -183,40 +178,6 @@ class Connection(Backend):
                         raise
                     return False
             time.sleep(0.02)
-
-
-FLUSH_EVERY = 0.25  # seconds between two flushes of a store being loaded
-
-
-@contextmanager
-def _flushing(path: Path) -> Iterator[None]:
-    """While the block runs, a thread syncs ``path``'s written pages to the disk every ``FLUSH_EVERY``
-    seconds, on a descriptor of its own: a first sync writes some 300 MB at 50,000 posts, which the
-    commit's sync otherwise writes out alone (0.2 s with both cores idle), while the workers read
-    files meanwhile. It only makes data durable sooner: SQLite's own syncs, and their order, are as
-    they were (it writes a page to the file only once the journal that undoes it is synced)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        yield  # the commit syncs all, as it always does
-        return
-    done = threading.Event()
-
-    def flush() -> None:
-        while not done.wait(FLUSH_EVERY):
-            try:
-                os.fdatasync(fd)
-            except OSError:
-                return  # the commit's own sync reports what is wrong with the disk
-
-    thread = threading.Thread(target=flush, name="newswire-flush", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-        os.close(fd)
 
 
 def first_free(base: str, is_free: Callable[[str], bool]) -> str:
