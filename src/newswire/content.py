@@ -649,8 +649,8 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
     # A post that no stored post can be (see ``_Moves.possible``) comes from its worker as the row it becomes.
     # (The posts are stored FRESH_BATCH at a time, five chunks' worth: eight chunks a worker are handed out
     # ahead, or the workers would wait while the parent stores: with two a worker, 1 s of a 50,000-post first
-    # sync's 9; with four, each worker still waited 0.5 s for its next chunk, 0.2 s at eight. In flight,
-    # some 30 MB of posts at most, whatever the journal.)
+    # sync's 9; with four, each worker still waited 0.7 s for its next chunk, 0.2 to 0.4 s at eight. In
+    # flight, some 30 MB of posts at most, whatever the journal.)
     for rel, stamp, parsed in run_tasks(_parse_files, (config, author_keys, not moves.possible), todo,
                                         parallel=len(todo) >= PARALLEL_FILES, prepare=list, ahead=8):
         if isinstance(parsed, NewPost):
