@@ -72,7 +72,7 @@ def main() -> None:
         root = Path(tmp)
         trees = {"before": checkout(args.before, root / "before"), "after": checkout(args.after, root / "after")}
         try:
-            source = corpus(HERE / "out", args.sizes, args.authors, args.labels)
+            source = corpus(HERE / "out" / "corpus", args.sizes, args.authors, args.labels)
             seen: dict[str, dict[str, list[tuple[float, float]]]] = {v: {s: [] for s in STEPS} for v in trees}
             for turn in range(args.rounds):
                 order = list(trees) if turn % 2 == 0 else list(trees)[::-1]
