@@ -221,6 +221,15 @@ def test_library_code_names_the_protocol(tmp_path: Path) -> None:
         assert store.posts.find("nothing") is None
 
 
+def test_a_new_store_has_16_kib_pages_and_an_older_one_keeps_its_own(tmp_path: Path) -> None:
+    with closing(sqlite3.connect(tmp_path / "old.db")) as db:  # as newswire made them before: SQLite's 4 KiB
+        db.execute("CREATE TABLE t (x)")
+    for name, size in (("new.db", 16384), ("old.db", 4096)):
+        with SqliteStore(tmp_path / name) as store:
+            assert store.db.execute("PRAGMA page_size").fetchone()[0] == size, name
+            assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal", name
+
+
 def test_a_roomy_write_has_a_64_mb_page_cache_and_then_the_default_again(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "s.db") as store:
         default = store.db.execute("PRAGMA cache_size").fetchone()[0]
