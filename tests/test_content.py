@@ -756,7 +756,10 @@ def test_a_first_sync_stores_new_posts_in_bulk_as_one_by_one_would(
     for i in range(files):  # labels and authors new and shared, repeated, in other spellings; one id taken twice
         journal.post(f"p{i:02d}", title="Same title" if i % 10 == 3 else f"Post {i}", date=f"2009-0{i % 3 + 1}-05",
                      author="Guest Writer" if i % 4 == 0 else "jmorton",
-                     labels=(f"Topic {i % 5}", f"topic {i % 5}", "Ünïcode", f"New {i % 3}"), body=f"Body {i}: Zürich, 東京 😀.")
+                     labels=(f"Topic {i % 5}", f"topic {i % 5}", "Ünïcode", f"New {i % 3}"),
+                     # (a character reference cleaning changes, or one cmark writes as a byte that is not UTF-8: the
+                     # body's UTF-8 is then made anew, not the renderer's)
+                     body=f"Body {i}: Zürich, 東京 😀." + (" &#1; &#xFFFE;"[i % 3 * 6:] if i % 7 == 0 else ""))
     config = journal.config()
     with open_store(config) as store:
         assert sync(config, store, NOW).added == files

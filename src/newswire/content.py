@@ -14,7 +14,7 @@ import functools
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from functools import partial
 from pathlib import Path
@@ -183,6 +183,7 @@ class Parsed:
     post: PostInput
     content_hash: str  # made here, on the core that read the file
     id_line: int = 0
+    body_utf8: bytes | None = None  # the body's UTF-8 as the renderer wrote it, if exactly the body's (for ``NewPost``)
 
 
 def _claim(parsed: Parsed, rel: str, id_owner: Callable[[str], str | None]) -> PostInput:
@@ -305,7 +306,7 @@ def parse_post(path: str | Path, rel: str, config: Config, author_keys: set[str]
         entry_id=entry_id,
         proposed_id=config.journal.tag(f"post/{_day(published)}/{slug}"),
     )
-    return Parsed(post, post.content_hash(body_utf8), fields["id"].line if entry_id is not None else 0)
+    return Parsed(post, post.content_hash(body_utf8), fields["id"].line if entry_id is not None else 0, body_utf8)
 
 
 def _day(when: datetime) -> str:
@@ -800,9 +801,9 @@ def _parse_files(shared: tuple[Config, set[str], bool], chunk: list[tuple[str, s
             out.append((rel, stamp, exc))
             continue
         if fresh and parsed.post.entry_id is None:
-            out.append((rel, stamp, new_post(parsed.post, parsed.content_hash, stamp)))
+            out.append((rel, stamp, new_post(parsed.post, parsed.content_hash, stamp, parsed.body_utf8)))
         else:
-            out.append((rel, stamp, parsed))
+            out.append((rel, stamp, replace(parsed, body_utf8=None)))  # (the body is sent once, as text)
     return out
 
 

@@ -260,13 +260,17 @@ class NewPost(NamedTuple):
     """A post that no stored post is (no explicit entry id, and no post has its source) as the row
     it becomes, made where it was read (a sync worker; see ``store.new_post``): its content hash,
     its times as UTC text and offsets, its labels' folds. A flat tuple, quick to send between
-    processes and to store; ``stamp`` is its file's."""
+    processes and to store; ``stamp`` is its file's.
+
+    The body is its UTF-8, as the Markdown renderer wrote it: the store keeps text as UTF-8, so
+    it goes in as it is, neither encoded for sending nor decoded on arrival (a tenth of a
+    50,000-post first sync's time went into that)."""
 
     proposed_id: str
     source: str
     slug: str
     title: str
-    body: str
+    body: bytes  # UTF-8
     summary: str
     author_key: str
     author_name: str | None

@@ -45,6 +45,7 @@ class Dialect:
     greatest = "max"  # the largest of its arguments
     same = "IS"  # equal, NULL being equal to NULL
     no_limit: int | None = -1  # a LIMIT that limits nothing
+    utf8_text = "CAST(? AS TEXT)"  # text given as its UTF-8 bytes, stored as the text it is (not decoded on the way)
 
     def insert_id(self, db: Database, sql: str, parameters: Sequence[Any]) -> int:
         """Run the INSERT ``sql`` of one row and return its new id."""

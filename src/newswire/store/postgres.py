@@ -102,6 +102,7 @@ class PgDialect(Dialect):
     greatest = "GREATEST"
     same = "IS NOT DISTINCT FROM"
     no_limit = None
+    utf8_text = "convert_from(?, 'UTF8')"
 
     def insert_id(self, db: Database, sql: str, parameters: Sequence[Any]) -> int:
         return int(db.execute(sql + " RETURNING id", parameters).fetchone()[0])

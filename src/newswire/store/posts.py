@@ -121,9 +121,9 @@ class SqlitePosts:
             with self.conn.dialect.bulk_insert(db, len(rows), (row[6] for row in rows),
                                                [label_id for each in positions for _, label_id in each]):
                 db.executemany(
-                    """INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
+                    f"""INSERT INTO posts (entry_id, source, slug, title, body, summary, author_key, affiliation,
                        published, published_offset, updated, updated_offset, content_hash, draft, origin,
-                       source_stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
+                       source_stamp) VALUES (?,?,?,?,{self.conn.dialect.utf8_text},?,?,?,?,?,?,?,?,?,?,?)""", rows)
                 ids = self.ids_of_sources([p.source for p in posts])
                 db.executemany("INSERT INTO post_labels (post_id, label_id, position, published) VALUES (?,?,?,?)",
                                [(ids[p.source], label_id, position, p.published)
@@ -310,8 +310,9 @@ class SqlitePosts:
         return out
 
 
-def new_post(p: PostInput, content_hash: str, stamp: str | None) -> NewPost:
-    """``p`` as the row ``SqlitePosts.add`` stores, as ``upsert`` would store it (made where the post is read)."""
+def new_post(p: PostInput, content_hash: str, stamp: str | None, body_utf8: bytes | None = None) -> NewPost:
+    """``p`` as the row ``SqlitePosts.add`` stores, as ``upsert`` would store it (made where the post is
+    read); ``body_utf8`` is ``p.body``'s UTF-8, if the caller has it already."""
     published = p.published.replace(microsecond=0)
     when, offset = to_utc_text(published), offset_minutes(published)
     if p.updated is not None:  # (most posts have no update: their dates are made once)
@@ -319,7 +320,8 @@ def new_post(p: PostInput, content_hash: str, stamp: str | None) -> NewPost:
         when_updated, offset_updated = to_utc_text(updated), offset_minutes(updated)
     else:
         when_updated, offset_updated = when, offset
-    return NewPost(p.proposed_id, p.source, p.slug, p.title, p.body, p.summary, p.author_key, p.author_name,
+    body = p.body.encode("utf-8") if body_utf8 is None else body_utf8
+    return NewPost(p.proposed_id, p.source, p.slug, p.title, body, p.summary, p.author_key, p.author_name,
                    p.affiliation, when, offset, when_updated, offset_updated, content_hash, p.draft, p.origin, stamp,
                    tuple((name, label_fold(name)) for name in p.labels))
 
