@@ -444,11 +444,10 @@ def _damage(db: Path, how: str) -> None:
     _checkpoint(db)
     rng = random.Random(20091106)
     size = db.stat().st_size
-    if how == "pages":  # the middle half of the file: posts, documents, log and outbox pages
+    if how == "pages":  # every page but the first: the header and the schema are whole, the tables are not
         with open(db, "r+b") as fh:
-            page = 4096
-            pages = size // page
-            for n in range(pages // 4, 3 * pages // 4):
+            page = int.from_bytes(fh.read(18)[16:18], "big")  # the store's own page size, from its header
+            for n in range(1, size // page):
                 fh.seek(n * page)
                 fh.write(rng.randbytes(page))
     elif how == "truncated":
