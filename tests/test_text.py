@@ -161,7 +161,7 @@ def test_the_quick_look_for_relative_links_misses_nothing_lxml_finds(parts: list
     assert relative_links(absolutize(body, "https://journal.test/2009/post.html")) == []
 
 
-_JSON_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sampled_from(
+_JSON_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=100) | st.sampled_from(
     ['"quoted" \\ back', "tab\tline\nfeed\rreturn", "\x00\x08\x0c\x1f\x7f", "é 東京 \u2028 \U0001f600"])
 
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+from json.encoder import encode_basestring  # how json.dumps(ensure_ascii=False) writes a string (in C)
 from typing import Literal, NamedTuple
 
 from .formats import FORMATS
@@ -219,41 +220,39 @@ class PostInput:
 _RARE_CONTROLS = bytes(c for c in range(32) if c not in b"\t\n\r")
 
 
+_SHORT = 64  # characters of a string json_sha256 escapes as text; a longer one, as its UTF-8
+
+
 def json_sha256(values: list[str | bytes | None | list[str]]) -> str:
     """``sha256(json.dumps(values, ensure_ascii=False).encode("utf-8"))``, 3× quicker for long text
-    (a sync hashes every post it reads): each string is escaped as UTF-8 bytes, where only ``"``,
-    ``\\``, tab, line feed and carriage return may need it; a value with any other control
-    character, or of another type, goes through ``json`` (tests/test_text.py proves them equal).
-    A ``bytes`` value stands for the string whose UTF-8 it is."""
+    (a sync hashes every post it reads). A ``bytes`` value stands for the string whose UTF-8 it
+    is, and so is a long string: they are escaped as bytes, where only ``"``, ``\\``, tab, line
+    feed and carriage return may need it (``json`` escapes long non-ASCII text one character at
+    a time). A short string goes through the escaping ``json`` itself does (in C); a bytes value
+    with any other control character, or a value of another type, through ``json.dumps``
+    (tests/test_text.py proves them equal). Each part is hashed as it is made, not joined."""
     h = hashlib.sha256(b"[")
     for i, value in enumerate(values):
-        part = _json_utf8(value)
-        if part is None:
-            strings = [value.decode("utf-8") if isinstance(value, bytes) else value for value in values]
-            return hashlib.sha256(json.dumps(strings, ensure_ascii=False).encode("utf-8")).hexdigest()
         if i:
             h.update(b", ")
-        h.update(part)
+        if type(value) is str and len(value) > _SHORT:
+            value = value.encode("utf-8")
+        if type(value) is str:
+            h.update(encode_basestring(value).encode("utf-8"))
+        elif value is None:
+            h.update(b"null")
+        elif type(value) is bytes and len(value.translate(None, _RARE_CONTROLS)) == len(value):
+            h.update(b'"')
+            h.update(value.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n")
+                     .replace(b"\r", b"\\r").replace(b"\t", b"\\t"))
+            h.update(b'"')
+        elif type(value) is list and all(type(item) is str for item in value):
+            h.update(("[" + ", ".join(map(encode_basestring, value)) + "]").encode("utf-8"))
+        else:
+            strings = [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
+            return hashlib.sha256(json.dumps(strings, ensure_ascii=False).encode("utf-8")).hexdigest()
     h.update(b"]")
     return h.hexdigest()
-
-
-def _json_utf8(value: str | bytes | None | list[str]) -> bytes | None:
-    if value is None:
-        return b"null"
-    if isinstance(value, list):
-        parts = [_json_utf8(item) for item in value]
-        return None if None in parts else b"[" + b", ".join(parts) + b"]"  # type: ignore[arg-type]
-    if type(value) is str:
-        data = value.encode("utf-8")
-    elif type(value) is bytes:
-        data = value
-    else:
-        return None
-    if len(data.translate(None, _RARE_CONTROLS)) != len(data):
-        return None
-    return b'"' + (data.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n")
-                   .replace(b"\r", b"\\r").replace(b"\t", b"\\t")) + b'"'
 
 
 class NewPost(NamedTuple):
