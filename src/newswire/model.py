@@ -210,10 +210,11 @@ class PostInput:
     def content_hash(self, body_utf8: bytes | None = None) -> str:
         """What counts as the post's content: a change here moves ``updated``. The SHA-256 of
         the fields as JSON, the encoding every stored hash was made from (``json_sha256``).
-        ``body_utf8``, if given, is the body's UTF-8, which the caller had made already."""
+        ``body_utf8``, if given, is the body's UTF-8, which the caller had made already from the
+        cleaned body (``text.clean_html_utf8``), so it holds no control character to escape."""
         body: str | bytes = self.body if body_utf8 is None else body_utf8
         return json_sha256([self.title, body, self.summary, self.author_key, self.affiliation,
-                            sorted({label_fold(label) for label in self.labels})])
+                            sorted({label_fold(label) for label in self.labels})], clean_bytes=body_utf8 is not None)
 
 
 # Control characters JSON writes as \b, \f or \u00XX: never in cleaned text (see ``text.clean``).
@@ -223,25 +224,28 @@ _RARE_CONTROLS = bytes(c for c in range(32) if c not in b"\t\n\r")
 _SHORT = 64  # characters of a string json_sha256 escapes as text; a longer one, as its UTF-8
 
 
-def json_sha256(values: list[str | bytes | None | list[str]]) -> str:
+def json_sha256(values: list[str | bytes | None | list[str]], *, clean_bytes: bool = False) -> str:
     """``sha256(json.dumps(values, ensure_ascii=False).encode("utf-8"))``, 3× quicker for long text
     (a sync hashes every post it reads). A ``bytes`` value stands for the string whose UTF-8 it
     is, and so is a long string: they are escaped as bytes, where only ``"``, ``\\``, tab, line
     feed and carriage return may need it (``json`` escapes long non-ASCII text one character at
     a time). A short string goes through the escaping ``json`` itself does (in C); a bytes value
     with any other control character, or a value of another type, through ``json.dumps``
-    (tests/test_text.py proves them equal). Each part is hashed as it is made, not joined."""
+    (tests/test_text.py proves them equal). Each part is hashed as it is made, not joined.
+    ``clean_bytes``: the ``bytes`` values are known to hold no such control character (their text
+    was cleaned, see ``text.clean``), so they are not looked at again."""
     h = hashlib.sha256(b"[")
     for i, value in enumerate(values):
         if i:
             h.update(b", ")
+        checked = clean_bytes and type(value) is bytes
         if type(value) is str and len(value) > _SHORT:
             value = value.encode("utf-8")
         if type(value) is str:
             h.update(encode_basestring(value).encode("utf-8"))
         elif value is None:
             h.update(b"null")
-        elif type(value) is bytes and len(value.translate(None, _RARE_CONTROLS)) == len(value):
+        elif type(value) is bytes and (checked or len(value.translate(None, _RARE_CONTROLS)) == len(value)):
             h.update(b'"')
             h.update(value.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n")
                      .replace(b"\r", b"\\r").replace(b"\t", b"\\t"))

@@ -78,8 +78,8 @@ def clean_html_utf8(body: str, utf8: bytes | None) -> tuple[str, bytes | None]:
     """``clean_html(body)``, and its UTF-8: ``utf8`` (``body``'s own, if given) when cleaning changes
     nothing, which is as good as always and seen in the bytes without the patterns (no character
     reference, no forbidden character); else None."""
-    if utf8 is not None and b"&#" not in utf8 and _surely_clean(utf8):
-        return body, utf8
+    if utf8 is not None and (b"#" not in utf8 or b"&#" not in utf8) and _surely_clean(utf8):
+        return body, utf8  # ('#' is looked for first: one byte is found by memchr, two bytes by a walk 30x slower)
     return clean_html(body), None
 
 
