@@ -463,9 +463,10 @@ def sync(config: Config, store: Store, now: datetime, *, allow_mass_delete: bool
     gone = {rel for rel in gone if not rel.startswith(scanned.unseen)}  # below a folder that could not be read
     if not stamped:
         changed.update((rel, stamp) for rel, stamp in _read_listing(listing).items() if not stamp)
-    folder = str(root)  # (joined as text: a Path per file costs more than the parent's share of the sync)
-    # File order decides which of two files keeps a shared id.
-    todo = sorted((os.path.join(folder, rel), rel, stamp or None) for rel, stamp in changed.items())
+    # File order decides which of two files keeps a shared id. (Paths joined as text, to the folder with
+    # its separator: a Path, or os.path.join, per file costs more than the parent's share of the sync.)
+    folder = os.path.join(str(root), "")
+    todo = [(folder + rel, rel, stamp or None) for rel, stamp in sorted(changed.items())]
     report.unchanged = listing.count(0) // 2 - len(todo)
     try:
         with store.roomy(), store.undoable():  # one commit for the whole directory: fast, and all or nothing
@@ -627,7 +628,8 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
             todo.append((path, rel, stamp))
     author_keys = {a.key for a in config.authors}
     ids: dict[str, str] = {}
-    held = set(store.posts.ids_of_sources([SOURCE_PREFIX + rel for _, rel, _ in todo]))
+    held = set() if store.posts.none_yet() else set(  # (a first sync's files: none held, not asked one by one)
+        store.posts.ids_of_sources([SOURCE_PREFIX + rel for _, rel, _ in todo]))
     moves = _Moves(store, listed, held, {SOURCE_PREFIX + rel for _, rel, _ in todo},
                    bool(held or gone) or store.posts.has_deleted(SOURCE_PREFIX))
     later: list[tuple[PostInput, str | None]] = []
