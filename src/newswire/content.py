@@ -628,7 +628,7 @@ def _sync_files(config: Config, store: Store, now: datetime, files: list[tuple[s
             todo.append((path, rel, stamp))
     author_keys = {a.key for a in config.authors}
     ids: dict[str, str] = {}
-    held = set() if store.posts.none_yet() else set(  # (a first sync's files: none held, not asked one by one)
+    held = set() if store.posts.none_yet() else set(  # (a store with no post holds none: not asked)
         store.posts.ids_of_sources([SOURCE_PREFIX + rel for _, rel, _ in todo]))
     moves = _Moves(store, listed, held, {SOURCE_PREFIX + rel for _, rel, _ in todo},
                    bool(held or gone) or store.posts.has_deleted(SOURCE_PREFIX))
